@@ -1,0 +1,46 @@
+"""Entry point. Command groups are imported only when invoked, so ``bastion --help``
+and a scan of a small file start fast (scanners run in loops, hooks and CI jobs)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from bastion import __version__
+
+#: command name -> (module, attribute, one-line help). Ordered as shown in --help.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "scan": ("bastion.cli.scan", "scan", "Scan model files for code injection before anything loads them."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bastion")
+def cli() -> None:
+    """Bastion: defence in depth for LLMs and the ML models behind them."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv, prog_name="bastion")
