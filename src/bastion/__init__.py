@@ -6,8 +6,8 @@ and the shared types every subpackage returns.
 """
 
 from bastion.errors import BastionError
-from bastion.models import Finding, Location, Severity
+from bastion.models import Details, Finding, Location, Severity
 
 __version__ = "0.1.0"
 
-__all__ = ["BastionError", "Finding", "Location", "Severity", "__version__"]
+__all__ = ["BastionError", "Details", "Finding", "Location", "Severity", "__version__"]

@@ -25,11 +25,13 @@ def discover(group: str, base: type[T]) -> list[type[T]]:
     for ep in entry_points(group=group):
         try:
             obj = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the scan
+        except Exception as exc:
             warnings.warn(f"plugin {ep.name!r} failed to load: {exc}", RuntimeWarning, stacklevel=2)
             continue
         if isinstance(obj, type) and issubclass(obj, base):
             found.append(obj)
         else:
-            warnings.warn(f"plugin {ep.name!r} is not a {base.__name__}", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"plugin {ep.name!r} is not a {base.__name__}", RuntimeWarning, stacklevel=2
+            )
     return found

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
-
-_EMPTY: MappingProxyType[str, Any] = MappingProxyType({})
 
 
 class Severity(enum.IntEnum):
@@ -56,6 +54,38 @@ class Location:
         return text if self.offset is None else f"{text}@{self.offset}"
 
 
+class Details(Mapping[str, Any]):
+    """An immutable, hashable, picklable mapping of a finding's structured details."""
+
+    __slots__ = ("_items",)
+    _items: tuple[tuple[str, Any], ...]
+
+    def __init__(self, items: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        merged = {**(items or {}), **kwargs}
+        object.__setattr__(self, "_items", tuple(merged.items()))
+
+    def __getitem__(self, key: str) -> Any:
+        for k, v in self._items:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Details is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Details, (dict(self._items),))
+
+    def __repr__(self) -> str:
+        return f"Details({dict(self._items)!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One thing a scanner reports. ``rule`` is a stable id such as ``pickle.dangerous-global``."""
@@ -64,7 +94,7 @@ class Finding:
     severity: Severity
     message: str
     location: Location
-    details: MappingProxyType[str, Any] = field(default=_EMPTY)
+    details: Details = field(default_factory=Details)
 
     def to_dict(self) -> dict[str, Any]:
         return {

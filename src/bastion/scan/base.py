@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from bastion.models import Finding, Location, Severity
 
@@ -20,6 +20,18 @@ if TYPE_CHECKING:
 
 #: Version of the JSON report schema (``docs/scan-report.schema.json``).
 REPORT_SCHEMA_VERSION = "1.0"
+
+
+class ByteStream(Protocol):
+    """What scanners read from: files, archive members, decompressed streams."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class SeekableStream(ByteStream, Protocol):
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def tell(self) -> int: ...
+    def seekable(self) -> bool: ...
 
 
 class Status(enum.StrEnum):
@@ -119,7 +131,7 @@ class FormatScanner(Protocol):
         """True when ``head`` (the first bytes of the stream, up to 4 KiB) is this format."""
         ...
 
-    def scan(self, stream: IO[bytes], location: Location, ctx: ScanContext) -> None:
+    def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         """Scan ``stream`` to its end, reporting findings and errors into ``ctx``.
 
         Raise :class:`bastion.errors.ScanError` when the content cannot be read to the

@@ -1,0 +1,134 @@
+"""Walks paths, scans files (in parallel across CPU cores), and builds the report."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from bastion.config import ScanLimits, ScanSettings
+from bastion.errors import ScanError
+from bastion.models import Location
+from bastion.scan._context import ScanContext
+from bastion.scan._policy import Policy
+from bastion.scan._registry import default_scanners
+from bastion.scan.base import FileResult, ScanIssue, ScanReport
+
+#: Called after each file with (files done, files total, result).
+Progress = Callable[[int, int, FileResult], None]
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, str | None]]:
+    """Every regular file under ``paths`` as (path, problem). Symlinks are not followed
+    out of a directory walk; a path that cannot be read is yielded with its problem."""
+    for raw in paths:
+        path = os.fspath(raw)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            yield path, f"cannot read: {exc.strerror or exc}"
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(path)
+        elif stat.S_ISREG(st.st_mode):
+            yield path, None
+        else:
+            yield path, "not a regular file"
+
+
+def _walk(root: str) -> Iterator[tuple[str, str | None]]:
+    def onerror(exc: OSError) -> None:
+        raise exc
+
+    try:
+        for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+            dirnames.sort()
+            for name in sorted(filenames):
+                full = os.path.join(dirpath, name)
+                if os.path.islink(full):
+                    yield full, None if os.path.isfile(full) else "broken or special link"
+                elif os.path.isfile(full):
+                    yield full, None
+    except OSError as exc:
+        yield root, f"cannot read directory: {exc.strerror or exc}"
+
+
+def scan_file(path: str, policy: Policy, limits: ScanLimits) -> FileResult:
+    """Scan one file. Never raises for the file's content: problems become errors."""
+    started = time.perf_counter()
+    ctx = ScanContext(policy, limits, default_scanners())
+    location = Location(path)
+    size = 0
+    try:
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            ctx.scan_stream(stream, location, top=True)
+    except OSError as exc:
+        ctx.error(location, ScanError(f"cannot read: {exc.strerror or exc}"))
+    return FileResult(
+        path=path,
+        size=size,
+        formats=tuple(ctx.formats),
+        findings=tuple(ctx.findings),
+        errors=tuple(ctx.errors),
+        skipped=None if ctx.formats else ctx.skipped,
+        seconds=time.perf_counter() - started,
+    )
+
+
+# Worker processes build their own policy once (policies hold caches, not data to ship).
+_worker: tuple[Policy, ScanLimits] | None = None
+
+
+def _init_worker(policy_files: Sequence[Path], limits: ScanLimits) -> None:
+    global _worker  # noqa: PLW0603 - one policy per worker process
+    _worker = (Policy.load(*policy_files), limits)
+
+
+def _scan_in_worker(path: str) -> FileResult:
+    assert _worker is not None
+    return scan_file(path, *_worker)
+
+
+def run(
+    paths: Sequence[str | os.PathLike[str]],
+    settings: ScanSettings,
+    progress: Progress | None = None,
+) -> ScanReport:
+    started = time.perf_counter()
+    policy = Policy.load(*settings.policy_files)
+    entries = list(iter_files(paths))
+    todo = [p for p, problem in entries if problem is None]
+    results: dict[str, FileResult] = {
+        p: FileResult(p, 0, errors=(ScanIssue(Location(p), problem, "Check the path."),))
+        for p, problem in entries
+        if problem is not None
+    }
+    workers = settings.workers or os.cpu_count() or 1
+    done = 0
+    total = len(todo)
+    if workers <= 1 or total <= 1:
+        for path in todo:
+            results[path] = scan_file(path, policy, settings.limits)
+            done += 1
+            if progress:
+                progress(done, total, results[path])
+    else:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, total),
+            initializer=_init_worker,
+            initargs=(settings.policy_files, settings.limits),
+        ) as pool:
+            chunk = max(1, min(32, total // (workers * 8)))
+            for result in pool.map(_scan_in_worker, todo, chunksize=chunk):
+                results[result.path] = result
+                done += 1
+                if progress:
+                    progress(done, total, result)
+    ordered = tuple(results[p] for p, _ in entries)
+    return ScanReport(
+        files=ordered, seconds=time.perf_counter() - started, policy_sources=policy.sources
+    )

@@ -1,0 +1,141 @@
+"""The pickle policy: an allowlist of globals, and deny groups of known-dangerous ones.
+
+The policy is data (``data/policy.toml``); users add to it with their own TOML files.
+Deny always wins over allow, and a user file cannot remove a deny entry.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from bastion.errors import PolicyError
+from bastion.models import Severity
+
+POLICY_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the policy says of one global."""
+
+    allowed: bool
+    severity: Severity | None = None  # set when a deny group matched
+    reason: str = ""
+
+
+ALLOWED = Decision(allowed=True)
+UNKNOWN = Decision(allowed=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _DenyGroup:
+    pattern: re.Pattern[str]
+    severity: Severity
+    reason: str
+
+
+class Policy:
+    """Decides, for a ``module`` and ``name`` a pickle imports, whether that is allowed."""
+
+    def __init__(
+        self,
+        allow: dict[str, list[str]],
+        deny: list[_DenyGroup],
+        sources: tuple[str, ...],
+    ) -> None:
+        self._exact: dict[str, frozenset[str]] = {}
+        globs: list[tuple[re.Pattern[str], re.Pattern[str]]] = []
+        for module, names in allow.items():
+            plain = [n for n in names if not _is_glob(n)]
+            if not _is_glob(module) and plain:
+                self._exact[module] = self._exact.get(module, frozenset()) | frozenset(plain)
+            patterned = names if _is_glob(module) else [n for n in names if _is_glob(n)]
+            if patterned:
+                globs.append((_compile([module]), _compile(patterned)))
+        self._globs = tuple(globs)
+        self._deny = tuple(deny)
+        self.sources = sources
+        self.decide = lru_cache(maxsize=4096)(self._decide)
+
+    def _decide(self, module: str, name: str) -> Decision:
+        worst: _DenyGroup | None = None
+        for candidate in _paths(module, name):
+            for group in self._deny:
+                if group.pattern.fullmatch(candidate) and (
+                    worst is None or group.severity > worst.severity
+                ):
+                    worst = group
+        if worst is not None:
+            return Decision(allowed=False, severity=worst.severity, reason=worst.reason)
+        if name in self._exact.get(module, ()):
+            return ALLOWED
+        for module_re, name_re in self._globs:
+            if module_re.fullmatch(module) and name_re.fullmatch(name):
+                return ALLOWED
+        return UNKNOWN
+
+    @classmethod
+    def load(cls, *extra: Path) -> Policy:
+        """The shipped default policy, extended by each file in ``extra``."""
+        default = files("bastion.scan").joinpath("data/policy.toml").read_text(encoding="utf-8")
+        docs = [("default", tomllib.loads(default))]
+        for path in extra:
+            try:
+                docs.append((str(path), tomllib.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+                raise PolicyError(f"cannot read policy {path}: {exc}") from exc
+        allow: dict[str, list[str]] = {}
+        deny: list[_DenyGroup] = []
+        for source, doc in docs:
+            _merge(source, doc, allow, deny)
+        return cls(allow, deny, tuple(s for s, _ in docs))
+
+
+def _merge(
+    source: str, doc: dict[str, Any], allow: dict[str, list[str]], deny: list[_DenyGroup]
+) -> None:
+    version = doc.get("version", POLICY_VERSION)
+    if version != POLICY_VERSION:
+        raise PolicyError(f"{source}: policy version {version!r} is not supported (expected 1)")
+    unknown = set(doc) - {"version", "allow", "deny"}
+    if unknown:
+        raise PolicyError(f"{source}: unknown policy keys: {', '.join(sorted(unknown))}")
+    for module, names in doc.get("allow", {}).items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise PolicyError(f"{source}: allow.{module} must be a list of strings")
+        allow.setdefault(module, []).extend(names)
+    for group in doc.get("deny", []):
+        patterns = group.get("patterns")
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise PolicyError(f"{source}: every [[deny]] needs patterns = [strings]")
+        try:
+            severity = Severity.parse(str(group.get("severity", "critical")))
+        except ValueError as exc:
+            raise PolicyError(f"{source}: {exc}") from exc
+        reason = str(group.get("reason", "denied by policy"))
+        deny.append(_DenyGroup(_compile(patterns), severity, reason))
+
+
+def _paths(module: str, name: str) -> list[str]:
+    """The full dotted path, plus every re-rooting inside a dotted ``name``.
+
+    ``find_class`` walks a dotted name attribute by attribute, so
+    ``torch.nn.modules.module`` + ``os.system`` reaches ``os.system``.
+    """
+    parts = name.split(".")
+    return [f"{module}.{name}", *(".".join(parts[i:]) for i in range(len(parts) - 1))]
+
+
+def _is_glob(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _compile(patterns: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))

@@ -1,0 +1,137 @@
+"""Pickle streams: plain pickles, several pickles in a row, and pickles after other data."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from bastion.errors import ScanError
+from bastion.models import Location, Severity
+from bastion.scan._context import ScanContext
+from bastion.scan._pickle_loop import run_one
+from bastion.scan._pickle_sink import PickleSink
+from bastion.scan._pickle_vm import Machine, Reader, Sink, Skip
+from bastion.scan.base import ByteStream
+
+#: Opcodes a protocol 0/1 pickle can reasonably start with (protocol 2+ starts with PROTO).
+_STARTS = frozenset(b"(cN]})IJKLMFGSTUVX.")
+
+
+class PickleScanner:
+    """Every opcode of protocols 0-5, executed symbolically; never unpickled."""
+
+    name: ClassVar[str] = "pickle"
+
+    def sniff(self, head: bytes) -> bool:
+        return looks_like_pickle(head)
+
+    def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
+        scan_pickles(stream, location, ctx)
+
+
+def looks_like_pickle(head: bytes) -> bool:
+    """True when ``head`` starts a pickle: PROTO 2-5, or a strict parse of protocol 0/1."""
+    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
+        return True
+    if not head or head[0] not in _STARTS:
+        return False
+    import io
+
+    machine = Machine(Reader(io.BytesIO(head)), _NullSink())
+    try:
+        run_one(machine)
+    except ScanError as exc:
+        # A strict parse that only ran out of bytes after several good opcodes is a pickle.
+        return type(exc).__name__ == "Truncated" and machine.ops >= 4 and len(head) >= 64
+    return True
+
+
+def strict_pickle_head(head: bytes, min_ops: int = 8) -> bool:
+    """True when ``head`` parses strictly as a pickle: to its STOP, or through at least
+    ``min_ops`` opcodes before the head runs out. Used where data is expected (tensor
+    storages), so that random bytes that start like a pickle are not mistaken for one."""
+    import io
+
+    if not head or (head[0] not in _STARTS and head[0] != 0x80):
+        return False
+    machine = Machine(Reader(io.BytesIO(head)), _NullSink())
+    try:
+        run_one(machine)
+    except ScanError as exc:
+        return type(exc).__name__ == "Truncated" and machine.ops >= min_ops
+    return True
+
+
+def scan_pickles(stream: ByteStream, location: Location, ctx: ScanContext) -> None:
+    """Scan every pickle in ``stream`` to its end, then search what follows for more.
+
+    The first pickle must parse to its STOP, or the stream is an error (never clean).
+    Data after the last pickle that does not parse (legacy PyTorch storages, joblib
+    arrays, junk) is searched for further pickles by the embedded-pickle search.
+    """
+    from bastion.scan._embedded import search_embedded
+
+    reader = Reader(stream)
+    count = 0
+    while not reader.at_end(reader.pos):
+        start, start_base, start_pos = reader.offset, reader.base, reader.pos
+        sink = PickleSink(ctx.policy, location)
+        machine = Machine(
+            reader,
+            sink,
+            max_stack=ctx.limits.max_pickle_stack,
+            max_memo=ctx.limits.max_memo_entries,
+        )
+        sink.machine = machine
+        try:
+            run_one(machine)
+        except ScanError as exc:
+            if count == 0:
+                _flush(ctx, sink)
+                raise ScanError(f"pickle at offset {start}: {exc}") from exc
+            # Trailing data that is not a (complete) pickle: report what it would
+            # import, then search the rest for hidden pickles.
+            for finding in sink.flush():
+                if finding.rule in _IMPORT_RULES:
+                    ctx.add(finding)
+            if reader.base == start_base:
+                reader.pos = start_pos
+            search_embedded(reader, location, ctx)
+            break
+        _flush(ctx, sink)
+        count += 1
+    if count > 1:
+        ctx.note_format(f"{count} pickles")
+
+
+_IMPORT_RULES = frozenset({"pickle.dangerous-global", "pickle.unknown-global"})
+
+
+def _flush(ctx: ScanContext, sink: PickleSink) -> None:
+    for finding in sink.flush():
+        ctx.add(finding)
+
+
+class _NullSink:
+    """A sink for sniffing: it records nothing."""
+
+    def on_import(self, value: object, opcode: str) -> None:
+        pass
+
+    def on_call(self, func: object, offset: int, opcode: str, args: object) -> None:
+        pass
+
+    def on_unresolved_import(self, offset: int, reason: str) -> None:
+        pass
+
+    def on_build(self, target: object, state: object, offset: int) -> Skip | None:
+        return None
+
+    def on_extension(self, code: int, offset: int) -> None:
+        pass
+
+    def on_persistent_id(self, offset: int) -> None:
+        pass
+
+
+_: type[Sink] = _NullSink  # the null sink satisfies the protocol
+__all__ = ["PickleScanner", "Severity", "looks_like_pickle", "scan_pickles"]
