@@ -1,8 +1,13 @@
 """The opcode loop of the symbolic pickle machine (see ``_pickle_vm`` for the design).
 
 Opcodes are tested most-frequent first. Values: ``None`` is opaque, ``bytes`` is a
-short *text* string (UTF-8, not yet decoded), and the classes and markers of
-``_pickle_vm`` stand for imports, call results and unknowns.
+short *text* string (UTF-8, not yet decoded), ints and bools are themselves, and the
+classes and markers of ``_pickle_vm`` stand for imports, call results and unknowns.
+
+Like CPython's ``_pickle``, the stack is one flat list with a list of mark positions
+(a "fence" below which no opcode may pop), and the memo is a dense prefix of indices
+``0 .. dense-1`` plus a small set of sparse ones; only non-opaque values are stored.
+State lives in local variables because attribute access per opcode costs ~20 %.
 """
 
 from __future__ import annotations
@@ -40,30 +45,40 @@ _DECIMAL = re.compile(rb"[+-]?\d{1,4300}")
 _LONG = re.compile(rb"[+-]?\d{1,4300}L?")
 _FLOAT = re.compile(rb"[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan|infinity)", re.I)
 _IDENT = re.compile(rb"[A-Za-z_][\w.]{0,511}")
+_SIZED = frozenset({0x8D, 0x58, 0x54, 0x42, 0x43, 0x8E, 0x96, 0x8A, 0x8B})
+_TEXT = frozenset({0x8D, 0x58, 0x54})
+_TEXT_LINE = frozenset(b"ILFSVgp")
 MAX_MARK_DEPTH = 100_000
+MAX_SPARSE = 1_000_000
 
 
-def _u(buf: bytes, start: int, size: int) -> int:
-    return int.from_bytes(buf[start : start + size], "little")
+class _Underflow(Exception):
+    pass
 
 
 def run_one(m: Machine) -> int:
     """Execute one pickle from the reader's position; return the offset of its STOP."""
     r = m.r
     sink = m.sink
-    m.reset_memo()
-    memo_put = m.memo_put
-    memo_get = m.memo_get
+    cap = m.max_memo
+    memo: dict[int, object] = {}
+    sparse: set[int] = set()
+    dense = 0
     stack: list[object] = [None] * 8 if m.lenient else []
-    metastack: list[list[object]] = []
+    push = stack.append
+    marks: list[int] = []
+    fence = 0
+    track_dicts = m.track_dicts
     buf = r.buf
     pos = r.pos
     lim = len(buf) - 16
-    ops = 0
+    start_offset = r.base + pos
     op = 0
     try:
         while True:
             if pos > lim:
+                if len(stack) > m.max_stack:
+                    raise LimitExceeded(f"pickle stack deeper than {m.max_stack} values")
                 pos = r.fill(pos, 16)
                 buf = r.buf
                 lim = len(buf) - 16
@@ -74,12 +89,21 @@ def run_one(m: Machine) -> int:
                     if pos + 1 + FIXED[buf[pos]] > len(buf):
                         raise Truncated(f"stream ends inside the opcode at {r.base + pos}")
             op = buf[pos]
-            ops += 1
-            if not ops & 0xFFFF and len(stack) + len(metastack) > m.max_stack:
-                raise LimitExceeded(f"pickle stack deeper than {m.max_stack} values")
             # --- the frequent, data-only opcodes ---
             if op == 0x94:  # MEMOIZE
-                memo_put(m.memo_len, stack[-1])
+                if len(stack) <= fence:
+                    raise _Underflow
+                value = stack[-1]
+                if sparse:
+                    dense = _put(memo, sparse, dense, dense + len(sparse), value, cap)
+                else:
+                    if (
+                        value is not None
+                        and len(memo) < cap
+                        and (type(value) is bytes or _retained(value))
+                    ):
+                        memo[dense] = value
+                    dense += 1
                 pos += 1
             elif op == 0x8C or op == 0x55:  # SHORT_BINUNICODE, SHORT_BINSTRING
                 end = pos + 2 + buf[pos + 1]
@@ -90,84 +114,110 @@ def run_one(m: Machine) -> int:
                     end = pos + 2 + buf[pos + 1]
                     if end > len(buf):
                         raise Truncated(f"stream ends inside a string at {r.base + pos}")
-                stack.append(buf[pos + 2 : end])
+                push(buf[pos + 2 : end])
                 pos = end
+            elif op == 0x68:  # BINGET
+                idx = buf[pos + 1]
+                value = memo.get(idx)
+                if value is None and idx >= dense and idx not in sparse:
+                    _missing(m, idx, r.base + pos)
+                push(value)
+                pos += 2
             elif op == 0x4B:  # BININT1
-                stack.append(buf[pos + 1])
+                push(buf[pos + 1])
                 pos += 2
             elif op == 0x71:  # BINPUT
-                memo_put(buf[pos + 1], stack[-1])
-                pos += 2
-            elif op == 0x68:  # BINGET
-                stack.append(memo_get(buf[pos + 1], r.base + pos))
+                if len(stack) <= fence:
+                    raise _Underflow
+                dense = _put(memo, sparse, dense, buf[pos + 1], stack[-1], cap)
                 pos += 2
             elif op == 0x28:  # MARK
-                if len(metastack) >= MAX_MARK_DEPTH:
+                if len(marks) >= MAX_MARK_DEPTH:
                     raise LimitExceeded(f"more than {MAX_MARK_DEPTH} nested MARKs")
-                metastack.append(stack)
-                stack = []
+                fence = len(stack)
+                marks.append(fence)
                 pos += 1
             elif op == 0x47 or op == 0x4E:  # BINFLOAT, NONE
-                stack.append(None)
-                pos += 1 + FIXED[op]
-            elif op == 0x4D:  # BININT2
-                stack.append(buf[pos + 1] | buf[pos + 2] << 8)
-                pos += 3
+                push(None)
+                pos += 9 if op == 0x47 else 1
             elif op == 0x4A:  # BININT
-                stack.append(int.from_bytes(buf[pos + 1 : pos + 5], "little", signed=True))
+                push(int.from_bytes(buf[pos + 1 : pos + 5], "little", signed=True))
                 pos += 5
-            elif op == 0x88 or op == 0x89:  # NEWTRUE, NEWFALSE
-                stack.append(op == 0x88)
+            elif op == 0x4D:  # BININT2
+                push(buf[pos + 1] | buf[pos + 2] << 8)
+                pos += 3
+            elif op == 0x65 or op == 0x75 or op == 0x90:  # APPENDS, SETITEMS, ADDITEMS
+                if not marks:
+                    raise _Underflow
+                k = marks.pop()
+                fence = marks[-1] if marks else 0
+                if k <= fence:
+                    raise Malformed(f"no container under the items at {r.base + pos}")
+                if op == 0x75 and type(stack[k - 1]) is dict:
+                    _setitems(stack[k - 1], stack[k:])  # type: ignore[arg-type]
+                del stack[k:]
                 pos += 1
             elif op == 0x7D:  # EMPTY_DICT: kept only where joblib needs an object's state
-                stack.append({} if m.track_dicts else None)
+                push({} if track_dicts else None)
                 pos += 1
-            elif op == 0x5D or op == 0x29 or op == 0x8F:
-                stack.append(None)  # EMPTY_LIST, EMPTY_TUPLE, EMPTY_SET
+            elif op == 0x5D or op == 0x29 or op == 0x8F:  # EMPTY_LIST, EMPTY_TUPLE, EMPTY_SET
+                push(None)
                 pos += 1
-            elif op == 0x65 or op == 0x75 or op == 0x90:  # APPENDS, SETITEMS, ADDITEMS
-                items = stack
-                stack = metastack.pop()
-                if not stack:
-                    raise Malformed(f"no container under the items at {r.base + pos}")
-                if type(stack[-1]) is dict and op == 0x75:
-                    _setitems(stack[-1], items)
+            elif op == 0x88 or op == 0x89:  # NEWTRUE, NEWFALSE
+                push(op == 0x88)
+                pos += 1
+            elif op == 0x86:  # TUPLE2
+                if len(stack) < fence + 2:
+                    raise _Underflow
+                second = stack.pop()
+                first = stack[-1]
+                stack[-1] = (first, second) if first is not None or second is not None else None
+                pos += 1
+            elif op == 0x85:  # TUPLE1
+                if len(stack) <= fence:
+                    raise _Underflow
+                if stack[-1] is not None:
+                    stack[-1] = (stack[-1],)
+                pos += 1
+            elif op == 0x87:  # TUPLE3
+                if len(stack) < fence + 3:
+                    raise _Underflow
+                stack[-3:] = [_tuple(tuple(stack[-3:]))]
+                pos += 1
+            elif op == 0x74 or op == 0x6C or op == 0x64 or op == 0x91:
+                # TUPLE, LIST, DICT, FROZENSET: the items since the last MARK
+                if not marks:
+                    raise _Underflow
+                k = marks.pop()
+                fence = marks[-1] if marks else 0
+                value = _tuple(tuple(stack[k:])) if op == 0x74 else None
+                del stack[k:]
+                push(value)
                 pos += 1
             elif op == 0x61:  # APPEND
+                if len(stack) < fence + 2:
+                    raise _Underflow
                 stack.pop()
-                if not stack:
-                    raise Malformed(f"APPEND without a list at {r.base + pos}")
                 pos += 1
             elif op == 0x73:  # SETITEM
-                if len(stack) < 3:
-                    raise Malformed(f"SETITEM without a dict at {r.base + pos}")
+                if len(stack) < fence + 3:
+                    raise _Underflow
                 if type(stack[-3]) is dict:
                     _setitems(stack[-3], stack[-2:])
                 del stack[-2:]
                 pos += 1
-            elif op == 0x85:  # TUPLE1
-                stack[-1] = _tuple((stack[-1],))
-                pos += 1
-            elif op == 0x86:  # TUPLE2
-                stack[-2:] = [_tuple((stack[-2], stack[-1]))]
-                pos += 1
-            elif op == 0x87:  # TUPLE3
-                stack[-3:] = [_tuple((stack[-3], stack[-2], stack[-1]))]
-                pos += 1
-            elif op == 0x74:  # TUPLE
-                items = stack
-                stack = metastack.pop()
-                stack.append(_tuple(tuple(items)))
-                pos += 1
-            elif op == 0x6C or op == 0x64 or op == 0x91:  # LIST, DICT, FROZENSET
-                stack = metastack.pop()
-                stack.append(None)
-                pos += 1
             elif op == 0x72:  # LONG_BINPUT
-                memo_put(_u(buf, pos + 1, 4), stack[-1])
+                if len(stack) <= fence:
+                    raise _Underflow
+                idx = int.from_bytes(buf[pos + 1 : pos + 5], "little")
+                dense = _put(memo, sparse, dense, idx, stack[-1], cap)
                 pos += 5
             elif op == 0x6A:  # LONG_BINGET
-                stack.append(memo_get(_u(buf, pos + 1, 4), r.base + pos))
+                idx = int.from_bytes(buf[pos + 1 : pos + 5], "little")
+                value = memo.get(idx)
+                if value is None and idx >= dense and idx not in sparse:
+                    _missing(m, idx, r.base + pos)
+                push(value)
                 pos += 5
             elif op == 0x95:  # FRAME: a size hint only
                 pos += 9
@@ -175,14 +225,13 @@ def run_one(m: Machine) -> int:
             elif op in _SIZED:
                 at = r.base + pos
                 width = FIXED[op]
-                size = _u(buf, pos + 1, width)
+                size = int.from_bytes(buf[pos + 1 : pos + 1 + width], "little")
                 if (op == 0x54 or op == 0x8B) and size >= 1 << 31:
                     raise Malformed(f"negative length at {at}")
                 start = pos + 1 + width
-                text = op in _TEXT
                 if size > SKIP_STRINGS_ABOVE:
                     pos = r.skip(start, size)
-                    stack.append(LONG_STRING if text else None)
+                    push(LONG_STRING if op in _TEXT else None)
                 else:
                     if start + size > len(buf):
                         pos = r.fill(pos, 1 + width + size)
@@ -191,22 +240,21 @@ def run_one(m: Machine) -> int:
                             raise Truncated(f"stream ends inside a {size}-byte string at {at}")
                     buf = r.buf
                     if op == 0x8A or op == 0x8B:  # LONG1, LONG4
-                        stack.append(
-                            int.from_bytes(buf[start : start + size], "little", signed=True)
-                            if size <= 16
-                            else None
-                        )
-                    elif op == 0x43 or op == 0x42 or op >= 0x8E:  # bytes
-                        stack.append(None)
+                        raw = buf[start : start + size]
+                        push(int.from_bytes(raw, "little", signed=True) if size <= 16 else None)
+                    elif op not in _TEXT:  # bytes
+                        push(None)
                     elif size > MAX_STR:
-                        stack.append(LONG_STRING)
+                        push(LONG_STRING)
                     else:
-                        stack.append(buf[start : start + size])
+                        push(buf[start : start + size])
                     pos = start + size
                 buf = r.buf
                 lim = len(buf) - 16
             # --- opcodes that import, call or reach outside the stream ---
             elif op == 0x93:  # STACK_GLOBAL
+                if len(stack) < fence + 2:
+                    raise _Underflow
                 at = r.base + pos
                 name = decode_text(stack.pop())
                 module = decode_text(stack[-1])
@@ -216,11 +264,12 @@ def run_one(m: Machine) -> int:
                 else:
                     stack[-1] = Global(module, name, at)
                     sink.on_import(Global(module, name, at), "STACK_GLOBAL")
+                track_dicts = m.track_dicts
                 pos += 1
             elif op == 0x63 or op == 0x69:  # GLOBAL, INST
                 at = r.base + pos
-                module_raw, pos = _line(r, pos + 1)
-                name_raw, pos = _line(r, pos)
+                module_raw, pos = r.line(pos + 1)
+                name_raw, pos = r.line(pos)
                 buf = r.buf
                 lim = len(buf) - 16
                 if not _IDENT.fullmatch(module_raw) or not _IDENT.fullmatch(name_raw):
@@ -228,22 +277,30 @@ def run_one(m: Machine) -> int:
                 module, name = fix_import(module_raw.decode(), name_raw.decode(), m.protocol)
                 g = Global(module, name, at)
                 sink.on_import(g, "GLOBAL" if op == 0x63 else "INST")
+                track_dicts = m.track_dicts
                 if op == 0x63:
-                    stack.append(g)
+                    push(g)
                 else:
-                    inst_items = stack
-                    stack = metastack.pop()
-                    inst_args = _tuple(tuple(inst_items))
-                    sink.on_call(g, at, "INST", inst_args)
-                    stack.append(Called(g, at, inst_args))
-            elif op == 0x52:  # REDUCE
+                    if not marks:
+                        raise _Underflow
+                    k = marks.pop()
+                    fence = marks[-1] if marks else 0
+                    args = _tuple(tuple(stack[k:]))
+                    del stack[k:]
+                    sink.on_call(g, at, "INST", args)
+                    push(Called(g, at, args))
+            elif op == 0x52 or op == 0x81:  # REDUCE, NEWOBJ
+                if len(stack) < fence + 2:
+                    raise _Underflow
                 at = r.base + pos
                 args = stack.pop()
                 func = stack[-1]
-                sink.on_call(func, at, "REDUCE", args)
+                sink.on_call(func, at, "REDUCE" if op == 0x52 else "NEWOBJ", args)
                 stack[-1] = Called(func, at, args)
                 pos += 1
             elif op == 0x62:  # BUILD
+                if len(stack) < fence + 2:
+                    raise _Underflow
                 at = r.base + pos
                 state = stack.pop()
                 skip = sink.on_build(stack[-1], state, at)
@@ -252,14 +309,9 @@ def run_one(m: Machine) -> int:
                     pos = _skip_inline(m, pos, skip, at)
                     buf = r.buf
                     lim = len(buf) - 16
-            elif op == 0x81:  # NEWOBJ
-                at = r.base + pos
-                args = stack.pop()
-                cls = stack[-1]
-                sink.on_call(cls, at, "NEWOBJ", args)
-                stack[-1] = Called(cls, at, args)
-                pos += 1
             elif op == 0x92:  # NEWOBJ_EX
+                if len(stack) < fence + 3:
+                    raise _Underflow
                 at = r.base + pos
                 del stack[-1]  # kwargs
                 args = stack.pop()
@@ -268,47 +320,62 @@ def run_one(m: Machine) -> int:
                 stack[-1] = Called(cls, at, args)
                 pos += 1
             elif op == 0x6F:  # OBJ
+                if not marks:
+                    raise _Underflow
                 at = r.base + pos
-                items = stack
-                stack = metastack.pop()
-                if not items:
+                k = marks.pop()
+                fence = marks[-1] if marks else 0
+                if len(stack) <= k:
                     raise Malformed(f"OBJ without a class at {at}")
-                args = _tuple(tuple(items[1:]))
-                sink.on_call(items[0], at, "OBJ", args)
-                stack.append(Called(items[0], at, args))
+                cls = stack[k]
+                args = _tuple(tuple(stack[k + 1 :]))
+                del stack[k:]
+                sink.on_call(cls, at, "OBJ", args)
+                push(Called(cls, at, args))
                 pos += 1
             elif op == 0x82 or op == 0x83 or op == 0x84:  # EXT1, EXT2, EXT4
                 width = FIXED[op]
-                sink.on_extension(_u(buf, pos + 1, width), r.base + pos)
-                stack.append(EXTENSION)
+                sink.on_extension(
+                    int.from_bytes(buf[pos + 1 : pos + 1 + width], "little"), r.base + pos
+                )
+                push(EXTENSION)
                 pos += 1 + width
             elif op == 0x51:  # BINPERSID
+                if len(stack) <= fence:
+                    raise _Underflow
                 sink.on_persistent_id(r.base + pos)
                 stack[-1] = PERSISTENT
                 pos += 1
             elif op == 0x50:  # PERSID
                 sink.on_persistent_id(r.base + pos)
-                _, pos = _line(r, pos + 1)
+                _, pos = r.line(pos + 1)
                 buf = r.buf
                 lim = len(buf) - 16
-                stack.append(PERSISTENT)
+                push(PERSISTENT)
             # --- stack manipulation ---
             elif op == 0x30:  # POP
-                if stack:
+                if len(stack) > fence:
                     stack.pop()
+                elif marks:
+                    del stack[marks.pop() :]
+                    fence = marks[-1] if marks else 0
                 else:
-                    stack = metastack.pop()
+                    raise _Underflow
                 pos += 1
             elif op == 0x31:  # POP_MARK
-                stack = metastack.pop()
+                if not marks:
+                    raise _Underflow
+                del stack[marks.pop() :]
+                fence = marks[-1] if marks else 0
                 pos += 1
             elif op == 0x32:  # DUP
-                stack.append(stack[-1])
+                if len(stack) <= fence:
+                    raise _Underflow
+                push(stack[-1])
                 pos += 1
             elif op == 0x2E:  # STOP
-                stack.pop()
-                m.ops += ops
-                r.buf = buf
+                if len(stack) <= fence:
+                    raise _Underflow
                 r.pos = pos + 1
                 return r.base + pos
             elif op == 0x80:  # PROTO
@@ -318,33 +385,72 @@ def run_one(m: Machine) -> int:
                 m.protocol = proto
                 pos += 2
             elif op == 0x97:  # NEXT_BUFFER
-                stack.append(None)
+                push(None)
                 pos += 1
             elif op == 0x98:  # READONLY_BUFFER
-                stack[-1]
+                if len(stack) <= fence:
+                    raise _Underflow
                 pos += 1
             # --- protocol 0 text opcodes ---
             elif op in _TEXT_LINE:
                 at = r.base + pos
-                value, pos = _text_opcode(r, op, pos, at, stack, m)
+                value, pos = _text_opcode(r, op, pos, at, stack)
                 buf = r.buf
                 lim = len(buf) - 16
                 if op == 0x70:  # PUT
-                    memo_put(value, stack[-1])
+                    if len(stack) <= fence:
+                        raise _Underflow
+                    dense = _put(memo, sparse, dense, value, stack[-1], cap)
                 elif op == 0x67:  # GET
-                    stack.append(memo_get(value, at))
+                    got = memo.get(value)
+                    if got is None and value >= dense and value not in sparse:
+                        _missing(m, value, at)
+                    push(got)
             else:
                 raise Malformed(f"invalid opcode 0x{op:02x} at offset {r.base + pos}")
-    except IndexError:
-        m.ops += ops
+    except (_Underflow, IndexError):
         raise Malformed(
-            f"stack or mark underflow at offset {r.base + pos} (opcode 0x{op:02x})"
+            f"stack underflow at offset {r.base + pos} (opcode 0x{op:02x}) in the pickle "
+            f"that starts at {start_offset}"
         ) from None
+    finally:
+        m.memo_size = dense + len(sparse)
+        m.progress = r.base + pos - start_offset
 
 
-_SIZED = frozenset({0x8D, 0x58, 0x54, 0x42, 0x43, 0x8E, 0x96, 0x8A, 0x8B})
-_TEXT = frozenset({0x8D, 0x58, 0x54})
-_TEXT_LINE = frozenset(b"ILFSVgp")
+def _put(
+    memo: dict[int, object], sparse: set[int], dense: int, idx: int, value: object, cap: int
+) -> int:
+    """Define memo ``idx``; return the new dense bound."""
+    if idx == dense:
+        dense += 1
+        while sparse and dense in sparse:
+            sparse.discard(dense)
+            dense += 1
+    elif idx > dense and idx not in sparse:
+        if len(sparse) >= MAX_SPARSE:
+            raise LimitExceeded(f"more than {MAX_SPARSE} scattered memo indices")
+        sparse.add(idx)
+    if value is not None and (idx in memo or len(memo) < cap) and _retained(value):
+        memo[idx] = value
+    elif idx in memo:
+        del memo[idx]
+    # Past the cap a value reads back as opaque: an import fed from it is reported as
+    # unresolved, never passed as clean.
+    return dense
+
+
+def _retained(value: object) -> bool:
+    """Whether a memo value can matter later: strings, imports, calls, joblib states.
+    Numbers and tuples of numbers cannot feed an import or a call, so they are dropped."""
+    if type(value) is tuple:
+        return any(v is not None and type(v) is not int and type(v) is not bool for v in value)
+    return type(value) is not int and type(value) is not bool
+
+
+def _missing(m: Machine, idx: int, at: int) -> None:
+    if not m.lenient:
+        raise Malformed(f"memo index {idx} read before it was written (offset {at})")
 
 
 def _tuple(items: tuple[object, ...]) -> object:
@@ -356,13 +462,7 @@ def _tuple(items: tuple[object, ...]) -> object:
     return None
 
 
-def _line(r: Reader, pos: int) -> tuple[bytes, int]:
-    return r.line(pos)
-
-
-def _text_opcode(
-    r: Reader, op: int, pos: int, at: int, stack: list[object], m: Machine
-) -> tuple[int, int]:
+def _text_opcode(r: Reader, op: int, pos: int, at: int, stack: list[object]) -> tuple[int, int]:
     """INT, LONG, FLOAT, STRING, UNICODE, GET, PUT: newline-terminated arguments.
 
     Pushes the value for the data opcodes; returns the memo index for GET and PUT.
@@ -394,7 +494,7 @@ def _text_opcode(
         if idx < 0:
             raise Malformed(f"negative memo index at {at}")
         return idx, pos
-    stack.append(None)
+    stack.append(int(raw.rstrip(b"L")) if op != 0x46 and len(raw) <= 20 else None)
     return 0, pos
 
 
@@ -431,6 +531,5 @@ def _skip_inline(m: Machine, pos: int, skip: Skip, at: int) -> int:
         nested = Machine(r, m.sink, max_stack=m.max_stack, max_memo=m.max_memo)
         nested.track_dicts = m.track_dicts
         run_one(nested)
-        m.ops += nested.ops
         return r.pos
     return r.skip(pos, skip.size)

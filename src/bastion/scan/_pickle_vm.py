@@ -85,8 +85,6 @@ class _Marker:
 
 #: A string too long to be a module or attribute name.
 LONG_STRING = _Marker("<long string>")
-#: A memo value that was defined but not retained (memo cap reached).
-EVICTED = _Marker("<evicted>")
 #: An extension-registry object (EXT1/2/4): an import that cannot be resolved statically.
 EXTENSION = _Marker("<extension>")
 #: A persistent object returned by ``persistent_load``.
@@ -214,51 +212,9 @@ class Machine:
         self.lenient = lenient  # speculative runs: unknown memo/stack reads yield None
         self.protocol = 0
         self.ops = 0
+        self.progress = 0  # bytes parsed by the last run, set even when it fails
+        self.memo_size = 0
         self.track_dicts = False  # set by the sink once a joblib array wrapper is imported
-
-    # The memo: which indices are defined (a bit set, plus a small overflow set for
-    # hostile large indices), and the retained non-opaque values.
-    def reset_memo(self) -> None:
-        self.defined = bytearray(1024)
-        self.big: set[int] = set()
-        self.memo: dict[int, object] = {}
-        self.memo_len = 0
-
-    def memo_put(self, idx: int, value: object) -> None:
-        if idx < (1 << 27):
-            byte, bit = idx >> 3, 1 << (idx & 7)
-            if byte >= len(self.defined):
-                self.defined.extend(bytes(max(byte + 1 - len(self.defined), len(self.defined))))
-            if not self.defined[byte] & bit:
-                self.defined[byte] |= bit
-                self.memo_len += 1
-        elif idx not in self.big:
-            if len(self.big) >= 100_000:
-                raise LimitExceeded("more than 100,000 memo entries at indices above 2**27")
-            self.big.add(idx)
-            self.memo_len += 1
-        if value is not None:
-            if idx in self.memo or len(self.memo) < self.max_memo:
-                self.memo[idx] = value
-            elif len(self.memo) < 2 * self.max_memo:
-                self.memo[idx] = EVICTED
-            # Past that the value reads back as opaque: an import fed from it is
-            # reported as unresolved, never passed as clean.
-        elif idx in self.memo:
-            del self.memo[idx]
-
-    def memo_get(self, idx: int, offset: int) -> object:
-        value = self.memo.get(idx)
-        if value is not None:
-            return value
-        if idx < (1 << 27):
-            byte = idx >> 3
-            ok = byte < len(self.defined) and self.defined[byte] & (1 << (idx & 7))
-        else:
-            ok = idx in self.big
-        if not ok and not self.lenient:
-            raise Malformed(f"memo index {idx} read before it was written (offset {offset})")
-        return None
 
 
 def decode_text(value: object) -> str | None:

@@ -9,7 +9,7 @@ from bastion.models import Location, Severity
 from bastion.scan._context import ScanContext
 from bastion.scan._pickle_loop import run_one
 from bastion.scan._pickle_sink import PickleSink
-from bastion.scan._pickle_vm import Machine, Reader, Sink, Skip
+from bastion.scan._pickle_vm import Machine, Reader, Sink, Skip, Truncated
 from bastion.scan.base import ByteStream
 
 #: Opcodes a protocol 0/1 pickle can reasonably start with (protocol 2+ starts with PROTO).
@@ -41,13 +41,13 @@ def looks_like_pickle(head: bytes) -> bool:
         run_one(machine)
     except ScanError as exc:
         # A strict parse that only ran out of bytes after several good opcodes is a pickle.
-        return type(exc).__name__ == "Truncated" and machine.ops >= 4 and len(head) >= 64
+        return isinstance(exc, Truncated) and machine.progress >= min(64, len(head) - 8)
     return True
 
 
-def strict_pickle_head(head: bytes, min_ops: int = 8) -> bool:
+def strict_pickle_head(head: bytes, min_bytes: int = 256) -> bool:
     """True when ``head`` parses strictly as a pickle: to its STOP, or through at least
-    ``min_ops`` opcodes before the head runs out. Used where data is expected (tensor
+    ``min_bytes`` before the head runs out. Used where data is expected (tensor
     storages), so that random bytes that start like a pickle are not mistaken for one."""
     import io
 
@@ -57,7 +57,7 @@ def strict_pickle_head(head: bytes, min_ops: int = 8) -> bool:
     try:
         run_one(machine)
     except ScanError as exc:
-        return type(exc).__name__ == "Truncated" and machine.ops >= min_ops
+        return isinstance(exc, Truncated) and machine.progress >= min(min_bytes, len(head) - 8)
     return True
 
 
