@@ -37,6 +37,7 @@ class ScanSettings:
     fail_on: Severity = Severity.MEDIUM
     workers: int = 0  # 0: one per CPU core
     policy_files: tuple[Path, ...] = ()
+    plugins: bool = False  # load third-party scanners from the bastion.scanners entry point
     limits: ScanLimits = field(default_factory=ScanLimits)
 
 
@@ -78,6 +79,7 @@ def _scan_settings(raw: Mapping[str, Any]) -> ScanSettings:
             fail_on=Severity.parse(str(raw.get("fail_on", "medium"))),
             workers=int(raw.get("workers", 0)),
             policy_files=tuple(Path(p) for p in raw.get("policy_files", ())),
+            plugins=bool(raw.get("plugins", False)),
             limits=limits,
         )
     except (TypeError, ValueError) as exc:

@@ -103,6 +103,15 @@ class ScanContext:
                 replay = seekable
             else:
                 replay = HeadStream(head, stream)
+            if seekable is not None and not head.startswith(b"PK"):
+                for scanner in self.scanners:
+                    sniff_tail = getattr(scanner, "sniff_tail", None)
+                    if sniff_tail is not None and sniff_tail(seekable):
+                        seekable.seek(start)
+                        self.note_format(scanner.name)
+                        scanner.scan(seekable, location, self)
+                        return
+                seekable.seek(start)
             for scanner in self.scanners:
                 if scanner.sniff(head):
                     self.note_format(scanner.name)

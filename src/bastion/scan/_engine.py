@@ -6,8 +6,6 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 from bastion.config import ScanLimits, ScanSettings
 from bastion.errors import ScanError
@@ -56,10 +54,12 @@ def _walk(root: str) -> Iterator[tuple[str, str | None]]:
         yield root, f"cannot read directory: {exc.strerror or exc}"
 
 
-def scan_file(path: str, policy: Policy, limits: ScanLimits) -> FileResult:
+def scan_file(
+    path: str, policy: Policy, limits: ScanLimits, *, plugins: bool = False
+) -> FileResult:
     """Scan one file. Never raises for the file's content: problems become errors."""
     started = time.perf_counter()
-    ctx = ScanContext(policy, limits, default_scanners())
+    ctx = ScanContext(policy, limits, default_scanners(plugins=plugins))
     location = Location(path)
     size = 0
     try:
@@ -80,17 +80,18 @@ def scan_file(path: str, policy: Policy, limits: ScanLimits) -> FileResult:
 
 
 # Worker processes build their own policy once (policies hold caches, not data to ship).
-_worker: tuple[Policy, ScanLimits] | None = None
+_worker: tuple[Policy, ScanSettings] | None = None
 
 
-def _init_worker(policy_files: Sequence[Path], limits: ScanLimits) -> None:
+def _init_worker(settings: ScanSettings) -> None:
     global _worker  # noqa: PLW0603 - one policy per worker process
-    _worker = (Policy.load(*policy_files), limits)
+    _worker = (Policy.load(*settings.policy_files), settings)
 
 
 def _scan_in_worker(path: str) -> FileResult:
     assert _worker is not None
-    return scan_file(path, *_worker)
+    policy, settings = _worker
+    return scan_file(path, policy, settings.limits, plugins=settings.plugins)
 
 
 def run(
@@ -112,15 +113,17 @@ def run(
     total = len(todo)
     if workers <= 1 or total <= 1:
         for path in todo:
-            results[path] = scan_file(path, policy, settings.limits)
+            results[path] = scan_file(path, policy, settings.limits, plugins=settings.plugins)
             done += 1
             if progress:
                 progress(done, total, results[path])
     else:
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(
             max_workers=min(workers, total),
             initializer=_init_worker,
-            initargs=(settings.policy_files, settings.limits),
+            initargs=(settings,),
         ) as pool:
             chunk = max(1, min(32, total // (workers * 8)))
             for result in pool.map(_scan_in_worker, todo, chunksize=chunk):

@@ -144,9 +144,16 @@ class PickleSink:
         if decision.severity is not None:
             rule, severity = "pickle.dangerous-global", decision.severity
             message = f"imports {path} ({decision.reason}) {action}"
+        elif "." in name:
+            rule = "pickle.attribute-traversal"
+            severity = Severity.CRITICAL if use.called else Severity.HIGH
+            message = (
+                f"imports {path} by walking attributes from {module} "
+                f"(a way to reach what a module merely imports) {action}"
+            )
         else:
             rule = "pickle.unknown-global"
-            severity = Severity.HIGH if use.called or "." in name else Severity.MEDIUM
+            severity = Severity.HIGH if use.called else Severity.MEDIUM
             message = f"imports {path}, which is not on the allowlist, {action}"
         details = {
             "global": path,

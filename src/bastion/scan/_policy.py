@@ -32,6 +32,12 @@ class Decision:
 
 ALLOWED = Decision(allowed=True)
 UNKNOWN = Decision(allowed=False)
+DUNDER = Decision(
+    allowed=False,
+    severity=Severity.CRITICAL,
+    reason="walks dunder attributes (__globals__, __builtins__, ...) to interpreter internals",
+)
+_DUNDER = re.compile(r"__\w+__")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +64,15 @@ class Policy:
                 self._exact[module] = self._exact.get(module, frozenset()) | frozenset(plain)
             patterned = names if _is_glob(module) else [n for n in names if _is_glob(n)]
             if patterned:
-                globs.append((_compile([module]), _compile(patterned)))
+                globs.append((_compile([module]), _compile(patterned, cross_dots=False)))
         self._globs = tuple(globs)
         self._deny = tuple(deny)
         self.sources = sources
         self.decide = lru_cache(maxsize=4096)(self._decide)
 
     def _decide(self, module: str, name: str) -> Decision:
+        if any(_DUNDER.fullmatch(part) for part in name.split(".")):
+            return DUNDER
         worst: _DenyGroup | None = None
         for candidate in _paths(module, name):
             for group in self._deny:
@@ -84,8 +92,11 @@ class Policy:
     @classmethod
     def load(cls, *extra: Path) -> Policy:
         """The shipped default policy, extended by each file in ``extra``."""
-        default = files("bastion.scan").joinpath("data/policy.toml").read_text(encoding="utf-8")
-        docs = [("default", tomllib.loads(default))]
+        data = files("bastion.scan").joinpath("data")
+        docs = [
+            (label, tomllib.loads(data.joinpath(name).read_text(encoding="utf-8")))
+            for label, name in (("default", "policy.toml"), ("generated", "allow-generated.toml"))
+        ]
         for path in extra:
             try:
                 docs.append((str(path), tomllib.loads(path.read_text(encoding="utf-8"))))
@@ -137,5 +148,8 @@ def _is_glob(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-def _compile(patterns: list[str]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+def _compile(patterns: list[str], *, cross_dots: bool = True) -> re.Pattern[str]:
+    parts = [fnmatch.translate(p) for p in patterns]
+    if not cross_dots:  # "[A-Z]*" must not allow "Path.write_text"
+        parts = [p.replace(".*", "[^.]*") for p in parts]
+    return re.compile("|".join(f"(?:{p})" for p in parts))

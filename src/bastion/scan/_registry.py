@@ -25,7 +25,12 @@ ENTRY_POINT_GROUP = "bastion.scanners"
 
 
 @cache
-def default_scanners() -> tuple[FormatScanner, ...]:
-    """The built-in scanners, then any that installed plugins register."""
-    plugins = discover(ENTRY_POINT_GROUP, object)
-    return tuple(cls() for cls in (*BUILTIN, *plugins))  # type: ignore[misc]
+def default_scanners(*, plugins: bool = False) -> tuple[FormatScanner, ...]:
+    """The built-in scanners, then, when asked for, those installed plugins register.
+
+    Plugins are opt-in: a security scanner should not run code just because a package
+    that declares an entry point happens to be installed (and looking entry points up
+    costs ~150 ms in a large environment).
+    """
+    extra = discover(ENTRY_POINT_GROUP, object) if plugins else []
+    return tuple(cls() for cls in (*BUILTIN, *extra))  # type: ignore[misc]

@@ -54,6 +54,44 @@ class Slice:
         return True
 
 
+class _ZipLzma:
+    """LZMA as zip method 14 stores it: a 4-byte header and the filter properties,
+    then a raw LZMA1 stream (what ``zipfile.LZMADecompressor`` does)."""
+
+    def __init__(self) -> None:
+        self._header = b""
+        self._d: lzma.LZMADecompressor | None = None
+
+    @property
+    def eof(self) -> bool:
+        return self._d is not None and self._d.eof
+
+    @property
+    def needs_input(self) -> bool:
+        return self._d is None or self._d.needs_input
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._d.unused_data if self._d is not None else b""
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
+        if self._d is None:
+            self._header += data
+            if len(self._header) < 4:
+                return b""
+            psize = int.from_bytes(self._header[2:4], "little")
+            if len(self._header) < 4 + psize:
+                return b""
+            props = self._header[4 : 4 + psize]
+            try:
+                filt = lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)  # type: ignore[attr-defined]
+            except lzma.LZMAError as exc:
+                raise ScanError(f"corrupt zip LZMA header: {exc}") from exc
+            self._d = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=[filt])
+            data = self._header[4 + psize :]
+        return self._d.decompress(data, max_length)
+
+
 def decompressor(method: str) -> _Decompressor:
     if method == "deflate":
         return zlib.decompressobj(-15)
@@ -65,6 +103,8 @@ def decompressor(method: str) -> _Decompressor:
         return bz2.BZ2Decompressor()
     if method in ("xz", "lzma"):
         return lzma.LZMADecompressor()
+    if method == "zip-lzma":
+        return _ZipLzma()
     raise ScanError(f"compression method {method!r} is not supported", hint="Decompress it first.")
 
 

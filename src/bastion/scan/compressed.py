@@ -65,7 +65,7 @@ class CompressedScanner:
             method,
             limit=ctx.limits.max_member_size,
             on_output=check,
-            multi_stream=method == "gzip",
+            multi_stream=method in ("gzip", "bz2", "xz", "lzma"),
         )
         ctx.scan_stream(inflate, location)
 

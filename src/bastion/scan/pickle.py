@@ -103,7 +103,9 @@ def scan_pickles(stream: ByteStream, location: Location, ctx: ScanContext) -> No
         ctx.note_format(f"{count} pickles")
 
 
-_IMPORT_RULES = frozenset({"pickle.dangerous-global", "pickle.unknown-global"})
+_IMPORT_RULES = frozenset(
+    {"pickle.dangerous-global", "pickle.unknown-global", "pickle.attribute-traversal"}
+)
 
 
 def _flush(ctx: ScanContext, sink: PickleSink) -> None:

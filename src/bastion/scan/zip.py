@@ -28,7 +28,7 @@ EOCD = b"PK\x05\x06"
 EOCD64_LOCATOR = b"PK\x06\x07"
 CENTRAL = b"PK\x01\x02"
 LOCAL = b"PK\x03\x04"
-METHODS = {0: "stored", 8: "deflate", 12: "bz2", 14: "lzma"}
+METHODS = {0: "stored", 8: "deflate", 12: "bz2", 14: "zip-lzma"}
 _STORAGE = re.compile(r"(?:^|.*/)data/[^/]+$")
 SPOOL_LIMIT = 16 << 20
 
@@ -49,6 +49,26 @@ class ZipScanner:
 
     def sniff(self, head: bytes) -> bool:
         return head.startswith((LOCAL, EOCD, b"PK\x07\x08"))
+
+    def sniff_tail(self, stream: SeekableStream) -> bool:
+        """True when a zip ends the stream, whatever its start: zip readers (and
+        ``torch.load``) find an archive from its end, so a pickle or an image in front
+        of it does not make it something else."""
+        size = stream.seek(0, 2)
+        tail_len = min(size, 65557 + 20)
+        stream.seek(size - tail_len)
+        tail = stream.read(tail_len)
+        at = tail.rfind(EOCD)
+        if at < 0 or len(tail) - at < 22:
+            return False
+        cd_size, cd_offset = struct.unpack("<2L", tail[at + 12 : at + 20])
+        eocd_pos = size - tail_len + at
+        if cd_size > eocd_pos:
+            return False
+        if cd_size == 0:
+            return bool(cd_offset <= eocd_pos)
+        stream.seek(eocd_pos - cd_size)
+        return stream.read(4) == CENTRAL
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         if not is_seekable(stream) or not isinstance(stream, Seekable):
@@ -123,11 +143,17 @@ def _central_directory(f: SeekableStream, size: int) -> tuple[list[Member], int]
     eocd_pos = size - tail_len + at
     if disk != 0 or cd_disk != 0 or n_disk != n_total:
         raise ScanError("multi-disk zip archives are not supported")
-    loc = tail.rfind(EOCD64_LOCATOR, 0, at)
-    if loc >= 0 and at - loc == 20 and (0xFFFFFFFF in (cd_offset, cd_size) or n_total == 0xFFFF):
-        n_total, cd_size, cd_offset = _zip64_eocd(f, tail[loc : loc + 20])
-    if cd_offset + cd_size > eocd_pos:
+    # Like zipfile: a zip64 locator right before the end record means the zip64 end
+    # record (56 bytes) precedes it, and it holds the real counts and offsets.
+    zip64 = at >= 20 and tail[at - 20 : at - 16] == EOCD64_LOCATOR
+    if zip64:
+        n_total, cd_size, cd_offset = _zip64_eocd(f, eocd_pos - 76)
+    # When data precedes the archive (self-extracting files, polyglots), the offsets
+    # inside it are relative to where the archive starts; zipfile corrects for that.
+    concat = eocd_pos - cd_size - cd_offset - (76 if zip64 else 0)
+    if concat < 0 or cd_offset + cd_size + concat > eocd_pos:
         raise ScanError("zip central directory lies outside the file")
+    cd_offset += concat
     f.seek(cd_offset)
     cd = f.read(cd_size)
     members: list[Member] = []
@@ -143,15 +169,17 @@ def _central_directory(f: SeekableStream, size: int) -> tuple[list[Member], int]
         raw_name = cd[pos + 46 : pos + 46 + name_len]
         extra = cd[pos + 46 + name_len : pos + 46 + name_len + extra_len]
         usize, compressed, offset = _zip64_extra(extra, usize, compressed, offset)
+        offset += concat
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
         members.append(Member(name, flags, method, compressed, usize, offset, attr))
         pos += 46 + name_len + extra_len + comment_len
     return members, cd_offset
 
 
-def _zip64_eocd(f: SeekableStream, locator: bytes) -> tuple[int, int, int]:
-    (_, _, eocd64_offset, _) = struct.unpack("<4sLQL", locator)
-    f.seek(eocd64_offset)
+def _zip64_eocd(f: SeekableStream, record_pos: int) -> tuple[int, int, int]:
+    if record_pos < 0:
+        raise ScanError("zip64 end-of-central-directory record is missing")
+    f.seek(record_pos)
     rec = f.read(56)
     if rec[:4] != b"PK\x06\x06" or len(rec) < 56:
         raise ScanError("zip64 end-of-central-directory record is missing")
