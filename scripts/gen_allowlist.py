@@ -36,7 +36,7 @@ def modules(package: str) -> list[str]:
 def own_names(name: str) -> list[str]:
     try:
         module = importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - optional dependencies of a library are not ours
+    except Exception:  # optional dependencies of a library are not ours
         return []
     found = []
     for attr, obj in vars(module).items():
