@@ -7,7 +7,6 @@ group, so nothing is loaded from a dotted string found in user data.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -20,6 +19,7 @@ def discover(group: str, base: type[T]) -> list[type[T]]:
     a ``RuntimeWarning`` rather than breaking the host.
     """
     import warnings
+    from importlib.metadata import entry_points
 
     found: list[type[T]] = []
     for ep in entry_points(group=group):

@@ -11,7 +11,6 @@ import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +91,9 @@ class Policy:
     @classmethod
     def load(cls, *extra: Path) -> Policy:
         """The shipped default policy, extended by each file in ``extra``."""
-        data = files("bastion.scan").joinpath("data")
+        data = Path(__file__).with_name("data")  # importlib.resources costs 15 ms to import
         docs = [
-            (label, tomllib.loads(data.joinpath(name).read_text(encoding="utf-8")))
+            (label, tomllib.loads((data / name).read_text(encoding="utf-8")))
             for label, name in (("default", "policy.toml"), ("generated", "allow-generated.toml"))
         ]
         for path in extra:

@@ -13,7 +13,6 @@ import itertools
 import re
 import stat
 import struct
-import tempfile
 from dataclasses import dataclass
 from typing import IO, ClassVar
 
@@ -72,6 +71,8 @@ class ZipScanner:
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         if not is_seekable(stream) or not isinstance(stream, Seekable):
+            import tempfile
+
             with tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT) as spool:
                 _copy(stream, spool, ctx.limits.max_member_size)
                 spool.seek(0)
