@@ -40,7 +40,7 @@ def own_names(name: str) -> list[str]:
         return []
     found = []
     for attr, obj in vars(module).items():
-        if inspect.isclass(obj) and obj.__module__ == name and not attr.startswith("_"):
+        if inspect.isclass(obj) and obj.__module__ == name and obj.__name__ == attr:
             if issubclass(obj, BaseException):
                 continue
             found.append(attr)

@@ -12,24 +12,34 @@ from __future__ import annotations
 import io
 import re
 
-from bastion.errors import ScanError
+from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location, Severity
 from bastion.scan._context import ScanContext
 from bastion.scan._pickle_loop import run_one
 from bastion.scan._pickle_sink import PickleSink
-from bastion.scan._pickle_vm import Machine, Reader
+from bastion.scan._pickle_vm import Machine, Reader, Truncated
 
 WINDOW = 8 << 20
 LOOKAHEAD = 1 << 20
 MAX_REPORTED = 20
+BUDGET_FLOOR = 8 << 20
+BUDGET_FACTOR = 1
+SLICES = (4096, 256 << 10)
 
 #: PROTO, or a protocol 0 GLOBAL/INST with two identifier lines.
 CANDIDATE = re.compile(rb"\x80[\x00-\x05]|[ci][A-Za-z_][\w.]{0,200}\n[A-Za-z_][\w.]{0,200}\n")
 
 
 def search_embedded(reader: Reader, location: Location, ctx: ScanContext) -> None:
-    """Scan from the reader's position to the end of its stream."""
+    """Scan from the reader's position to the end of its stream.
+
+    Speculative runs are budgeted: data crafted so that every byte starts a long
+    valid-looking run would otherwise cost quadratic time. Past the budget the search
+    stops with an error, never with a clean result.
+    """
     reported = 0
+    spent = 0
+    examined = 0
     pos = reader.pos
     while reported < MAX_REPORTED:
         pos = reader.fill(pos, WINDOW + LOOKAHEAD)
@@ -39,10 +49,16 @@ def search_embedded(reader: Reader, location: Location, ctx: ScanContext) -> Non
         limit = len(data) if reader.eof else len(data) - LOOKAHEAD
         base = reader.base
         skip_to = 0
+        examined += limit - pos
         for match in CANDIDATE.finditer(data, pos, limit):
             if match.start() < skip_to:
                 continue  # inside a pickle already reported
-            end = _try(data, match.start(), base, location, ctx)
+            end, progress = _try(data, match.start(), base, location, ctx)
+            spent += progress
+            if spent > BUDGET_FLOOR + BUDGET_FACTOR * examined:
+                raise LimitExceeded(
+                    f"too many pickle-like fragments to search near offset {base + match.start()}"
+                )
             if end is not None:
                 skip_to = end
                 reported += 1
@@ -53,20 +69,22 @@ def search_embedded(reader: Reader, location: Location, ctx: ScanContext) -> Non
         pos = limit
 
 
-def _try(data: bytes, start: int, base: int, location: Location, ctx: ScanContext) -> int | None:
-    """Speculatively run the pickle at ``start``; report it and return where it ends."""
-    reader = Reader(io.BytesIO(), data)
-    reader.pos = start
-    reader.base = base
-    reader.eof = True
-    sink = PickleSink(ctx.policy, location)
-    machine = Machine(reader, sink, max_memo=10_000, max_stack=100_000, lenient=True)
-    sink.machine = machine
-    complete = True
-    try:
-        run_one(machine)
-    except ScanError:
-        complete = False
+def _try(
+    data: bytes, start: int, base: int, location: Location, ctx: ScanContext
+) -> tuple[int | None, int]:
+    """Speculatively run the pickle at ``start``; report it and return where it ends
+    (None when nothing was reported) and how many bytes the run parsed.
+
+    The run sees a short slice first (random bytes fail within a few opcodes), then a
+    longer one if it is still going; a candidate longer than that is judged on what it
+    did within it.
+    """
+    for size in SLICES:
+        piece = data[start : start + size]
+        sink, machine, outcome = _run(piece, base + start, location, ctx)
+        if outcome != "cut" or len(piece) < size:
+            break
+    complete = outcome == "stop"
     risky = [
         (key, use)
         for key, use in sink.imports.items()
@@ -74,7 +92,7 @@ def _try(data: bytes, start: int, base: int, location: Location, ctx: ScanContex
         and (complete or use.called or ctx.policy.decide(*key).severity is not None)
     ]
     if not risky:
-        return None
+        return None, machine.progress
     findings = sink.flush()
     ctx.finding(
         "pickle.embedded",
@@ -86,4 +104,22 @@ def _try(data: bytes, start: int, base: int, location: Location, ctx: ScanContex
     )
     for finding in findings:
         ctx.add(finding)
-    return reader.pos if complete else start + 1
+    return (start + machine.progress + 1 if complete else start + 1), machine.progress
+
+
+def _run(
+    piece: bytes, offset: int, location: Location, ctx: ScanContext
+) -> tuple[PickleSink, Machine, str]:
+    reader = Reader(io.BytesIO(), piece)
+    reader.base = offset
+    reader.eof = True
+    sink = PickleSink(ctx.policy, location)
+    machine = Machine(reader, sink, max_memo=10_000, max_stack=100_000, lenient=True)
+    sink.machine = machine
+    try:
+        run_one(machine)
+    except Truncated:
+        return sink, machine, "cut"
+    except ScanError:
+        return sink, machine, "bad"
+    return sink, machine, "stop"
