@@ -194,3 +194,11 @@ class _Null:
 
     def on_persistent_id(self, offset: int) -> None:
         pass
+
+
+def test_allowlisted_module_function_that_loads_nested_pickles_is_critical(tmp_path: Path) -> None:
+    # torch.storage._load_from_bytes(b) is torch.load(io.BytesIO(b), weights_only=False).
+    data = b"\x80\x02ctorch.storage\n_load_from_bytes\nC\x04\x80\x02N.\x85R."
+    result = scan_bytes(tmp_path, data)
+    finding = next(f for f in result.findings if "_load_from_bytes" in str(f.details.get("global")))
+    assert finding.severity is Severity.CRITICAL
