@@ -20,8 +20,8 @@ Progress = Callable[[int, int, FileResult], None]
 
 
 def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, str | None]]:
-    """Every regular file under ``paths`` as (path, problem). Symlinks are not followed
-    out of a directory walk; a path that cannot be read is yielded with its problem."""
+    """Every regular file under ``paths`` as (path, problem); a path that cannot be read
+    is yielded with its problem."""
     for raw in paths:
         path = os.fspath(raw)
         try:
@@ -38,18 +38,27 @@ def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[str, s
 
 
 def _walk(root: str) -> Iterator[tuple[str, str | None]]:
+    """Files under ``root``, following links to folders (a loader follows them too),
+    each real folder once so that link cycles end."""
+    seen: set[str] = set()
+
     def onerror(exc: OSError) -> None:
         raise exc
 
     try:
-        for dirpath, dirnames, filenames in os.walk(root, onerror=onerror):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:
+                dirnames.clear()
+                continue
+            seen.add(real)
             dirnames.sort()
             for name in sorted(filenames):
                 full = os.path.join(dirpath, name)
-                if os.path.islink(full):
-                    yield full, None if os.path.isfile(full) else "broken or special link"
-                elif os.path.isfile(full):
+                if os.path.isfile(full):
                     yield full, None
+                elif os.path.islink(full):
+                    yield full, "broken link"
     except OSError as exc:
         yield root, f"cannot read directory: {exc.strerror or exc}"
 

@@ -21,6 +21,7 @@ from bastion.scan._pickle_vm import (
     MAX_LINE,
     MAX_STR,
     PERSISTENT,
+    SCANNED_BLOB,
     SKIP_STRINGS_ABOVE,
     Called,
     Global,
@@ -115,6 +116,19 @@ def run_one(m: Machine) -> int:
                     if end > len(buf):
                         raise Truncated(f"stream ends inside a string at {r.base + pos}")
                 push(buf[pos + 2 : end])
+                pos = end
+            elif op == 0x58 and buf[pos + 3] == 0 and buf[pos + 4] == 0 and buf[pos + 5] < 0x50:
+                # BINUNICODE under 64 KiB: protocols 1-3 write every string with it (those
+                # starting with "P" or "\xc2" may be a zip or pickle in latin-1: slow path)
+                end = pos + 5 + (buf[pos + 1] | buf[pos + 2] << 8)
+                if end > len(buf):
+                    pos = r.fill(pos, end - pos)
+                    buf = r.buf
+                    lim = len(buf) - 16
+                    end = pos + 5 + (buf[pos + 1] | buf[pos + 2] << 8)
+                    if end > len(buf):
+                        raise Truncated(f"stream ends inside a string at {r.base + pos}")
+                push(buf[pos + 5 : end] if end - pos <= MAX_STR + 5 else LONG_STRING)
                 pos = end
             elif op == 0x68:  # BINGET
                 idx = buf[pos + 1]
@@ -229,6 +243,24 @@ def run_one(m: Machine) -> int:
                 if (op == 0x54 or op == 0x8B) and size >= 1 << 31:
                     raise Malformed(f"negative length at {at}")
                 start = pos + 1 + width
+                if size >= 8 and op != 0x8A and op != 0x8B:
+                    pos = r.fill(pos, 1 + width + 8)
+                    buf = r.buf
+                    start = pos + 1 + width
+                    sig = buf[start : start + 8]
+                    text = op in _TEXT
+                    if sig.startswith(b"PK\x03\x04") or (
+                        sig[0] == 0x80 and sig[1] <= 5
+                        if not text
+                        else sig[0] == 0xC2 and sig[1] == 0x80 and sig[2] <= 5
+                    ):
+                        after = sink.on_blob(r, start, size, at, latin1=text)
+                        if after is not None:
+                            pos = after
+                            push(SCANNED_BLOB)
+                            buf = r.buf
+                            lim = len(buf) - 16
+                            continue
                 if size > SKIP_STRINGS_ABOVE:
                     pos = r.skip(start, size)
                     push(LONG_STRING if op in _TEXT else None)

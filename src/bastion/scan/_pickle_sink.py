@@ -5,18 +5,24 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bastion.models import Details, Finding, Location, Severity
 from bastion.scan._pickle_vm import (
     EXTENSION,
     PERSISTENT,
+    SCANNED_BLOB,
     Called,
     Global,
     Machine,
+    Reader,
     Skip,
     decode_text,
 )
 from bastion.scan._policy import Policy
+
+if TYPE_CHECKING:
+    from bastion.scan._context import ScanContext
 
 JOBLIB_WRAPPERS = frozenset(
     {
@@ -29,6 +35,11 @@ _TYPESTR = re.compile(r"[<>|=]?([a-zA-Z?])(\d*)(?:\[\w+\])?")
 _UNIT = {"b": 1, "i": 0, "u": 0, "f": 0, "c": 0, "S": 1, "a": 1, "U": 4, "V": 1, "M": 8, "m": 8}
 
 
+#: Functions that deserialize their bytes argument. Called with bytes the scanner has
+#: scanned as a nested stream (findings reported there), they are not findings here.
+NESTED_LOADERS = frozenset({("torch.storage", "_load_from_bytes")})
+
+
 @dataclass(slots=True)
 class _Use:
     first_offset: int
@@ -36,6 +47,7 @@ class _Use:
     count: int = 0
     called: bool = False
     args: object = None
+    uninspected_calls: int = 0
 
 
 @dataclass(slots=True)
@@ -45,6 +57,7 @@ class PickleSink:
     policy: Policy
     location: Location
     machine: Machine | None = None
+    ctx: ScanContext | None = None  # set where nested bytes may be scanned
     imports: dict[tuple[str, str], _Use] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     persistent_ids: int = 0
@@ -70,6 +83,8 @@ class PickleSink:
                 if not use.called:
                     use.args = args
                 use.called = True
+                if not _scanned_bytes(args):
+                    use.uninspected_calls += 1
             return
         if func is EXTENSION:
             return  # reported by on_extension
@@ -124,6 +139,21 @@ class PickleSink:
     def on_persistent_id(self, offset: int) -> None:
         self.persistent_ids += 1
 
+    def on_blob(
+        self, reader: Reader, start: int, size: int, offset: int, *, latin1: bool = False
+    ) -> int | None:
+        """Scan bytes that hold a pickle or a zip (torch tensors pickled with plain
+        pickle carry a whole ``torch.save`` archive this way)."""
+        if self.ctx is None:
+            return None
+        import tempfile
+
+        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+            after = reader.copy(start, size, spool, latin1=latin1)
+            spool.seek(0)
+            self.ctx.scan_stream(spool, self.location.child(f"<bytes at {offset}>"))
+        return after
+
     # --- results -------------------------------------------------------------------
     def flush(self) -> list[Finding]:
         """All findings, the import findings first, in stream order."""
@@ -139,6 +169,8 @@ class PickleSink:
         decision = self.policy.decide(module, name)
         if decision.allowed:
             return None
+        if (module, name) in NESTED_LOADERS and use.called and not use.uninspected_calls:
+            return None  # every call loads bytes already scanned as a nested stream
         path = f"{module}.{name}"
         action = f"and calls it with {_describe(use.args)}" if use.called else "(not called)"
         if decision.severity is not None:
@@ -207,6 +239,23 @@ class PickleSink:
             )
             return None
         return Skip(size=math.prod(shape) * itemsize, padded=padded)
+
+
+def _scanned_bytes(args: object) -> bool:
+    """True for ``(blob,)`` or ``(_codecs.encode(blob, "latin1"),)`` of scanned bytes."""
+    if not isinstance(args, tuple) or len(args) != 1:
+        return False
+    (arg,) = args
+    if arg is SCANNED_BLOB:
+        return True
+    return (
+        isinstance(arg, Called)
+        and isinstance(arg.func, Global)
+        and (arg.func.module, arg.func.name) == ("_codecs", "encode")
+        and isinstance(arg.args, tuple)
+        and bool(arg.args)
+        and arg.args[0] is SCANNED_BLOB
+    )
 
 
 def _dtype_size(value: object) -> tuple[int | None, bool]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import _compat_pickle
 import codecs
 from dataclasses import dataclass
-from typing import Protocol
+from typing import IO, Protocol
 
 from bastion.errors import LimitExceeded, ScanError
 from bastion.scan.base import ByteStream
@@ -89,6 +89,8 @@ LONG_STRING = _Marker("<long string>")
 EXTENSION = _Marker("<extension>")
 #: A persistent object returned by ``persistent_load``.
 PERSISTENT = _Marker("<persistent>")
+#: Bytes holding a pickle or a zip, scanned as a nested stream where they were read.
+SCANNED_BLOB = _Marker("<scanned bytes>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,14 @@ class Sink(Protocol):
 
     def on_extension(self, code: int, offset: int) -> None: ...
     def on_persistent_id(self, offset: int) -> None: ...
+    def on_blob(
+        self, reader: Reader, start: int, size: int, offset: int, *, latin1: bool = False
+    ) -> int | None:
+        """Bytes that look like a pickle or a zip: scan them, return the position after
+        them; or return None to let the machine skip them as data. With ``latin1`` the
+        bytes are UTF-8 text standing for latin-1 bytes (``_codecs.encode(s, "latin1")``
+        is how protocol 2 writes bytes)."""
+        ...
 
 
 def _strval(raw: bytes) -> object:
@@ -175,6 +185,30 @@ class Reader:
                 raise Truncated(f"stream ends {left} bytes inside a {count}-byte argument")
             left -= len(chunk)
         return 0
+
+    def copy(self, pos: int, count: int, out: IO[bytes], *, latin1: bool = False) -> int:
+        """Copy ``count`` bytes from ``pos`` into ``out``; return the position after them.
+
+        With ``latin1`` the bytes are UTF-8 text and what is written is its latin-1
+        encoding; a character above U+00FF raises ``Malformed``.
+        """
+        decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        while count > 0:
+            pos = self.fill(pos, min(count, CHUNK))
+            piece = self.buf[pos : pos + min(count, CHUNK)]
+            if not piece:
+                self.eof = True
+                raise Truncated(f"stream ends {count} bytes inside a bytes argument")
+            pos += len(piece)
+            count -= len(piece)
+            if latin1:
+                try:
+                    out.write(decoder.decode(piece, final=count == 0).encode("latin-1"))
+                except (UnicodeDecodeError, UnicodeEncodeError) as exc:
+                    raise Malformed(f"latin-1 bytes text is not what it claims: {exc}") from exc
+            else:
+                out.write(piece)
+        return pos
 
     def at_end(self, pos: int) -> bool:
         return self.fill(pos, 1) >= len(self.buf)

@@ -28,6 +28,8 @@ def compression_of(head: bytes) -> str | None:
         return "zlib"
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
+    if head.startswith(b"ZF0x") and len(head) > 22 and head[20] == 0x78:
+        return "joblib-zfile"  # joblib < 0.10: "ZF", the length in hex padded to 18, zlib
     return None
 
 
@@ -48,6 +50,8 @@ class CompressedScanner:
                 hint="Decompress it with lz4 and scan the result.",
             )
         ctx.note_format(method)
+        if method == "joblib-zfile":
+            head, method = head[20:], "zlib"
         rest = _Joined(head, stream)
         ratio = ctx.limits.max_compression_ratio
         inflate: Inflate

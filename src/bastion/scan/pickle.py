@@ -74,7 +74,7 @@ def scan_pickles(stream: ByteStream, location: Location, ctx: ScanContext) -> No
     count = 0
     while not reader.at_end(reader.pos):
         start, start_base, start_pos = reader.offset, reader.base, reader.pos
-        sink = PickleSink(ctx.policy, location)
+        sink = PickleSink(ctx.policy, location, ctx=ctx)
         machine = Machine(
             reader,
             sink,
@@ -133,6 +133,11 @@ class _NullSink:
 
     def on_persistent_id(self, offset: int) -> None:
         pass
+
+    def on_blob(
+        self, reader: Reader, start: int, size: int, offset: int, *, latin1: bool = False
+    ) -> int | None:
+        return None
 
 
 _: type[Sink] = _NullSink  # the null sink satisfies the protocol

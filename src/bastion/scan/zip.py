@@ -96,6 +96,8 @@ def _scan_zip(f: SeekableStream, location: Location, ctx: ScanContext) -> None:
     for member in members:
         where = location.child(member.name)
         _check_name(member, where, ctx, seen)
+        data_start = _local_header(f, member, where, ctx)
+        spans.append((member.header_offset, data_start + member.compressed, member.name))
         if member.flags & 0x1:
             ctx.finding(
                 "archive.encrypted-member",
@@ -111,8 +113,6 @@ def _scan_zip(f: SeekableStream, location: Location, ctx: ScanContext) -> None:
                 f"member {member.name!r} is a symbolic link; extracting it can redirect writes",
                 where,
             )
-        data_start = _local_header(f, member, where, ctx)
-        spans.append((member.header_offset, data_start + member.compressed, member.name))
         if data_start + member.compressed > cd_start:
             raise ScanError(f"member {member.name!r} runs past the central directory")
         _scan_member(f, member, data_start, where, ctx, torch_prefixes)
