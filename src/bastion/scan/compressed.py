@@ -3,6 +3,7 @@ scanned as whatever they hold (tar.gz, compressed joblib files, gzipped pickles)
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from bastion.errors import LimitExceeded, ScanError
@@ -12,6 +13,7 @@ from bastion.scan._streams import Inflate
 from bastion.scan.base import ByteStream
 
 MIN_RATIO_CHECK = 64 << 20
+_ZFILE = re.compile(rb"ZF0x[0-9a-fA-F]{1,17} *\x78")
 
 
 def compression_of(head: bytes) -> str | None:
@@ -28,8 +30,8 @@ def compression_of(head: bytes) -> str | None:
         return "zlib"
     if head.startswith(b"\x04\x22\x4d\x18"):
         return "lz4"
-    if head.startswith(b"ZF0x") and len(head) > 22 and head[20] == 0x78:
-        return "joblib-zfile"  # joblib < 0.10: "ZF", the length in hex padded to 18, zlib
+    if _ZFILE.match(head):
+        return "joblib-zfile"  # joblib < 0.10: "ZF", the length in hex padded, then zlib
     return None
 
 
@@ -40,7 +42,7 @@ class CompressedScanner:
         return compression_of(head) is not None
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
-        head = stream.read(16)
+        head = stream.read(64)
         method = compression_of(head)
         if method is None:  # pragma: no cover - sniff said otherwise
             raise ScanError("not a compressed stream")
@@ -51,7 +53,9 @@ class CompressedScanner:
             )
         ctx.note_format(method)
         if method == "joblib-zfile":
-            head, method = head[20:], "zlib"
+            match = _ZFILE.match(head)
+            assert match is not None
+            head, method = head[match.end() - 1 :], "zlib"
         rest = _Joined(head, stream)
         ratio = ctx.limits.max_compression_ratio
         inflate: Inflate
