@@ -18,8 +18,10 @@ import sys
 import warnings
 from pathlib import Path
 
+from bastion.scan._policy import Policy
+
 PACKAGES = ("sklearn", "torch.nn.modules", "torch.optim", "numpy.random", "scipy.sparse")
-SKIP_PARTS = ("tests", "_testing", "conftest", "externals", "_build_utils", "callback")
+SKIP_PARTS = ("tests", "_testing", "conftest", "externals", "_build_utils")
 OUT = Path(__file__).resolve().parent.parent / "src/bastion/scan/data/allow-generated.toml"
 
 
@@ -31,6 +33,26 @@ def modules(package: str) -> list[str]:
             continue
         names.append(info.name)
     return names
+
+
+def dangerous_aliases(name: str, policy: Policy) -> dict[str, str]:
+    """Names in module ``name`` bound to a denied class or function of another module
+    (``sklearn.datasets._base.Path`` -> ``pathlib.Path``)."""
+    try:
+        module = importlib.import_module(name)
+    except Exception:  # optional dependencies of a library are not ours
+        return {}
+    found = {}
+    for attr, obj in vars(module).items():
+        if not (inspect.isclass(obj) or inspect.isroutine(obj)):
+            continue
+        origin = getattr(obj, "__module__", None)
+        qualname = getattr(obj, "__qualname__", None)
+        if not isinstance(origin, str) or not isinstance(qualname, str) or origin == name:
+            continue
+        if policy.decide(origin, qualname).severity is not None:
+            found[f"{name}.{attr}"] = f"{origin}.{qualname}"
+    return found
 
 
 def own_names(name: str) -> list[str]:
@@ -63,12 +85,17 @@ def main() -> None:
         "",
         "[allow]",
     ]
+    policy = Policy.load()
+    aliases: dict[str, str] = {}
     for package in PACKAGES:
         for name in modules(package):
             names = own_names(name)
             if names:
                 quoted = ", ".join(f'"{n}"' for n in names)
                 lines.append(f'"{name}" = [{quoted}]')
+            aliases.update(dangerous_aliases(name, policy))
+    lines += ["", "# Names these packages bind to denied callables of other modules.", "[alias]"]
+    lines += [f'"{alias}" = "{origin}"' for alias, origin in sorted(aliases.items())]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {OUT} ({len(lines)} lines)", file=sys.stderr)
 

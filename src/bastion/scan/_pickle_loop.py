@@ -45,7 +45,8 @@ FIXED.update({0x84: 4, 0x8B: 4, ord("G"): 8, 0x8D: 8, 0x8E: 8, 0x95: 8, 0x96: 8}
 _DECIMAL = re.compile(rb"[+-]?\d{1,4300}")
 _LONG = re.compile(rb"[+-]?\d{1,4300}L?")
 _FLOAT = re.compile(rb"[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan|infinity)", re.I)
-_IDENT = re.compile(rb"[A-Za-z_][\w.]{0,511}")
+# find_class accepts any string and fails at import time; so do we (no spaces or controls).
+_NAME = re.compile(rb"[^\x00-\x20\x7f]{1,512}")
 _SIZED = frozenset({0x8D, 0x58, 0x54, 0x42, 0x43, 0x8E, 0x96, 0x8A, 0x8B})
 _TEXT = frozenset({0x8D, 0x58, 0x54})
 _TEXT_LINE = frozenset(b"ILFSVgp")
@@ -304,9 +305,13 @@ def run_one(m: Machine) -> int:
                 name_raw, pos = r.line(pos)
                 buf = r.buf
                 lim = len(buf) - 16
-                if not _IDENT.fullmatch(module_raw) or not _IDENT.fullmatch(name_raw):
-                    raise Malformed(f"GLOBAL/INST names are not identifiers at {at}")
-                module, name = fix_import(module_raw.decode(), name_raw.decode(), m.protocol)
+                if not _NAME.fullmatch(module_raw) or not _NAME.fullmatch(name_raw):
+                    raise Malformed(f"GLOBAL/INST names are empty or hold spaces at {at}")
+                try:
+                    module, name = module_raw.decode(), name_raw.decode()
+                except UnicodeDecodeError:
+                    raise Malformed(f"GLOBAL/INST names are not UTF-8 at {at}") from None
+                module, name = fix_import(module, name, m.protocol)
                 g = Global(module, name, at)
                 sink.on_import(g, "GLOBAL" if op == 0x63 else "INST")
                 track_dicts = m.track_dicts

@@ -54,7 +54,9 @@ class Policy:
         allow: dict[str, list[str]],
         deny: list[_DenyGroup],
         sources: tuple[str, ...],
+        aliases: dict[str, str] | None = None,
     ) -> None:
+        self._aliases = dict(aliases or {})
         self._exact: dict[str, frozenset[str]] = {}
         globs: list[tuple[re.Pattern[str], re.Pattern[str]]] = []
         for module, names in allow.items():
@@ -73,14 +75,19 @@ class Policy:
         if any(_DUNDER.fullmatch(part) for part in name.split(".")):
             return DUNDER
         worst: _DenyGroup | None = None
-        for candidate in _paths(module, name):
+        candidates = _paths(module, name)
+        origin = self._aliases.get(f"{module}.{name}")
+        if origin is not None:  # a name a package merely re-exports: judge what it is
+            candidates.append(origin)
+        for candidate in candidates:
             for group in self._deny:
                 if group.pattern.fullmatch(candidate) and (
                     worst is None or group.severity > worst.severity
                 ):
                     worst = group
         if worst is not None:
-            return Decision(allowed=False, severity=worst.severity, reason=worst.reason)
+            reason = worst.reason if origin is None else f"{worst.reason}; it is {origin}"
+            return Decision(allowed=False, severity=worst.severity, reason=reason)
         if name in self._exact.get(module, ()):
             return ALLOWED
         for module_re, name_re in self._globs:
@@ -103,24 +110,33 @@ class Policy:
                 raise PolicyError(f"cannot read policy {path}: {exc}") from exc
         allow: dict[str, list[str]] = {}
         deny: list[_DenyGroup] = []
+        aliases: dict[str, str] = {}
         for source, doc in docs:
-            _merge(source, doc, allow, deny)
-        return cls(allow, deny, tuple(s for s, _ in docs))
+            _merge(source, doc, allow, deny, aliases)
+        return cls(allow, deny, tuple(s for s, _ in docs), aliases)
 
 
 def _merge(
-    source: str, doc: dict[str, Any], allow: dict[str, list[str]], deny: list[_DenyGroup]
+    source: str,
+    doc: dict[str, Any],
+    allow: dict[str, list[str]],
+    deny: list[_DenyGroup],
+    aliases: dict[str, str],
 ) -> None:
     version = doc.get("version", POLICY_VERSION)
     if version != POLICY_VERSION:
         raise PolicyError(f"{source}: policy version {version!r} is not supported (expected 1)")
-    unknown = set(doc) - {"version", "allow", "deny"}
+    unknown = set(doc) - {"version", "allow", "deny", "alias"}
     if unknown:
         raise PolicyError(f"{source}: unknown policy keys: {', '.join(sorted(unknown))}")
     for module, names in doc.get("allow", {}).items():
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise PolicyError(f"{source}: allow.{module} must be a list of strings")
         allow.setdefault(module, []).extend(names)
+    for alias, origin in doc.get("alias", {}).items():
+        if not isinstance(origin, str):
+            raise PolicyError(f"{source}: alias.{alias} must be a dotted path string")
+        aliases[alias] = origin
     for group in doc.get("deny", []):
         patterns = group.get("patterns")
         if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):

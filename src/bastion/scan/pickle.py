@@ -29,19 +29,24 @@ class PickleScanner:
 
 
 def looks_like_pickle(head: bytes) -> bool:
-    """True when ``head`` starts a pickle: PROTO 2-5, or a strict parse of protocol 0/1."""
+    """True when ``head`` starts a pickle: PROTO 2-5, or a strict parse of protocol 0/1
+    that reaches STOP, runs out of bytes after a good start, or imports something before
+    it breaks (a broken pickle that imports still claims to be one: an error, not a skip).
+    """
     if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         return True
     if not head or head[0] not in _STARTS:
         return False
     import io
 
-    machine = Machine(Reader(io.BytesIO(head)), _NullSink())
+    sink = _NullSink()
+    machine = Machine(Reader(io.BytesIO(head)), sink)
     try:
         run_one(machine)
-    except ScanError as exc:
-        # A strict parse that only ran out of bytes after several good opcodes is a pickle.
-        return isinstance(exc, Truncated) and machine.progress >= min(64, len(head) - 8)
+    except Truncated:
+        return machine.progress >= min(64, len(head) - 8)
+    except ScanError:
+        return sink.imports > 0 and machine.progress >= 32
     return True
 
 
@@ -114,10 +119,13 @@ def _flush(ctx: ScanContext, sink: PickleSink) -> None:
 
 
 class _NullSink:
-    """A sink for sniffing: it records nothing."""
+    """A sink for sniffing: it only counts imports."""
+
+    def __init__(self) -> None:
+        self.imports = 0
 
     def on_import(self, value: object, opcode: str) -> None:
-        pass
+        self.imports += 1
 
     def on_call(self, func: object, offset: int, opcode: str, args: object) -> None:
         pass
