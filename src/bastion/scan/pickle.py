@@ -12,8 +12,9 @@ from bastion.scan._pickle_sink import PickleSink
 from bastion.scan._pickle_vm import Machine, Reader, Sink, Skip, Truncated
 from bastion.scan.base import ByteStream
 
-#: Opcodes a protocol 0/1 pickle can reasonably start with (protocol 2+ starts with PROTO).
-_STARTS = frozenset(b"(cN]})IJKLMFGSTUVX.")
+#: Opcodes a pickle can start with other than PROTO: the protocol 0/1 ones text rarely
+#: starts with, and every opcode above 0x80 (no UTF-8 text starts with those bytes).
+_STARTS = frozenset(b"(cN]})IJKLMFGSTUVX.") | frozenset(range(0x81, 0x99))
 
 
 class PickleScanner:
