@@ -254,6 +254,8 @@ def _parses_with_os_system_global(data: bytes) -> bool:
     seen = False
     try:
         for op, arg, _ in pickletools.genops(data):
+            if op.name == "PROTO" and arg > pickle.HIGHEST_PROTOCOL:
+                return False  # pickle refuses the stream at this opcode, before any import
             seen = seen or (op.name == "GLOBAL" and arg == "os system")
     except Exception:  # any parse failure: not a well-formed malicious pickle
         return False
