@@ -15,6 +15,9 @@ from bastion.scan._policy import Policy
 from bastion.scan._registry import default_scanners
 from bastion.scan.base import FileResult, ScanIssue, ScanReport
 
+#: Below this many bytes in all, one process scans faster than a pool can start.
+PARALLEL_ABOVE = 64 << 20
+
 #: Called after each file with (files done, files total, result).
 Progress = Callable[[int, int, FileResult], None]
 
@@ -118,6 +121,8 @@ def run(
         if problem is not None
     }
     workers = settings.workers or os.cpu_count() or 1
+    if not settings.workers and _total_size(todo) < PARALLEL_ABOVE:
+        workers = 1  # starting processes costs more than scanning a few MB
     done = 0
     total = len(todo)
     if workers <= 1 or total <= 1:
@@ -144,3 +149,15 @@ def run(
     return ScanReport(
         files=ordered, seconds=time.perf_counter() - started, policy_sources=policy.sources
     )
+
+
+def _total_size(paths: Sequence[str]) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            continue
+        if total >= PARALLEL_ABOVE:
+            break
+    return total
