@@ -1,15 +1,22 @@
 """The pickle policy: an allowlist of globals, and deny groups of known-dangerous ones.
 
-The policy is data (``data/policy.toml``); users add to it with their own TOML files.
-Deny always wins over allow, and a user file cannot remove a deny entry.
+The policy is data: ``data/policy.toml`` (written by people) and
+``data/allow-generated.json`` (written by ``scripts/gen_allowlist.py``); users add to
+it with their own TOML files. Deny always wins over allow, and a user file cannot
+remove a deny entry.
+
+Patterns are globs. Most are exact names or ``module.*``, which are matched with set
+look-ups of each dotted prefix; only the few other globs become regular expressions.
+That keeps loading the policy (once per process, and processes start per scan) cheap.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,7 @@ from bastion.errors import PolicyError
 from bastion.models import Severity
 
 POLICY_VERSION = 1
+DATA = Path(__file__).with_name("data")  # importlib.resources costs 15 ms to import
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +47,44 @@ DUNDER = Decision(
 _DUNDER = re.compile(r"__\w+__")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class _Globs:
+    """A set of glob patterns over dotted paths, matched without a regex where possible."""
+
+    exact: set[str] = field(default_factory=set)
+    prefixes: set[str] = field(default_factory=set)  # "torch.hub" for "torch.hub.*"
+    other: list[str] = field(default_factory=list)
+    _regex: re.Pattern[str] | None = None
+
+    def add(self, pattern: str) -> None:
+        body = pattern[:-2]
+        if not _is_glob(pattern):
+            self.exact.add(pattern)
+        elif pattern.endswith(".*") and not _is_glob(body):
+            self.prefixes.add(body)
+        else:
+            self.other.append(pattern)
+            self._regex = None
+
+    def match(self, path: str) -> bool:
+        if path in self.exact:
+            return True
+        if self.prefixes:
+            dot = path.find(".")
+            while dot > 0:
+                if path[:dot] in self.prefixes:
+                    return True
+                dot = path.find(".", dot + 1)
+        if self.other:
+            if self._regex is None:
+                self._regex = _compile(self.other)
+            return self._regex.fullmatch(path) is not None
+        return False
+
+
+@dataclass(slots=True)
 class _DenyGroup:
-    pattern: re.Pattern[str]
+    globs: _Globs
     severity: Severity
     reason: str
 
@@ -57,16 +100,17 @@ class Policy:
         aliases: dict[str, str] | None = None,
     ) -> None:
         self._aliases = dict(aliases or {})
-        self._exact: dict[str, frozenset[str]] = {}
-        globs: list[tuple[re.Pattern[str], re.Pattern[str]]] = []
+        self._exact: dict[str, set[str]] = {}
+        globs: list[tuple[str, list[str]]] = []
         for module, names in allow.items():
             plain = [n for n in names if not _is_glob(n)]
             if not _is_glob(module) and plain:
-                self._exact[module] = self._exact.get(module, frozenset()) | frozenset(plain)
+                self._exact.setdefault(module, set()).update(plain)
             patterned = names if _is_glob(module) else [n for n in names if _is_glob(n)]
             if patterned:
-                globs.append((_compile([module]), _compile(patterned, cross_dots=False)))
-        self._globs = tuple(globs)
+                globs.append((module, patterned))
+        self._glob_specs = globs
+        self._globs: list[tuple[re.Pattern[str], re.Pattern[str]]] | None = None
         self._deny = tuple(deny)
         self.sources = sources
         self.decide = lru_cache(maxsize=4096)(self._decide)
@@ -74,15 +118,15 @@ class Policy:
     def _decide(self, module: str, name: str) -> Decision:
         if any(_DUNDER.fullmatch(part) for part in name.split(".")):
             return DUNDER
-        worst: _DenyGroup | None = None
         candidates = _paths(module, name)
         origin = self._aliases.get(f"{module}.{name}")
         if origin is not None:  # a name a package merely re-exports: judge what it is
             candidates.append(origin)
+        worst: _DenyGroup | None = None
         for candidate in candidates:
             for group in self._deny:
-                if group.pattern.fullmatch(candidate) and (
-                    worst is None or group.severity > worst.severity
+                if (worst is None or group.severity > worst.severity) and group.globs.match(
+                    candidate
                 ):
                     worst = group
         if worst is not None:
@@ -90,19 +134,28 @@ class Policy:
             return Decision(allowed=False, severity=worst.severity, reason=reason)
         if name in self._exact.get(module, ()):
             return ALLOWED
+        if self._globs is None:
+            self._globs = [
+                (_compile([m]), _compile(n, cross_dots=False)) for m, n in self._glob_specs
+            ]
         for module_re, name_re in self._globs:
             if module_re.fullmatch(module) and name_re.fullmatch(name):
                 return ALLOWED
         return UNKNOWN
 
     @classmethod
-    def load(cls, *extra: Path) -> Policy:
-        """The shipped default policy, extended by each file in ``extra``."""
-        data = Path(__file__).with_name("data")  # importlib.resources costs 15 ms to import
-        docs = [
-            (label, tomllib.loads((data / name).read_text(encoding="utf-8")))
-            for label, name in (("default", "policy.toml"), ("generated", "allow-generated.toml"))
+    def load(cls, *extra: Path, generated: bool = True) -> Policy:
+        """The shipped default policy, extended by each file in ``extra``.
+
+        ``generated=False`` leaves out the generated class lists (the script that
+        writes them needs the deny groups alone).
+        """
+        docs: list[tuple[str, dict[str, Any]]] = [
+            ("default", tomllib.loads((DATA / "policy.toml").read_text(encoding="utf-8")))
         ]
+        if generated:
+            text = (DATA / "allow-generated.json").read_text(encoding="utf-8")
+            docs.append(("generated", json.loads(text)))
         for path in extra:
             try:
                 docs.append((str(path), tomllib.loads(path.read_text(encoding="utf-8"))))
@@ -126,7 +179,7 @@ def _merge(
     version = doc.get("version", POLICY_VERSION)
     if version != POLICY_VERSION:
         raise PolicyError(f"{source}: policy version {version!r} is not supported (expected 1)")
-    unknown = set(doc) - {"version", "allow", "deny", "alias"}
+    unknown = set(doc) - {"version", "allow", "deny", "alias", "comment", "built_against"}
     if unknown:
         raise PolicyError(f"{source}: unknown policy keys: {', '.join(sorted(unknown))}")
     for module, names in doc.get("allow", {}).items():
@@ -145,8 +198,10 @@ def _merge(
             severity = Severity.parse(str(group.get("severity", "critical")))
         except ValueError as exc:
             raise PolicyError(f"{source}: {exc}") from exc
-        reason = str(group.get("reason", "denied by policy"))
-        deny.append(_DenyGroup(_compile(patterns), severity, reason))
+        globs = _Globs()
+        for pattern in patterns:
+            globs.add(pattern)
+        deny.append(_DenyGroup(globs, severity, str(group.get("reason", "denied by policy"))))
 
 
 def _paths(module: str, name: str) -> list[str]:

@@ -54,7 +54,8 @@ def looks_like_pickle(head: bytes) -> bool:
 def strict_pickle_head(head: bytes, min_bytes: int = 256) -> bool:
     """True when ``head`` parses strictly as a pickle: to its STOP, or through at least
     ``min_bytes`` before the head runs out. Used where data is expected (tensor
-    storages), so that random bytes that start like a pickle are not mistaken for one."""
+    storages), so that random bytes that start like a pickle are not mistaken for one:
+    a short storage that parses to its end without a STOP is data."""
     import io
 
     if not head or (head[0] not in _STARTS and head[0] != 0x80):
@@ -62,8 +63,10 @@ def strict_pickle_head(head: bytes, min_bytes: int = 256) -> bool:
     machine = Machine(Reader(io.BytesIO(head)), _NullSink())
     try:
         run_one(machine)
-    except ScanError as exc:
-        return isinstance(exc, Truncated) and machine.progress >= min(min_bytes, len(head) - 8)
+    except Truncated:
+        return machine.progress >= min_bytes
+    except ScanError:
+        return False
     return True
 
 
