@@ -45,6 +45,8 @@ class Range:
     path: str
     start: int = 0
     end: int | None = None
+    #: The whole file's size when it was listed; a different size at hashing time is an error.
+    file_size: int | None = None
 
 
 def new_hasher(algorithm: Algorithm, *, threads: int = 1) -> _Hasher:
@@ -87,6 +89,8 @@ def digest_range(
     hasher = new_hasher(algorithm, threads=threads)
     with open(item.path, "rb", buffering=0) as stream:
         before = _stamp(os.fstat(stream.fileno()))
+        if item.file_size is not None and before[0] != item.file_size:
+            raise FileChangedError(f"{item.path}: file changed size since it was listed")
         end = before[0] if item.end is None else item.end
         if item.start < 0 or end < item.start or end > before[0]:
             raise FileChangedError(
