@@ -9,6 +9,8 @@ key`` and ``sign certificate`` write.
 >>> verify_model("my-model", KeyVerifier.from_file(Path("key.pub")))  # doctest: +SKIP
 """
 
+from typing import TYPE_CHECKING, Any
+
 from bastion.integrity.base import Signer, Verifier
 from bastion.integrity.bundle import BadBundleError, Bundle
 from bastion.integrity.hashing import ModelPathError, hash_model, serialization_for
@@ -28,6 +30,19 @@ from bastion.integrity.signing import (
 )
 from bastion.integrity.statement import BadStatementError
 
+if TYPE_CHECKING:
+    from bastion.integrity.loading import LoadError, load
+
+
+def __getattr__(name: str) -> Any:
+    # Safe loading pulls in the scanner; sign/verify should not pay for it.
+    if name in ("load", "LoadError"):
+        from bastion.integrity import loading
+
+        return getattr(loading, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "BadBundleError",
     "BadStatementError",
@@ -37,6 +52,7 @@ __all__ = [
     "Difference",
     "KeySigner",
     "KeyVerifier",
+    "LoadError",
     "Manifest",
     "ModelMismatchError",
     "ModelPathError",
@@ -46,6 +62,7 @@ __all__ = [
     "Verifier",
     "default_signature_path",
     "hash_model",
+    "load",
     "serialization_for",
     "sign_model",
     "verified_manifest",
