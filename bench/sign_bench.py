@@ -1,0 +1,192 @@
+"""Benchmark: ``bastion sign``/``verify`` against ``model_signing sign key``/``verify key``,
+with ``b3sum`` and ``openssl dgst -sha256`` over the same files as the floor.
+
+    python bench/sign_bench.py                 # 2 GB model in bench/out/sign-model
+    python bench/sign_bench.py --size-mb 500   # smaller, for a quick look
+    python bench/sign_bench.py --repeats 5
+
+Each command runs as a child process (argv, never a shell), ``--repeats`` times after one
+warm-up that also fills the page cache; the median wall time is reported. Results go to
+``docs/benchmarks-signing.md`` and ``bench/out/sign-results.json``. A script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str | None:
+    local = BIN / name
+    if local.exists():
+        return str(local)
+    return shutil.which(name)
+
+
+def make_model(folder: Path, total_mb: int) -> list[Path]:
+    """Several large files (3/8, 1/4, 1/4, 1/8 of the size) plus small config files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shares = [3 / 8, 1 / 4, 1 / 4, 1 / 8]
+    files = []
+    for i, share in enumerate(shares):
+        path = folder / f"model-{i + 1:05d}-of-{len(shares):05d}.safetensors"
+        size = int(total_mb * 1_000_000 * share)
+        if not path.exists() or path.stat().st_size != size:
+            with path.open("wb") as out:
+                left = size
+                while left:
+                    n = min(left, 64 * 1024 * 1024)
+                    out.write(os.urandom(n))
+                    left -= n
+        files.append(path)
+    for name in ("config.json", "generation_config.json", "tokenizer_config.json"):
+        (folder / name).write_text(json.dumps({"name": name, "layers": 32}) + "\n")
+        files.append(folder / name)
+    (folder / "tokenizer.json").write_text(json.dumps({"vocab": list(range(20000))}))
+    files.append(folder / "tokenizer.json")
+    return files
+
+
+def timed(argv: list[str], repeats: int, env: dict[str, str] | None = None) -> float:
+    def once() -> float:
+        start = time.perf_counter()
+        proc = subprocess.run(
+            argv, check=False, capture_output=True, env={**os.environ, **(env or {})}
+        )
+        took = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"failed ({proc.returncode}): {argv}\n{proc.stderr.decode()[-2000:]}")
+        return took
+
+    once()  # warm-up: page cache, .pyc files
+    return statistics.median(once() for _ in range(repeats))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
+    parser.add_argument("--report", type=Path, default=ROOT / "docs" / "benchmarks-signing.md")
+    args = parser.parse_args()
+
+    bastion, ms = tool("bastion"), tool("model_signing")
+    b3sum, openssl = tool("b3sum"), tool("openssl")
+    if bastion is None or ms is None:
+        raise SystemExit("needs bastion and model_signing (pip install -e '.[dev]')")
+    work = args.out
+    model = work / "sign-model"
+    files = make_model(model, args.size_mb)
+    size = sum(f.stat().st_size for f in files)
+    keys = work / "sign-keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    key = keys / "bench"
+    if not key.with_name("bench.key").exists():
+        subprocess.run(
+            [bastion, "keys", "generate", "--out", str(key), "--no-encryption", "--force"],
+            check=True,
+            capture_output=True,
+        )
+    priv, pub = str(key.with_name("bench.key")), str(key.with_name("bench.pub"))
+    sig_b, sig_b3, sig_ms = (str(work / n) for n in ("b.sig", "b3.sig", "ms.sig"))
+    names = [str(f) for f in files]
+    n = args.repeats
+
+    rows: list[tuple[str, str, float | None]] = []
+
+    def add(label: str, argv: list[str] | None, group: str) -> None:
+        rows.append((group, label, timed(argv, n) if argv else None))
+        print(f"{label}: {rows[-1][2]}", file=sys.stderr)
+
+    add("bastion sign (SHA-256)", [bastion, "sign", str(model), "--key", priv,
+                                   "--signature", sig_b], "sign")  # fmt: skip
+    add("model_signing sign key (SHA-256)", [ms, "sign", "key", str(model),
+        "--private_key", priv, "--signature", sig_ms], "sign")  # fmt: skip
+    add("bastion sign --hash blake3", [bastion, "sign", str(model), "--key", priv,
+        "--hash", "blake3", "--signature", sig_b3], "sign")  # fmt: skip
+    add("bastion verify (SHA-256)", [bastion, "verify", str(model), "--key", pub,
+        "--signature", sig_b], "verify")  # fmt: skip
+    add("model_signing verify key (SHA-256)", [ms, "verify", "key", str(model),
+        "--public_key", pub, "--signature", sig_ms], "verify")  # fmt: skip
+    add("bastion verify (BLAKE3)", [bastion, "verify", str(model), "--key", pub,
+        "--signature", sig_b3], "verify")  # fmt: skip
+    add("openssl dgst -sha256 (one process)",
+        [openssl, "dgst", "-sha256", *names] if openssl else None, "floor")  # fmt: skip
+    add("b3sum (multi-threaded)", [b3sum, *names] if b3sum else None, "floor")
+    add("bastion --help (start-up)", [bastion, "--help"], "start-up")
+    add("bastion verify --help (start-up)", [bastion, "verify", "--help"], "start-up")
+    add("model_signing --help (start-up)", [ms, "--help"], "start-up")
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    results = {
+        "size_bytes": size,
+        "files": len(files),
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "repeats": n,
+        "rows": [{"group": g, "command": c, "seconds": s} for g, c, s in rows],
+    }
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "sign-results.json").write_text(json.dumps(results, indent=2) + "\n")
+    args.report.write_text(render(results))
+    print(args.report.read_text())
+
+
+def render(r: dict[str, object]) -> str:
+    rows = r["rows"]
+    assert isinstance(rows, list)
+    secs = {row["command"]: row["seconds"] for row in rows}
+    size = r["size_bytes"]
+    assert isinstance(size, int)
+    lines = [
+        "## Signing and verifying (`bench/sign_bench.py`)",
+        "",
+        f"Machine: {r['cores']} cores ({r['cpu']}), Python {r['python']}. Model: "
+        f"{size / 1e9:.2f} GB in {r['files']} files (four large weight files and small "
+        f"configs), in the page cache. Median of {r['repeats']} runs after a warm-up; "
+        "wall time of the whole command, CLI start-up included.",
+        "",
+        "| command | seconds | GB/s | vs model_signing |",
+        "|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        s = row["seconds"]
+        if s is None:
+            lines.append(f"| {row['command']} | not installed | | |")
+            continue
+        peer = None
+        if row["group"] in ("sign", "verify"):
+            peer = secs[f"model_signing {row['group']} key (SHA-256)"]
+        ratio = f"{peer / s:.2f}x" if peer else ""
+        rate = f"{size / s / 1e9:.2f}" if row["group"] != "start-up" else ""
+        lines.append(f"| `{row['command']}` | {s:.3f} | {rate} | {ratio} |")
+    b3 = secs.get("b3sum (multi-threaded)")
+    ours = secs.get("bastion verify (BLAKE3)")
+    lines.append("")
+    if b3 and ours:
+        lines.append(f"BLAKE3: `bastion verify` takes {ours / b3:.2f}x the time of `b3sum`.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
