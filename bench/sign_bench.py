@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,19 +59,57 @@ def make_model(folder: Path, total_mb: int) -> list[Path]:
     return files
 
 
-def timed(argv: list[str], repeats: int, env: dict[str, str] | None = None) -> float:
-    def once() -> float:
-        start = time.perf_counter()
-        proc = subprocess.run(
-            argv, check=False, capture_output=True, env={**os.environ, **(env or {})}
-        )
-        took = time.perf_counter() - start
-        if proc.returncode != 0:
-            raise SystemExit(f"failed ({proc.returncode}): {argv}\n{proc.stderr.decode()[-2000:]}")
-        return took
+def run_once(argv: list[str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, check=False, capture_output=True)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {argv}\n{proc.stderr.decode()[-2000:]}")
+    return took
 
-    once()  # warm-up: page cache, .pyc files
-    return statistics.median(once() for _ in range(repeats))
+
+def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
+    """Median wall time of each command; one warm-up each, then rounds of all commands,
+    so that load from other processes falls on every tool alike."""
+    for argv in commands.values():
+        run_once(argv)
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(repeats):
+        for label, argv in commands.items():
+            times[label].append(run_once(argv))
+    return {label: statistics.median(t) for label, t in times.items()}
+
+
+def parallel_speedup(mb: int = 256) -> float:
+    """How much faster two threads hash two buffers than one thread does (ideal: cores)."""
+    import hashlib
+    import threading
+
+    data = [os.urandom(mb * 1_000_000) for _ in range(2)]
+
+    def one(buf: bytes) -> None:
+        hashlib.sha256(buf).digest()
+
+    def best(fn: Callable[[], None]) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    def serial() -> None:
+        for buf in data:
+            one(buf)
+
+    def threaded() -> None:
+        threads = [threading.Thread(target=one, args=(buf,)) for buf in data]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    return best(serial) / best(threaded)
 
 
 def main() -> None:
@@ -103,30 +142,30 @@ def main() -> None:
     names = [str(f) for f in files]
     n = args.repeats
 
-    rows: list[tuple[str, str, float | None]] = []
-
-    def add(label: str, argv: list[str] | None, group: str) -> None:
-        rows.append((group, label, timed(argv, n) if argv else None))
-        print(f"{label}: {rows[-1][2]}", file=sys.stderr)
-
-    add("bastion sign (SHA-256)", [bastion, "sign", str(model), "--key", priv,
-                                   "--signature", sig_b], "sign")  # fmt: skip
-    add("model_signing sign key (SHA-256)", [ms, "sign", "key", str(model),
-        "--private_key", priv, "--signature", sig_ms], "sign")  # fmt: skip
-    add("bastion sign --hash blake3", [bastion, "sign", str(model), "--key", priv,
-        "--hash", "blake3", "--signature", sig_b3], "sign")  # fmt: skip
-    add("bastion verify (SHA-256)", [bastion, "verify", str(model), "--key", pub,
-        "--signature", sig_b], "verify")  # fmt: skip
-    add("model_signing verify key (SHA-256)", [ms, "verify", "key", str(model),
-        "--public_key", pub, "--signature", sig_ms], "verify")  # fmt: skip
-    add("bastion verify (BLAKE3)", [bastion, "verify", str(model), "--key", pub,
-        "--signature", sig_b3], "verify")  # fmt: skip
-    add("openssl dgst -sha256 (one process)",
-        [openssl, "dgst", "-sha256", *names] if openssl else None, "floor")  # fmt: skip
-    add("b3sum (multi-threaded)", [b3sum, *names] if b3sum else None, "floor")
-    add("bastion --help (start-up)", [bastion, "--help"], "start-up")
-    add("bastion verify --help (start-up)", [bastion, "verify", "--help"], "start-up")
-    add("model_signing --help (start-up)", [ms, "--help"], "start-up")
+    plan: list[tuple[str, str, list[str] | None]] = [
+        ("sign", "bastion sign (SHA-256)",
+         [bastion, "sign", str(model), "--key", priv, "--signature", sig_b]),
+        ("sign", "model_signing sign key (SHA-256)",
+         [ms, "sign", "key", str(model), "--private_key", priv, "--signature", sig_ms]),
+        ("sign", "bastion sign --hash blake3",
+         [bastion, "sign", str(model), "--key", priv, "--hash", "blake3", "--signature", sig_b3]),
+        ("verify", "bastion verify (SHA-256)",
+         [bastion, "verify", str(model), "--key", pub, "--signature", sig_b]),
+        ("verify", "model_signing verify key (SHA-256)",
+         [ms, "verify", "key", str(model), "--public_key", pub, "--signature", sig_ms]),
+        ("verify", "bastion verify (BLAKE3)",
+         [bastion, "verify", str(model), "--key", pub, "--signature", sig_b3]),
+        ("floor", "openssl dgst -sha256 (one process)",
+         [openssl, "dgst", "-sha256", *names] if openssl else None),
+        ("floor", "b3sum (multi-threaded)", [b3sum, *names] if b3sum else None),
+        ("start-up", "bastion --help", [bastion, "--help"]),
+        ("start-up", "bastion verify --help", [bastion, "verify", "--help"]),
+        ("start-up", "model_signing --help", [ms, "--help"]),
+    ]  # fmt: skip
+    load_before = os.getloadavg()[0]
+    medians = interleaved({label: argv for _, label, argv in plan if argv}, n)
+    load_after = os.getloadavg()[0]
+    rows = [(group, label, medians.get(label)) for group, label, _ in plan]
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -143,6 +182,8 @@ def main() -> None:
         "cpu": cpu,
         "python": platform.python_version(),
         "repeats": n,
+        "load_average": [round(load_before, 2), round(load_after, 2)],
+        "sha256_two_thread_speedup": round(parallel_speedup(), 2),
         "rows": [{"group": g, "command": c, "seconds": s} for g, c, s in rows],
     }
     work.mkdir(parents=True, exist_ok=True)
@@ -162,8 +203,9 @@ def render(r: dict[str, object]) -> str:
         "",
         f"Machine: {r['cores']} cores ({r['cpu']}), Python {r['python']}. Model: "
         f"{size / 1e9:.2f} GB in {r['files']} files (four large weight files and small "
-        f"configs), in the page cache. Median of {r['repeats']} runs after a warm-up; "
-        "wall time of the whole command, CLI start-up included.",
+        f"configs), in the page cache. Median of {r['repeats']} rounds after a warm-up, "
+        "the tools interleaved round by round; wall time of the whole command, CLI start-up "
+        f"included. 1-minute load average before/after: {r['load_average']}.",
         "",
         "| command | seconds | GB/s | vs model_signing |",
         "|---|---:|---:|---:|",
@@ -177,8 +219,14 @@ def render(r: dict[str, object]) -> str:
         if row["group"] in ("sign", "verify"):
             peer = secs[f"model_signing {row['group']} key (SHA-256)"]
         ratio = f"{peer / s:.2f}x" if peer else ""
-        rate = f"{size / s / 1e9:.2f}" if row["group"] != "start-up" else ""
+        rate = "" if row["group"] == "start-up" else f"{size / s / 1e9:.2f}"
         lines.append(f"| `{row['command']}` | {s:.3f} | {rate} | {ratio} |")
+    lines.append("")
+    lines.append(
+        f"Parallel headroom of this machine: SHA-256 over two 256 MB buffers on two threads "
+        f"runs {r['sha256_two_thread_speedup']}x as fast as on one thread (2.0x would mean "
+        "two real cores)."
+    )
     b3 = secs.get("b3sum (multi-threaded)")
     ours = secs.get("bastion verify (BLAKE3)")
     lines.append("")
