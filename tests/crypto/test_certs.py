@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bastion.crypto import certs
+from bastion.crypto import KeyFileError, certs
 from bastion.errors import VerificationError
 from tests.integrity.conftest import make_cert
 
@@ -55,5 +55,5 @@ def test_bad_chains_are_refused(
 def test_garbage_is_refused() -> None:
     with pytest.raises(VerificationError):
         certs.load_der(b"\x30\x03\x02\x01\x00")
-    with pytest.raises(VerificationError, match="PEM"):
+    with pytest.raises(KeyFileError, match="PEM"):
         certs.load_pem_chain(b"no certificates here")

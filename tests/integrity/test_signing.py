@@ -200,3 +200,16 @@ def test_ignore_paths_are_recorded_and_honoured(model: Path, ec_key: KeyFiles) -
     (model / "config.json").write_text("changed\n")
     with pytest.raises(ModelMismatchError, match=r"config\.json"):
         verify_model(model, _verifier(ec_key))
+
+
+def test_git_files_kept_when_the_signer_kept_them(model: Path, ec_key: KeyFiles) -> None:
+    sign_model(model, _signer(ec_key), ignore_git_paths=False)
+    verify_model(model, _verifier(ec_key))
+    (model / ".git" / "HEAD").write_text("changed\n")
+    with pytest.raises(ModelMismatchError, match=r"changed: \.git/HEAD"):
+        verify_model(model, _verifier(ec_key))
+
+
+def test_signature_in_a_subfolder_is_left_out(model: Path, ec_key: KeyFiles) -> None:
+    sig = sign_model(model, _signer(ec_key), signature_path=model / "tokenizer" / "sig.json")
+    verify_model(model, _verifier(ec_key), signature_path=sig)

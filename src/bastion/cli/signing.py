@@ -259,6 +259,7 @@ def verify(
     workers: int,
 ) -> None:
     """Verify MODEL_PATH against its signature: exit 0 only if every file matches."""
+    from bastion.crypto import FileChangedError
     from bastion.integrity import (
         BadBundleError,
         BadStatementError,
@@ -286,8 +287,8 @@ def verify(
     except ModelMismatchError as exc:
         for difference in exc.differences:
             click.echo(f"{difference.change}: {difference.path}")
-        _deny(exc)
-    except (BadBundleError, BadStatementError, ModelPathError) as exc:
+        _deny(exc, f"{len(exc.differences)} file(s) differ from the signature")
+    except (BadBundleError, BadStatementError, ModelPathError, FileChangedError) as exc:
         fail(exc)
     except VerificationError as exc:
         _deny(exc)
@@ -297,8 +298,8 @@ def verify(
     sys.exit(EXIT_OK)
 
 
-def _deny(exc: VerificationError) -> NoReturn:
-    click.echo(f"verification failed: {exc.message}", err=True)
+def _deny(exc: VerificationError, summary: str | None = None) -> NoReturn:
+    click.echo(f"verification failed: {summary or exc.message}", err=True)
     if exc.hint:
         click.echo(f"hint: {exc.hint}", err=True)
     sys.exit(EXIT_FINDINGS)

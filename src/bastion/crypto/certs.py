@@ -30,10 +30,12 @@ def load_pem_chain(data: bytes) -> list[Certificate]:
     """Every certificate in a PEM file (a chain or a bundle of trust anchors)."""
     from cryptography import x509
 
+    from bastion.crypto.keys import KeyFileError
+
     try:
         return list(x509.load_pem_x509_certificates(data))
     except ValueError:
-        raise VerificationError("cannot read the certificate file as PEM certificates") from None
+        raise KeyFileError("cannot read the certificate file as PEM certificates") from None
 
 
 def load_der(data: bytes) -> Certificate:

@@ -69,12 +69,13 @@ def load(
     verifier: Verifier | None,
     signature_path: str | os.PathLike[str] | None = None,
     allow_unsigned: bool = False,
-    scan: bool = True,
+    skip_scan: bool = False,
     max_file_bytes: int = MAX_FILE_BYTES,
 ) -> dict[str, Any]:
     """Load a state dict (a file) or every weight file of a model folder, merged.
 
-    ``verifier`` checks the signature (``None`` only with ``allow_unsigned=True``).
+    ``verifier`` checks the signature (``None`` only with ``allow_unsigned=True``); the
+    scanner always runs unless ``skip_scan=True`` is written.
     Raises VerificationError (signature, mismatch, scanner findings) or LoadError.
     """
     root = Path(path)
@@ -109,7 +110,7 @@ def load(
         blobs.append((f.name, data))
     if expected is not None:
         _check_all(root, expected, mine, [n for n, _ in blobs], extra if root.is_dir() else [])
-    if scan:
+    if not skip_scan:
         for name, data in blobs:
             scan_bytes(data, name if name != "." else root.name)
     merged: dict[str, Any] = {}
@@ -127,7 +128,7 @@ def _check_all(
     """The whole model must match: in-memory digests for weights, disk for the rest."""
     serialization = replace(expected.serialization, allow_symlinks=False)
     if root.is_dir():
-        rest = hash_model(root, serialization, extra_ignores=(*names, *extra, ".git"))
+        rest = hash_model(root, serialization, extra_ignores=(*names, *extra))
         others = list(rest.resources)
     else:
         others = []

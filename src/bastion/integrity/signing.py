@@ -123,7 +123,9 @@ def verify_model(
     actual = hash_model(
         root,
         serialization,
-        extra_ignores=default_ignores(root, extra, ignore_git_paths=True),
+        # Git files are left out only when the signer left them out (then they are in
+        # the signed ignore list, as model_signing records them).
+        extra_ignores=default_ignores(root, extra, ignore_git_paths=False),
         workers=workers,
     )
     check(expected, actual)
