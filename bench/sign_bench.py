@@ -228,11 +228,34 @@ def render(r: dict[str, object]) -> str:
         "two real cores)."
     )
     b3 = secs.get("b3sum (multi-threaded)")
-    ours = secs.get("bastion verify (BLAKE3)")
-    lines.append("")
-    if b3 and ours:
-        lines.append(f"BLAKE3: `bastion verify` takes {ours / b3:.2f}x the time of `b3sum`.")
-    lines.append("")
+    ours_b3 = [secs[c] for c in ("bastion sign --hash blake3", "bastion verify (BLAKE3)")]
+    sha = [
+        secs["model_signing sign key (SHA-256)"] / secs["bastion sign (SHA-256)"],
+        secs["model_signing verify key (SHA-256)"] / secs["bastion verify (SHA-256)"],
+    ]
+    lines += [
+        "",
+        "Targets (issue 4), as measured in this run:",
+        "",
+        f"- SHA-256, at least 2x model_signing's throughput: sign {sha[0]:.2f}x, verify "
+        f"{sha[1]:.2f}x -- {'met' if min(sha) >= 2 else 'not met'}.",
+    ]
+    if b3:
+        worst = max(ours_b3) / b3
+        lines.append(
+            f"- BLAKE3 within 1.2x of `b3sum`: sign {ours_b3[0] / b3:.2f}x, verify "
+            f"{ours_b3[1] / b3:.2f}x of b3sum's time -- {'met' if worst <= 1.2 else 'not met'}."
+        )
+    lines += [
+        "",
+        "SHA-256 of one file cannot be split (the `files` method, the one `model_signing "
+        "verify` accepts), so Bastion's SHA-256 speed-up over model_signing comes from "
+        "hashing files in parallel and from its start-up (see the `--help` rows); where two "
+        "threads of SHA-256 run no faster than one (the headroom line above), only the "
+        "start-up and per-read savings are left. Bastion's `--shard-size` mode splits large "
+        "files too; `--hash blake3` is several times faster on any machine.",
+        "",
+    ]
     return "\n".join(lines)
 
 

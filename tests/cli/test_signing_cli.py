@@ -146,3 +146,21 @@ def test_blake3_and_shards_round_trip(tmp_path: Path) -> None:
     assert run("verify", model, "--key", pub).returncode == 0
     assert run("sign", model, "--key", key, "--shard-size", "4096").returncode == 0
     assert run("verify", model, "--key", pub).returncode == 0
+
+
+def test_certificate_mode(tmp_path: Path) -> None:
+    from tests.integrity.conftest import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    model = make_model(tmp_path / "model")
+    proc = run(
+        "sign", model, "--key", pki.leaf_key, "--cert", pki.leaf,
+        "--cert-chain", pki.intermediate,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert run("verify", model, "--cert-chain", pki.root).returncode == 0
+    proc = run("verify", model, "--cert-chain", pki.other_root)
+    assert proc.returncode == 1
+    assert "trusted" in proc.stderr
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    assert run("verify", model, "--cert-chain", tmp_path / "junk.pem").returncode == 2
