@@ -144,3 +144,18 @@ def test_statement_fields_match_model_signing_payload(model: Path) -> None:
     for doc in (ours_json, theirs_json):
         doc["predicate"]["serialization"]["ignore_paths"].sort()
     assert ours_json == theirs_json
+
+
+def test_odd_file_names_both_ways(tmp_path: Path, ec_key: KeyFiles) -> None:
+    model = tmp_path / "odd"
+    model.mkdir()
+    for name in ("名前.bin", "with space.txt", "back\\slash", "colon:name", "-dash", "nl\nname"):
+        (model / name).write_bytes(name.encode())
+    sig = sign_model(model, KeySigner.from_file(ec_key.private, passphrase=None))
+    ms_api_verify(model, sig, ec_key.public)
+    verify_model(model, KeyVerifier.from_file(ec_key.public))
+    theirs = tmp_path / "theirs.sig"
+    model_signing.signing.Config().use_elliptic_key_signer(private_key=ec_key.private).sign(
+        model, theirs
+    )
+    verify_model(model, KeyVerifier.from_file(ec_key.public), signature_path=theirs)

@@ -132,7 +132,7 @@ def test_huge_bundle_is_refused_before_parsing(
 
 
 @pytest.mark.parametrize(
-    "name", ["/etc/passwd", "../up", "a/../b", "a//b", "", "a\\b", "./a", "a/."]
+    "name", ["/etc/passwd", "../up", "a/../b", "a//b", "", "a\x00b", "./a", "a/."]
 )
 def test_resource_names_must_be_relative_paths(name: str) -> None:
     import hashlib

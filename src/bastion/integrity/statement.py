@@ -113,7 +113,7 @@ def _serialization(raw: Any) -> Serialization:
 
 
 def _check_name(name: str, sharded: bool) -> None:
-    if not name or len(name) > MAX_NAME or "\x00" in name or "\\" in name:
+    if not name or len(name) > MAX_NAME or "\x00" in name:
         raise BadStatementError(f"bad resource name {name[:80]!r}")
     path = name
     if sharded:
