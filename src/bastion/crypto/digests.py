@@ -161,8 +161,13 @@ def digest_ranges(
     results: list[bytes] = [b""] * len(items)
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         futures = {i: pool.submit(work, items[i]) for i in order}
-        for i, future in futures.items():
-            results[i] = future.result()
+        try:
+            for i, future in futures.items():
+                results[i] = future.result()
+        except BaseException:
+            for future in futures.values():  # the first error wins; do not hash the rest
+                future.cancel()
+            raise
     return results
 
 
