@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -144,6 +143,7 @@ def digest_ranges(
         return out
 
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     local = threading.local()
 
