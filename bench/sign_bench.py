@@ -47,7 +47,7 @@ def make_model(folder: Path, total_mb: int) -> list[Path]:
             with path.open("wb") as out:
                 left = size
                 while left:
-                    n = min(left, 64 * 1024 * 1024)
+                    n = min(left, 4 * 1024 * 1024)
                     out.write(os.urandom(n))
                     left -= n
         files.append(path)
@@ -59,25 +59,35 @@ def make_model(folder: Path, total_mb: int) -> list[Path]:
     return files
 
 
-def run_once(argv: list[str]) -> float:
+def run_once(argv: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB, largest process of the tree) of one run."""
     start = time.perf_counter()
-    proc = subprocess.run(argv, check=False, capture_output=True)
+    with open(os.devnull, "wb") as sink:
+        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
     took = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {argv}\n{proc.stderr.decode()[-2000:]}")
-    return took
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code != 0:
+        raise SystemExit(f"failed ({code}): {argv}\n{err.decode()[-2000:]}")
+    return took, usage.ru_maxrss
 
 
-def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, float]:
-    """Median wall time of each command; one warm-up each, then rounds of all commands,
-    so that load from other processes falls on every tool alike."""
+def interleaved(commands: dict[str, list[str]], repeats: int) -> dict[str, tuple[float, int]]:
+    """Median wall time and largest peak RSS of each command; one warm-up each, then rounds
+    of all commands, so that load from other processes falls on every tool alike."""
     for argv in commands.values():
         run_once(argv)
-    times: dict[str, list[float]] = {label: [] for label in commands}
+    runs: dict[str, list[tuple[float, int]]] = {label: [] for label in commands}
     for _ in range(repeats):
         for label, argv in commands.items():
-            times[label].append(run_once(argv))
-    return {label: statistics.median(t) for label, t in times.items()}
+            runs[label].append(run_once(argv))
+    return {
+        label: (statistics.median(t for t, _ in r), max(m for _, m in r))
+        for label, r in runs.items()
+    }
 
 
 def parallel_speedup(mb: int = 256) -> float:
@@ -165,6 +175,11 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     medians = interleaved({label: argv for _, label, argv in plan if argv}, n)
     load_after = os.getloadavg()[0]
+    import resource
+
+    # Linux starts a child's ru_maxrss at its parent's high-water mark (exec keeps it), so a
+    # peak at or below the harness' own says only "at most this much".
+    harness_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rows = [(group, label, medians.get(label)) for group, label, _ in plan]
 
     cpu = platform.processor() or platform.machine()
@@ -183,8 +198,17 @@ def main() -> None:
         "python": platform.python_version(),
         "repeats": n,
         "load_average": [round(load_before, 2), round(load_after, 2)],
+        "harness_rss_mb": round(harness_kib / 1024, 1),
         "sha256_two_thread_speedup": round(parallel_speedup(), 2),
-        "rows": [{"group": g, "command": c, "seconds": s} for g, c, s in rows],
+        "rows": [
+            {
+                "group": g,
+                "command": c,
+                "seconds": m[0] if m else None,
+                "peak_rss_mb": round(m[1] / 1024, 1) if m else None,
+            }
+            for g, c, m in rows
+        ],
     }
     work.mkdir(parents=True, exist_ok=True)
     (work / "sign-results.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -207,20 +231,24 @@ def render(r: dict[str, object]) -> str:
         "the tools interleaved round by round; wall time of the whole command, CLI start-up "
         f"included. 1-minute load average before/after: {r['load_average']}.",
         "",
-        "| command | seconds | GB/s | vs model_signing |",
-        "|---|---:|---:|---:|",
+        "| command | seconds | GB/s | vs model_signing | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|",
     ]
     for row in rows:
         s = row["seconds"]
         if s is None:
-            lines.append(f"| {row['command']} | not installed | | |")
+            lines.append(f"| {row['command']} | not installed | | | |")
             continue
         peer = None
         if row["group"] in ("sign", "verify"):
             peer = secs[f"model_signing {row['group']} key (SHA-256)"]
         ratio = f"{peer / s:.2f}x" if peer else ""
         rate = "" if row["group"] == "start-up" else f"{size / s / 1e9:.2f}"
-        lines.append(f"| `{row['command']}` | {s:.3f} | {rate} | {ratio} |")
+        peak = row["peak_rss_mb"]
+        floor = r["harness_rss_mb"]
+        assert isinstance(floor, float)
+        mem = f"<= {floor:.0f}" if peak <= floor else f"{peak:.0f}"
+        lines.append(f"| `{row['command']}` | {s:.3f} | {rate} | {ratio} | {mem} |")
     lines.append("")
     lines.append(
         f"Parallel headroom of this machine: SHA-256 over two 256 MB buffers on two threads "
