@@ -134,3 +134,25 @@ def test_bad_safetensors_are_refused(tmp_path: Path, entry: dict[str, object]) -
     path.write_bytes(struct.pack("<Q", len(head)) + head + bytes(16))
     with pytest.raises(LoadError):
         load(path, verifier=None, allow_unsigned=True)
+
+
+def test_added_or_removed_weight_file_is_refused(folder: Path) -> None:
+    torch.save({"extra": torch.ones(1)}, folder / "smuggled.pt")
+    with pytest.raises(ModelMismatchError, match=r"added: smuggled\.pt"):
+        load(folder, verifier=KeyVerifier(KEY.public_key()))
+    (folder / "smuggled.pt").unlink()
+    (folder / "extra.safetensors").unlink()
+    with pytest.raises(ModelMismatchError, match=r"removed: extra\.safetensors"):
+        load(folder, verifier=KeyVerifier(KEY.public_key()))
+
+
+def test_sharded_signature_is_checked_from_memory(tmp_path: Path) -> None:
+    path = tmp_path / "big.pt"
+    torch.save({"w": torch.randn(64, 64)}, path)
+    sign_model(path, KeySigner(KEY), method="shards", shard_size=4096)
+    assert load(path, verifier=KeyVerifier(KEY.public_key()))["w"].shape == (64, 64)
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelMismatchError):
+        load(path, verifier=KeyVerifier(KEY.public_key()))

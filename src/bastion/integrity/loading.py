@@ -41,7 +41,11 @@ class LoadError(BastionError):
 
 
 def _read_once(path: str, limit: int) -> bytes:
-    with open(path, "rb") as stream:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)  # a link swapped in is refused
+    except OSError as exc:
+        raise LoadError(f"{path}: cannot open: {exc.strerror or exc}") from None
+    with open(fd, "rb") as stream:
         size = os.fstat(stream.fileno()).st_size
         if size > limit:
             raise LoadError(f"{path}: {size} bytes is over the limit of {limit}")
@@ -88,6 +92,7 @@ def load(
             "no verifier given: refusing to load an unverified model",
             hint="Pass verifier=KeyVerifier(...), or allow_unsigned=True if you must.",
         )
+    extra: list[str] = []
     if root.is_dir():
         sig_rel = _inside(root, Path(signature_path)) if signature_path else "model.sig"
         extra = [sig_rel] if sig_rel else []
@@ -101,39 +106,52 @@ def load(
             raise LoadError(f"{root}: no weight files ({', '.join(WEIGHT_SUFFIXES)})")
     else:
         weights = list(iter_model_files(root))
-    blobs: list[tuple[str, bytes]] = []
+    names = [f.name for f in weights]
+    # Configs and other files first (hashed from disk), so a changed config stops the load
+    # before any weights are read.
+    others = _hash_others(root, expected, names, extra) if expected else []
     mine: list[Resource] = []
+    merged: dict[str, Any] = {}
     for f in weights:
+        # One file at a time: read once, check, scan and deserialize the same bytes.
         data = _read_once(f.path, max_file_bytes)
         if expected is not None:
-            mine.extend(_resources(data, f.name, expected.serialization))
-        blobs.append((f.name, data))
-    if expected is not None:
-        _check_all(root, expected, mine, [n for n, _ in blobs], extra if root.is_dir() else [])
-    if not skip_scan:
-        for name, data in blobs:
-            scan_bytes(data, name if name != "." else root.name)
-    merged: dict[str, Any] = {}
-    for name, data in blobs:
-        for key, value in _deserialize(data, name).items():
+            got = _resources(data, f.name, expected.serialization)
+            _check_file(expected, f.name, got)
+            mine.extend(got)
+        if not skip_scan:
+            scan_bytes(data, f.name if f.name != "." else root.name)
+        for key, value in _deserialize(data, f.name).items():
             if key in merged:
                 raise LoadError(f"tensor {key!r} is defined in more than one file")
             merged[key] = value
+        del data
+    if expected is not None:
+        # Nothing added or removed anywhere: the whole model matches the signature.
+        serialization = replace(expected.serialization, allow_symlinks=False)
+        check(expected, Manifest.build(model_name(root), serialization, [*others, *mine]))
     return merged
 
 
-def _check_all(
-    root: Path, expected: Manifest, mine: list[Resource], names: Sequence[str], extra: list[str]
-) -> None:
-    """The whole model must match: in-memory digests for weights, disk for the rest."""
+def _hash_others(
+    root: Path, expected: Manifest, names: Sequence[str], extra: Sequence[str]
+) -> list[Resource]:
+    """Digests of every file that is not loaded (configs, tokenizers), checked now."""
+    if not root.is_dir():
+        return []
     serialization = replace(expected.serialization, allow_symlinks=False)
-    if root.is_dir():
-        rest = hash_model(root, serialization, extra_ignores=(*names, *extra))
-        others = list(rest.resources)
-    else:
-        others = []
-    actual = Manifest.build(model_name(root), serialization, [*others, *mine])
-    check(expected, actual)
+    rest = hash_model(root, serialization, extra_ignores=(*names, *extra))
+    loaded = set(names)
+    want = [r for r in expected.resources if r.path not in loaded]
+    check(Manifest.build(rest.model_name, serialization, want), rest)
+    return list(rest.resources)
+
+
+def _check_file(expected: Manifest, name: str, got: list[Resource]) -> None:
+    """The in-memory bytes of one file must be the bytes that were signed."""
+    want = [r for r in expected.resources if r.path == name]
+    ser = expected.serialization
+    check(Manifest.build(name, ser, want), Manifest.build(name, ser, got))
 
 
 def _deserialize(data: bytes, name: str) -> dict[str, Any]:
