@@ -49,3 +49,16 @@ def test_key_hint_is_sha256_of_the_public_pem() -> None:
 
     key = k.generate()
     assert k.key_hint(key.public_key()) == hashlib.sha256(k.public_pem(key)).hexdigest()
+
+
+@pytest.mark.parametrize("passphrase", [None, b"pw"])
+def test_existing_traditional_openssl_keys_load(passphrase: bytes | None) -> None:
+    # What `openssl ecparam -genkey` writes: "BEGIN EC PRIVATE KEY", maybe encrypted.
+    from cryptography.hazmat.primitives import serialization as s
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    enc = s.BestAvailableEncryption(passphrase) if passphrase else s.NoEncryption()
+    pem = key.private_bytes(s.Encoding.PEM, s.PrivateFormat.TraditionalOpenSSL, enc)
+    assert pem.startswith(b"-----BEGIN EC PRIVATE KEY-----")
+    loaded = k.load_private(pem, passphrase=passphrase)
+    assert k.public_pem(loaded) == k.public_pem(key)

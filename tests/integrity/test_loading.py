@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bastion.crypto import keys as k
 from bastion.errors import VerificationError
@@ -156,3 +158,30 @@ def test_sharded_signature_is_checked_from_memory(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(ModelMismatchError):
         load(path, verifier=KeyVerifier(KEY.public_key()))
+
+
+@given(
+    header=st.dictionaries(
+        st.text(max_size=5),
+        st.none()
+        | st.integers()
+        | st.text(max_size=5)
+        | st.dictionaries(
+            st.sampled_from(["dtype", "shape", "data_offsets"]),
+            st.sampled_from(["F32", "I64", "XX"]) | st.lists(st.integers(-3, 40), max_size=3),
+        ),
+        max_size=4,
+    ),
+    body=st.binary(max_size=64),
+)
+@settings(max_examples=300, deadline=None)
+def test_safetensors_parser_never_crashes(header: dict[str, object], body: bytes) -> None:
+    from bastion.integrity.loading import _load_safetensors
+
+    head = json.dumps(header).encode()
+    try:
+        tensors = _load_safetensors(struct.pack("<Q", len(head)) + head + body, "fuzz")
+    except LoadError:
+        return
+    for value in tensors.values():
+        assert isinstance(value, torch.Tensor)
