@@ -116,11 +116,11 @@ def generate(
     try:
         key = k.generate(key_type)  # type: ignore[arg-type]
         private_pem = k.private_pem(key, passphrase=passphrase)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        fd = os.open(private_path, flags, 0o600)
+        if force:
+            private_path.unlink(missing_ok=True)  # never reuse a file with looser modes
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(private_pem)
-        os.chmod(private_path, 0o600)
         public_path.write_bytes(k.public_pem(key))
     except OSError as exc:
         click.echo(f"error: cannot write key: {exc.strerror or exc}", err=True)
