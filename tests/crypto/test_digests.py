@@ -9,7 +9,7 @@ from pathlib import Path
 
 import blake3
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bastion.crypto import (
@@ -76,7 +76,7 @@ def test_unknown_algorithm_is_refused(files: list[Path]) -> None:
 
 
 @given(size=st.integers(0, 10_000), shard=st.integers(1, 3000))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_shards_cover_the_file_exactly_once(size: int, shard: int) -> None:
     bounds = list(shard_bounds(size, shard))
     assert [b - a for a, b in bounds] == [min(shard, size - a) for a, _ in bounds]

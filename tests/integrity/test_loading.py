@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bastion.crypto import keys as k
@@ -174,7 +174,7 @@ def test_sharded_signature_is_checked_from_memory(tmp_path: Path) -> None:
     ),
     body=st.binary(max_size=64),
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_safetensors_parser_never_crashes(header: dict[str, object], body: bytes) -> None:
     from bastion.integrity.loading import _load_safetensors
 

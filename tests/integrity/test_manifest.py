@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bastion.integrity import Manifest, ModelMismatchError, Resource, Serialization
@@ -22,7 +22,7 @@ def manifest(files: dict[str, bytes]) -> Manifest:
 
 
 @given(st.dictionaries(names, digests, max_size=10), st.data())
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_diff_names_exactly_what_changed(before: dict[str, bytes], data: st.DataObject) -> None:
     after = dict(before)
     removed = set(data.draw(st.sets(st.sampled_from(sorted(before)))) if before else set())

@@ -55,13 +55,13 @@ json_values = st.recursive(
 
 
 @given(st.binary(max_size=2000))
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_random_bytes_never_verify(data: bytes) -> None:
     assert accepted(data) is None
 
 
 @given(json_values)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_random_json_bundles_and_statements_raise_only_verification_errors(doc: Any) -> None:
     raw = json.dumps(doc).encode()
     assert accepted(raw) is None
@@ -71,7 +71,9 @@ def test_random_json_bundles_and_statements_raise_only_verification_errors(doc: 
 
 @given(data=st.data())
 @settings(
-    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=400,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_mutated_bundles_never_vouch_for_another_manifest(
     signed: tuple[bytes, Manifest], data: st.DataObject
@@ -87,7 +89,9 @@ def test_mutated_bundles_never_vouch_for_another_manifest(
 
 @given(data=st.data())
 @settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_mutated_payloads_never_verify(signed: tuple[bytes, Manifest], data: st.DataObject) -> None:
     original, _ = signed
