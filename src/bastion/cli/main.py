@@ -17,6 +17,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "scan",
         "Scan model files for code injection before anything loads them.",
     ),
+    "keys": ("bastion.cli.signing", "keys", "Create signing keys (ECDSA P-256 or Ed25519)."),
+    "sign": (
+        "bastion.cli.signing",
+        "sign",
+        "Sign a model folder or file (OpenSSF model signing bundle).",
+    ),
+    "verify": (
+        "bastion.cli.signing",
+        "verify",
+        "Verify a model against its signature; names each file that differs.",
+    ),
 }
 
 

@@ -1,0 +1,305 @@
+"""``bastion keys generate``, ``bastion sign``, ``bastion verify``: thin layers over
+:mod:`bastion.integrity`. Heavy imports (cryptography, blake3) happen inside commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from bastion.cli._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail
+from bastion.errors import BastionError, VerificationError
+
+PASSPHRASE_ENV = "BASTION_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
+
+EXIT_CODES = """\b
+Exit codes:
+  0  the signature is good and every file matches
+  1  verification failed: a file was added, removed or changed, the
+     signature does not match the key or certificate, or it was altered
+  2  the job could not be done: unreadable or malformed signature, key or
+     certificate, a symlink out of the model, a file changed while hashed
+"""
+
+
+def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> bytes:
+    """From a file, then $BASTION_KEY_PASSPHRASE, then a prompt. Never echoed or logged."""
+    if passphrase_file is not None:
+        try:
+            text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise click.UsageError(f"cannot read passphrase file: {exc.strerror}") from None
+    elif os.environ.get(PASSPHRASE_ENV):
+        text = os.environ[PASSPHRASE_ENV]
+    elif sys.stdin.isatty():
+        text = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
+    else:
+        raise click.UsageError(
+            f"the key needs a passphrase: use --passphrase-file or set {PASSPHRASE_ENV}"
+        )
+    if not text:
+        raise click.UsageError("the passphrase is empty")
+    return text.encode("utf-8")
+
+
+_passphrase_option = click.option(
+    "--passphrase-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"File whose first line is the key's passphrase (else ${PASSPHRASE_ENV}, else a prompt).",
+)
+_signature_option = click.option(
+    "--signature",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Signature file.  [default: model.sig inside the model folder, or beside a file]",
+)
+_ignore_option = click.option(
+    "--ignore-paths",
+    multiple=True,
+    help="Path (relative to the model) to leave out (repeatable).",
+)
+_symlinks_option = click.option(
+    "--allow-symlinks",
+    is_flag=True,
+    help="Follow symlinks that stay inside the model (links out are always refused).",
+)
+_workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Hashing threads; 0 means one per CPU core.  [default: 0]",
+)
+
+
+@click.group()
+def keys() -> None:
+    """Create signing keys."""
+
+
+@keys.command("generate")
+@click.option(
+    "--type",
+    "key_type",
+    type=click.Choice(["ecdsa-p256", "ed25519"]),
+    default="ecdsa-p256",
+    show_default=True,
+    help="ECDSA P-256 works with model_signing; Ed25519 is for Bastion-only use.",
+)
+@click.option(
+    "--out",
+    "prefix",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Writes PREFIX.key (private, encrypted, mode 0600) and PREFIX.pub.",
+)
+@_passphrase_option
+@click.option(
+    "--no-encryption",
+    is_flag=True,
+    help="Write the private key unencrypted (for throw-away keys only).",
+)
+@click.option("--force", is_flag=True, help="Overwrite existing key files.")
+def generate(
+    key_type: str, prefix: Path, passphrase_file: Path | None, no_encryption: bool, force: bool
+) -> None:
+    """Generate a key pair: PREFIX.key (private) and PREFIX.pub (public)."""
+    from bastion.crypto import keys as k
+
+    private_path = prefix.with_name(prefix.name + ".key")
+    public_path = prefix.with_name(prefix.name + ".pub")
+    for path in (private_path, public_path):
+        if path.exists() and not force:
+            raise click.UsageError(f"{path} exists; use --force to overwrite it")
+    passphrase = None if no_encryption else _passphrase(passphrase_file, confirm=True)
+    try:
+        key = k.generate(key_type)  # type: ignore[arg-type]
+        private_pem = k.private_pem(key, passphrase=passphrase)
+        if force:
+            private_path.unlink(missing_ok=True)  # never reuse a file with looser modes
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(private_pem)
+        public_path.write_bytes(k.public_pem(key))
+    except OSError as exc:
+        click.echo(f"error: cannot write key: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except BastionError as exc:
+        fail(exc)
+    click.echo(f"wrote {private_path} (private) and {public_path} (public)")
+
+
+def _load_passphrase_for(key: Path, passphrase_file: Path | None) -> bytes | None:
+    try:
+        head = key.read_bytes()[:4096]
+    except OSError:
+        return None  # the loader reports the error
+    return _passphrase(passphrase_file, confirm=False) if b"ENCRYPTED" in head else None
+
+
+@click.command(
+    epilog="\b\nExamples:\n  bastion sign ./my-model --key me.key\n"
+    "  bastion sign model.safetensors --key me.key --signature model.safetensors.sig"
+)
+@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Private key (PEM; encrypted keys ask for their passphrase).",
+)
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Signing certificate for KEY (certificate mode, as model_signing's).",
+)
+@click.option(
+    "--cert-chain",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Intermediate certificates to put in the bundle (repeatable; with --cert).",
+)
+@_signature_option
+@click.option(
+    "--hash",
+    "hash_type",
+    type=click.Choice(["sha256", "blake3"]),
+    default="sha256",
+    show_default=True,
+    help="sha256 is what `model_signing verify` expects; blake3 is faster.",
+)
+@click.option(
+    "--shard-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Hash files in shards of this many bytes (model_signing's shards method).",
+)
+@_ignore_option
+@click.option(
+    "--ignore-git-paths/--no-ignore-git-paths",
+    default=True,
+    show_default=True,
+    help="Leave out .git, .github, .gitattributes, .gitignore.",
+)
+@_symlinks_option
+@_passphrase_option
+@_workers_option
+def sign(
+    model_path: Path,
+    key: Path,
+    cert: Path | None,
+    cert_chain: tuple[Path, ...],
+    signature: Path | None,
+    hash_type: str,
+    shard_size: int | None,
+    ignore_paths: tuple[str, ...],
+    ignore_git_paths: bool,
+    allow_symlinks: bool,
+    passphrase_file: Path | None,
+    workers: int,
+) -> None:
+    """Sign MODEL_PATH (a folder or a file) and write an OpenSSF model signing bundle."""
+    from bastion.integrity import CertificateSigner, KeySigner, sign_model
+    from bastion.integrity.base import Signer
+
+    if cert_chain and cert is None:
+        raise click.UsageError("--cert-chain needs --cert")
+    passphrase = _load_passphrase_for(key, passphrase_file)
+    try:
+        signer: Signer
+        if cert is not None:
+            signer = CertificateSigner.from_files(key, cert, cert_chain, passphrase=passphrase)
+        else:
+            signer = KeySigner.from_file(key, passphrase=passphrase)
+        out = sign_model(
+            model_path,
+            signer,
+            signature_path=signature,
+            hash_type=hash_type,  # type: ignore[arg-type]
+            method="shards" if shard_size else "files",
+            shard_size=shard_size or 1_000_000_000,
+            ignore_paths=ignore_paths,
+            ignore_git_paths=ignore_git_paths,
+            allow_symlinks=allow_symlinks,
+            workers=workers or None,
+        )
+    except BastionError as exc:
+        fail(exc)
+    except OSError as exc:
+        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}", err=True)
+        sys.exit(EXIT_ERROR)
+    click.echo(f"signed {model_path} -> {out}")
+
+
+@click.command(epilog=EXIT_CODES)
+@click.argument("model_path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Public key (PEM) of the signer.",
+)
+@click.option(
+    "--cert-chain",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trusted certificates (PEM; root and intermediates) for certificate mode (repeatable).",
+)
+@_signature_option
+@_ignore_option
+@_symlinks_option
+@_workers_option
+def verify(
+    model_path: Path,
+    key: Path | None,
+    cert_chain: tuple[Path, ...],
+    signature: Path | None,
+    ignore_paths: tuple[str, ...],
+    allow_symlinks: bool,
+    workers: int,
+) -> None:
+    """Verify MODEL_PATH against its signature: exit 0 only if every file matches."""
+    from bastion.crypto import FileChangedError
+    from bastion.integrity import (
+        BadBundleError,
+        BadStatementError,
+        CertificateVerifier,
+        KeyVerifier,
+        ModelMismatchError,
+        ModelPathError,
+        verify_model,
+    )
+    from bastion.integrity.base import Verifier
+
+    if (key is None) == (not cert_chain):
+        raise click.UsageError("give exactly one of --key or --cert-chain")
+    try:
+        verifier: Verifier
+        verifier = KeyVerifier.from_file(key) if key else CertificateVerifier.from_files(cert_chain)
+        verify_model(
+            model_path,
+            verifier,
+            signature_path=signature,
+            ignore_paths=ignore_paths,
+            allow_symlinks=allow_symlinks,
+            workers=workers or None,
+        )
+    except ModelMismatchError as exc:
+        for difference in exc.differences:
+            click.echo(f"{difference.change}: {difference.path}")
+        _deny(exc, f"{len(exc.differences)} file(s) differ from the signature")
+    except (BadBundleError, BadStatementError, ModelPathError, FileChangedError) as exc:
+        fail(exc)
+    except VerificationError as exc:
+        _deny(exc)
+    except BastionError as exc:
+        fail(exc)
+    click.echo(f"verified: {model_path}")
+    sys.exit(EXIT_OK)
+
+
+def _deny(exc: VerificationError, summary: str | None = None) -> NoReturn:
+    click.echo(f"verification failed: {summary or exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+    sys.exit(EXIT_FINDINGS)

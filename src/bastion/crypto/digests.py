@@ -1,0 +1,197 @@
+"""Streaming digests of files and file ranges, many at once, with memory kept flat.
+
+SHA-256 comes from :mod:`hashlib` (OpenSSL, SHA-NI where the CPU has it); BLAKE3 from
+the ``blake3`` package, imported on first use. Both release the GIL while they hash a
+large buffer, so threads hash several files (or shards of one file) on several cores.
+Each worker reads into one reused buffer (``readinto``), so memory stays at about
+``workers x buffer`` whatever the model's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bastion.errors import VerificationError
+
+Algorithm = Literal["sha256", "blake3"]
+ALGORITHMS: tuple[Algorithm, ...] = ("sha256", "blake3")
+
+#: Bytes read per system call; large enough that hashing, not reading, dominates.
+BUFFER_SIZE = 8 * 1024 * 1024
+#: Files at least this big are hashed with BLAKE3's own threads (one file, many cores).
+BLAKE3_THREADED_MIN = 64 * 1024 * 1024
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes | memoryview, /) -> object: ...
+    def digest(self) -> bytes: ...
+
+
+class FileChangedError(VerificationError):
+    """A file changed size or modification time while it was being hashed."""
+
+    hint = "Something is writing to the model; wait until it is finished, then try again."
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A byte range ``[start, end)`` of one file to hash; ``end=None`` means to the end."""
+
+    path: str
+    start: int = 0
+    end: int | None = None
+    #: The whole file's size when it was listed; a different size at hashing time is an error.
+    file_size: int | None = None
+
+
+def new_hasher(algorithm: Algorithm, *, threads: int = 1) -> _Hasher:
+    """A fresh streaming hasher. ``threads`` > 1 lets BLAKE3 use several cores."""
+    if algorithm == "sha256":
+        return hashlib.sha256()
+    if algorithm == "blake3":
+        from blake3 import blake3
+
+        hasher: _Hasher = blake3(max_threads=max(1, threads))
+        return hasher
+    raise ValueError(f"unsupported hash algorithm {algorithm!r}; use one of {ALGORITHMS}")
+
+
+def digest_bytes(data: bytes | memoryview, algorithm: Algorithm, *, threads: int = 1) -> bytes:
+    """The digest of bytes already in memory."""
+    hasher = new_hasher(algorithm, threads=threads)
+    hasher.update(data)
+    return hasher.digest()
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+def digest_range(
+    item: Range,
+    algorithm: Algorithm,
+    *,
+    threads: int = 1,
+    buffer: bytearray | None = None,
+) -> bytes:
+    """Hash one byte range of a file, streaming; raise if the file changes meanwhile.
+
+    The file is opened without following a final symlink only when the caller has
+    already resolved it; symlink policy belongs to the caller (the manifest walker).
+    """
+    buf = buffer if buffer is not None else bytearray(BUFFER_SIZE)
+    view = memoryview(buf)
+    hasher = new_hasher(algorithm, threads=threads)
+    with open(item.path, "rb", buffering=0) as stream:
+        before = _stamp(os.fstat(stream.fileno()))
+        if item.file_size is not None and before[0] != item.file_size:
+            raise FileChangedError(f"{item.path}: file changed size since it was listed")
+        end = before[0] if item.end is None else item.end
+        if item.start < 0 or end < item.start or end > before[0]:
+            raise FileChangedError(
+                f"{item.path}: range {item.start}:{end} is outside the file ({before[0]} bytes)"
+            )
+        if item.start:
+            stream.seek(item.start)
+        left = end - item.start
+        while left > 0:
+            n = stream.readinto(view[: min(left, len(buf))])
+            if not n:
+                raise FileChangedError(f"{item.path}: file shrank while it was being hashed")
+            hasher.update(view[:n])
+            left -= n
+        after = _stamp(os.fstat(stream.fileno()))
+    if after != before:
+        raise FileChangedError(f"{item.path}: file changed while it was being hashed")
+    return hasher.digest()
+
+
+def digest_ranges(
+    items: Sequence[Range],
+    algorithm: Algorithm,
+    *,
+    workers: int | None = None,
+    on_done: Callable[[Range], None] | None = None,
+) -> list[bytes]:
+    """Hash many ranges in parallel (threads); results in the order of ``items``.
+
+    With BLAKE3, big files get BLAKE3's own threads as well: one 10 GB file then still
+    uses every core. The first error (unreadable file, file changed) is raised.
+    """
+    cores = os.cpu_count() or 1
+    workers = max(1, workers or cores)
+    if not items:
+        return []
+
+    def threads_for(item: Range) -> int:
+        if algorithm != "blake3":
+            return 1
+        size = (item.end if item.end is not None else _size(item.path)) - item.start
+        return cores if size >= BLAKE3_THREADED_MIN else 1
+
+    if workers == 1 or len(items) == 1:
+        buffer = bytearray(BUFFER_SIZE)
+        out = []
+        for item in items:
+            out.append(digest_range(item, algorithm, threads=threads_for(item), buffer=buffer))
+            if on_done:
+                on_done(item)
+        return out
+
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+
+    def work(item: Range) -> bytes:
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            buf = local.buf = bytearray(BUFFER_SIZE)
+        digest = digest_range(item, algorithm, threads=threads_for(item), buffer=buf)
+        if on_done:
+            on_done(item)
+        return digest
+
+    # Largest first, so that one big file does not start last and finish alone.
+    order = sorted(range(len(items)), key=lambda i: -_span(items[i]))
+    results: list[bytes] = [b""] * len(items)
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = {i: pool.submit(work, items[i]) for i in order}
+        try:
+            for i, future in futures.items():
+                results[i] = future.result()
+        except BaseException:
+            for future in futures.values():  # the first error wins; do not hash the rest
+                future.cancel()
+            raise
+    return results
+
+
+def _size(path: str) -> int:
+    return os.stat(path).st_size
+
+
+def _span(item: Range) -> int:
+    try:
+        end = item.end if item.end is not None else _size(item.path)
+    except OSError:
+        return 0
+    return end - item.start
+
+
+def shard_bounds(size: int, shard_size: int) -> Iterable[tuple[int, int]]:
+    """``[start, end)`` pairs covering ``size`` bytes, as model_signing cuts shards.
+
+    An empty file has no shard at all (model_signing lists no item for it).
+    """
+    if shard_size <= 0:
+        raise ValueError("shard_size must be positive")
+    start = 0
+    while start < size:
+        end = min(start + shard_size, size)
+        yield start, end
+        start = end
