@@ -30,6 +30,7 @@ def test_scan_exports() -> None:
         "Status",
         "iter_files",
         "scan_path",
+        "scan_stream",
     ]
     for name in bastion.scan.__all__:
         assert getattr(bastion.scan, name) is not None

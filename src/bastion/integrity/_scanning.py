@@ -1,20 +1,13 @@
-"""Scan bytes already in memory with the model scanner (no second read from disk).
-
-``bastion.scan`` scans paths; safe loading must scan the very bytes it deserializes,
-so this adapter drives the scanner's per-file context over an in-memory stream, exactly
-as ``scan_file`` does over an open file.
-"""
+"""Scan bytes already in memory with the model scanner (no second read from disk):
+safe loading must scan the very bytes it deserializes."""
 
 from __future__ import annotations
 
 import io
 
-from bastion.config import ScanLimits
 from bastion.errors import VerificationError
-from bastion.models import Location, Severity
-from bastion.scan import Policy
-from bastion.scan._context import ScanContext
-from bastion.scan._registry import default_scanners
+from bastion.models import Severity
+from bastion.scan import scan_stream
 
 
 class UnsafeModelError(VerificationError):
@@ -25,11 +18,11 @@ class UnsafeModelError(VerificationError):
 
 def scan_bytes(data: bytes, name: str, *, fail_on: Severity = Severity.MEDIUM) -> None:
     """Return None when ``data`` scans clean below ``fail_on``; else raise UnsafeModelError."""
-    ctx = ScanContext(Policy.load(), ScanLimits(), default_scanners())
-    ctx.scan_stream(io.BytesIO(data), Location(name), top=True)  # shares, never copies, bytes
-    if ctx.errors:
-        raise UnsafeModelError(f"{name}: could not be scanned to the end: {ctx.errors[0].message}")
-    bad = [f for f in ctx.findings if f.severity >= fail_on]
+    result = scan_stream(io.BytesIO(data), name)  # BytesIO shares, never copies, the bytes
+    if result.errors:
+        message = result.errors[0].message
+        raise UnsafeModelError(f"{name}: could not be scanned to the end: {message}")
+    bad = [f for f in result.findings if f.severity >= fail_on]
     if bad:
         worst = max(bad, key=lambda f: f.severity)
         raise UnsafeModelError(

@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
-from bastion.config import ScanSettings
+from bastion.config import ScanLimits, ScanSettings
 from bastion.scan._engine import Progress, iter_files
 from bastion.scan._engine import run as _run
+from bastion.scan._engine import scan_stream as _scan_stream
 from bastion.scan._policy import Decision, Policy
 from bastion.scan.base import (
     REPORT_SCHEMA_VERSION,
@@ -54,6 +56,20 @@ def scan_path(
     return _run(list(paths), base, progress)
 
 
+def scan_stream(
+    stream: BinaryIO,
+    name: str,
+    *,
+    policy: Policy | None = None,
+    limits: ScanLimits | None = None,
+) -> FileResult:
+    """Scan one open binary stream to its end, e.g. the exact bytes about to be loaded.
+
+    Returns the same :class:`FileResult` a file scan gives, reported under ``name``.
+    """
+    return _scan_stream(stream, name, policy or Policy.load(), limits or ScanLimits())
+
+
 __all__ = [
     "REPORT_SCHEMA_VERSION",
     "Decision",
@@ -66,4 +82,5 @@ __all__ = [
     "Status",
     "iter_files",
     "scan_path",
+    "scan_stream",
 ]

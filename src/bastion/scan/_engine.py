@@ -6,9 +6,9 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import BinaryIO
 
 from bastion.config import ScanLimits, ScanSettings
-from bastion.errors import ScanError
 from bastion.models import Location
 from bastion.scan._context import ScanContext
 from bastion.scan._policy import Policy
@@ -70,18 +70,37 @@ def scan_file(
     path: str, policy: Policy, limits: ScanLimits, *, plugins: bool = False
 ) -> FileResult:
     """Scan one file. Never raises for the file's content: problems become errors."""
-    started = time.perf_counter()
-    ctx = ScanContext(policy, limits, default_scanners(plugins=plugins))
-    location = Location(path)
-    size = 0
     try:
         with open(path, "rb") as stream:
-            size = os.fstat(stream.fileno()).st_size
-            ctx.scan_stream(stream, location, top=True)
+            return scan_stream(stream, path, policy, limits, plugins=plugins)
     except OSError as exc:
-        ctx.error(location, ScanError(f"cannot read: {exc.strerror or exc}"))
+        issue = ScanIssue(Location(path), f"cannot read: {exc.strerror or exc}", "Check the path.")
+        return FileResult(path=path, size=0, errors=(issue,))
+
+
+def scan_stream(
+    stream: BinaryIO,
+    name: str,
+    policy: Policy,
+    limits: ScanLimits,
+    *,
+    plugins: bool = False,
+) -> FileResult:
+    """Scan an open binary stream (a file, or ``io.BytesIO`` of bytes about to be loaded)
+    from its current position to its end, reporting under ``name``."""
+    started = time.perf_counter()
+    ctx = ScanContext(policy, limits, default_scanners(plugins=plugins))
+    size = 0
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        if stream.seekable():
+            here = stream.tell()
+            size = stream.seek(0, 2) - here
+            stream.seek(here)
+    ctx.scan_stream(stream, Location(name), top=True)
     return FileResult(
-        path=path,
+        path=name,
         size=size,
         formats=tuple(ctx.formats),
         findings=tuple(ctx.findings),
