@@ -10,6 +10,7 @@ from bastion.scan.base import FormatScanner
 from bastion.scan.compressed import CompressedScanner
 from bastion.scan.numpy import NpyScanner
 from bastion.scan.pickle import PickleScanner
+from bastion.scan.safetensors import SafetensorsScanner
 from bastion.scan.tar import TarScanner
 from bastion.scan.zip import ZipScanner
 
@@ -17,6 +18,7 @@ BUILTIN: tuple[type[FormatScanner], ...] = (
     ZipScanner,
     TarScanner,
     NpyScanner,
+    SafetensorsScanner,
     CompressedScanner,
     PickleScanner,
 )

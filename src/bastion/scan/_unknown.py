@@ -30,8 +30,6 @@ def classify(head: bytes) -> str:
     for magic, label in _MAGIC:
         if head.startswith(magic):
             return label
-    if _looks_like_safetensors(head):
-        return "safetensors (tensors only; no code can run from it)"
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -42,13 +40,6 @@ def classify(head: bytes) -> str:
     if stripped.startswith(("{", "[")):
         return "JSON or other text (not a model format)"
     return "text (not a model format)"
-
-
-def _looks_like_safetensors(head: bytes) -> bool:
-    if len(head) < 10:
-        return False
-    size = int.from_bytes(head[:8], "little")
-    return 2 <= size <= 100 << 20 and head[8:9] == b"{"
 
 
 def scan_unknown(head: bytes, stream: ByteStream, location: Location, ctx: ScanContext) -> str:
