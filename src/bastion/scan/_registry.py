@@ -8,6 +8,7 @@ from functools import cache
 from bastion._plugins import discover
 from bastion.scan.base import FormatScanner
 from bastion.scan.compressed import CompressedScanner
+from bastion.scan.gguf import GgufScanner
 from bastion.scan.numpy import NpyScanner
 from bastion.scan.pickle import PickleScanner
 from bastion.scan.safetensors import SafetensorsScanner
@@ -18,6 +19,7 @@ BUILTIN: tuple[type[FormatScanner], ...] = (
     ZipScanner,
     TarScanner,
     NpyScanner,
+    GgufScanner,
     SafetensorsScanner,
     CompressedScanner,
     PickleScanner,
