@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bastion.models import Severity
+from bastion.models import Location, Severity
+from bastion.scan._context import ScanContext
 
 MAX_TEMPLATE = 1 << 20
 _DUNDER = re.compile(r"__\w*__|^__|__$")
@@ -56,6 +57,33 @@ class _Token:
 def analyse(source: str) -> list[TemplateRisk]:
     """Every risky construct in ``source``; raises ``ValueError`` when it does not lex."""
     return analyse_tokens(list(_lex(source)))
+
+
+def check_template(source: str, key: str, location: Location, ctx: ScanContext) -> None:
+    """Report template-injection constructs in one chat template (shared with JSON configs)."""
+    try:
+        risks = analyse(source)
+    except ValueError as exc:
+        ctx.finding(
+            "chat-template.unparseable",
+            Severity.MEDIUM,
+            f"{key} cannot be analysed ({exc}); renderers may still run it",
+            location,
+            key=key,
+        )
+        return
+    if risks:
+        worst = max(r.severity for r in risks)
+        reasons = sorted({f"line {r.line}: {r.reason}" for r in risks})
+        ctx.finding(
+            "chat-template.injection",
+            worst,
+            f"{key} reaches Python internals from Jinja: {reasons[0]}"
+            + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""),
+            location,
+            key=key,
+            reasons=reasons[:20],
+        )
 
 
 def analyse_tokens(tokens: list[_Token]) -> list[TemplateRisk]:

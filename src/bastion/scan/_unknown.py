@@ -16,7 +16,6 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "GIF image"),
     (b"%PDF-", "PDF document"),
     (b"\x7fELF", "ELF executable"),
-    (b"\x89HDF\r\n\x1a\n", "HDF5 file (Keras .h5: scanned from part 2 of the scanner)"),
     (b"RIFF", "RIFF media file"),
     (b"\x00asm", "WebAssembly module"),
 )

@@ -16,7 +16,7 @@ from typing import ClassVar
 from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location, Severity
 from bastion.scan._context import ScanContext, Seekable, is_seekable
-from bastion.scan._template import analyse
+from bastion.scan._template import check_template
 from bastion.scan.base import ByteStream
 
 MAGIC = b"GGUF"
@@ -208,33 +208,6 @@ def _tensor_info(reader: _Reader) -> TensorInfo:
         raise ScanError(f"GGUF tensor {name!r} has {n_dims} dimensions (at most {MAX_DIMS})")
     dims = tuple(reader.unpack("Q") for _ in range(n_dims))
     return TensorInfo(name, dims, reader.unpack("I"), reader.unpack("Q"))
-
-
-def check_template(source: str, key: str, location: Location, ctx: ScanContext) -> None:
-    """Report template-injection constructs in one chat template (shared with JSON configs)."""
-    try:
-        risks = analyse(source)
-    except ValueError as exc:
-        ctx.finding(
-            "chat-template.unparseable",
-            Severity.MEDIUM,
-            f"{key} cannot be analysed ({exc}); renderers may still run it",
-            location,
-            key=key,
-        )
-        return
-    if risks:
-        worst = max(r.severity for r in risks)
-        reasons = sorted({f"line {r.line}: {r.reason}" for r in risks})
-        ctx.finding(
-            "chat-template.injection",
-            worst,
-            f"{key} reaches Python internals from Jinja: {reasons[0]}"
-            + (f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""),
-            location,
-            key=key,
-            reasons=reasons[:20],
-        )
 
 
 def _check_tensors(header: GgufHeader, size: int, location: Location, ctx: ScanContext) -> None:
