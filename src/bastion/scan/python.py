@@ -83,8 +83,6 @@ class PythonScanner:
         data = stream.read(MAX_SOURCE + 1)
         if len(data) > MAX_SOURCE:
             raise LimitExceeded(f"Python source larger than {MAX_SOURCE} bytes")
-        if any("code/" in m and m.endswith(".py") for m in location.members[-1:]):
-            ctx.note_format("torchscript")
         search_embedded(Reader(io.BytesIO(data)), location, ctx)
         try:
             tree = ast.parse(data.decode("utf-8-sig", "replace"))
