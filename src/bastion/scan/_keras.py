@@ -27,13 +27,9 @@ _IDENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]{1,40}")
 
 
 def looks_like_keras(doc: object) -> bool:
-    """A JSON document shaped like a serialized Keras model or layer."""
-    return (
-        isinstance(doc, dict)
-        and isinstance(doc.get("class_name"), str)
-        and "config" in doc
-        and any(k in doc for k in ("module", "keras_version", "registered_name", "backend"))
-    )
+    """A JSON document shaped like a serialized Keras model or layer (Keras needs nothing
+    more than these two keys to rebuild one, so nothing more is required here)."""
+    return isinstance(doc, dict) and isinstance(doc.get("class_name"), str) and "config" in doc
 
 
 def check_config(doc: object, location: Location, ctx: ScanContext) -> None:

@@ -96,6 +96,13 @@ class _Reader:
         self.offset += n
         return out
 
+    def skip(self, n: int) -> None:
+        """Consume ``n`` bytes without keeping them (large scalar arrays)."""
+        while n > 0:
+            step = min(n, 1 << 20)
+            self.take(step)
+            n -= step
+
     def unpack(self, code: str) -> int:
         value: int = struct.unpack(self.endian + code, self.take(struct.calcsize(code)))[0]
         return value
@@ -194,7 +201,7 @@ def _value(reader: _Reader, value_type: int, depth: int) -> object:
         raise LimitExceeded(f"GGUF array of {count} elements")
     item = _SCALARS.get(item_type)
     if item is not None:
-        reader.take(struct.calcsize(item) * count)
+        reader.skip(struct.calcsize(item) * count)
         return None
     for _ in range(count):
         _value(reader, item_type, depth + 1)

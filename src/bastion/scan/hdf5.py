@@ -18,7 +18,7 @@ from bastion.scan._context import ScanContext
 from bastion.scan._keras import check_config
 from bastion.scan._seekable import random_access
 from bastion.scan._streams import Slice
-from bastion.scan.base import ByteStream
+from bastion.scan.base import ByteStream, SeekableStream
 
 MAGIC = b"\x89HDF\r\n\x1a\n"
 CONFIG_ATTRS = ("model_config", "training_config")
@@ -29,7 +29,20 @@ class Hdf5Scanner:
     name: ClassVar[str] = "hdf5"
 
     def sniff(self, head: bytes) -> bool:
-        return head.startswith(MAGIC)
+        return any(head[at : at + 8] == MAGIC for at in (0, 512, 1024, 2048))
+
+    def sniff_tail(self, stream: SeekableStream) -> bool:
+        """HDF5 files may start with a user block of 512 * 2**k bytes: the library looks
+        for the signature at each such offset, so a model can hide behind any prefix."""
+        start = 0  # like zip's sniff_tail: the stream's own offsets (others move it)
+        size = stream.seek(0, 2)
+        at = 4096
+        while at + 8 <= size:
+            stream.seek(start + at)
+            if stream.read(8) == MAGIC:
+                return True
+            at *= 2
+        return False
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         try:

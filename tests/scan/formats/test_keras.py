@@ -143,3 +143,23 @@ def test_h5_inside_a_zip_is_read(tmp_path: Path, saved: Path) -> None:
     with zipfile.ZipFile(tmp_path / "bundle.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.write(saved / "lambda.h5", "nested/model.h5")
     assert_flagged(scan(tmp_path / "bundle.zip"), "keras.lambda-layer", Severity.CRITICAL)
+
+
+def test_h5_behind_a_user_block(tmp_path: Path, saved: Path) -> None:
+    """HDF5 finds its superblock at 512 * 2**k: a prefix must not hide the model."""
+    path = tmp_path / "blocked.h5"
+    with h5py.File(path, "w", userblock_size=8192) as h5:
+        h5.attrs["model_config"] = json.dumps(
+            {"class_name": "Lambda", "config": {"function": ["YWJj"], "function_type": "lambda"}}
+        )
+    with path.open("r+b") as fh:
+        fh.write(b"just a harmless looking prefix\n" * 100)
+    result = scan(path)
+    assert_flagged(result, "keras.lambda-layer", Severity.CRITICAL)
+    assert "hdf5" in result.formats
+
+
+def test_keras_config_without_module_keys_is_checked(tmp_path: Path) -> None:
+    lam = {"class_name": "Lambda", "config": {"function": ["YWJj"], "function_type": "lambda"}}
+    config = {"class_name": "Sequential", "config": {"layers": [lam]}}
+    assert_flagged(scan(keras_zip(tmp_path / "m.keras", config)), "keras.lambda-layer")

@@ -181,3 +181,28 @@ def test_mutated_models_never_crash(tmp_path: Path, data: st.DataObject) -> None
 def test_random_bodies_never_crash(tmp_path: Path, tail: bytes) -> None:
     result = scan_bytes(tmp_path, b"\x08\x08" + tail, "m.onnx")
     assert result.status in (Status.CLEAN, Status.FINDINGS, Status.ERROR, Status.SKIPPED)
+
+
+def test_fields_in_any_order_are_still_onnx(tmp_path: Path) -> None:
+    """Protobuf readers accept fields in any order: ir_version last must not hide a model."""
+    model = external(add_model(domain="com.evil", op="Pwn"), "../../etc/shadow")
+    raw = model.SerializeToString()
+    ir_field = raw[:2]
+    assert ir_field[0] == 0x08
+    reordered = raw[2:] + ir_field
+    assert onnx.load_from_string(reordered).ir_version == model.ir_version
+    result = scan_bytes(tmp_path, reordered, "m.onnx")
+    assert {"onnx.custom-operator", "onnx.external-data-traversal"} <= rules(result)
+
+
+def test_models_inside_archives(tmp_path: Path) -> None:
+    import tarfile
+    import zipfile
+
+    model = save(external(add_model(), "../../../etc/passwd"), tmp_path / "m.onnx")
+    with tarfile.open(tmp_path / "bundle.tar.gz", "w:gz") as tar:
+        tar.add(model, "repo/onnx/model.onnx")
+    assert_flagged(scan(tmp_path / "bundle.tar.gz"), "onnx.external-data-traversal")
+    with zipfile.ZipFile(tmp_path / "bundle.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(model, "onnx/model.onnx")
+    assert_flagged(scan(tmp_path / "bundle.zip"), "onnx.external-data-traversal")
