@@ -7,6 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bastion.models import Severity
 from bastion.scan import Status
@@ -163,3 +165,32 @@ def test_python_sniff(head: bytes) -> None:
 @pytest.mark.parametrize("head", [b"hello world\n", b"# title\n\nsome text", b"key = value\n"])
 def test_python_sniff_rejects_text(head: bytes) -> None:
     assert not PythonScanner().sniff(head)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(
+        st.sampled_from(["class_name", "config", "module", "registered_name", "auto_map",
+                         "function", "function_type", "chat_template", "x", "__lambda__"]),
+        inner, max_size=5),
+    max_leaves=25,
+)  # fmt: skip
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(doc=st.dictionaries(st.text(max_size=5), json_values, max_size=4) | json_values)
+def test_random_json_never_crashes(tmp_path: Path, doc: object) -> None:
+    result = scan_bytes(tmp_path, json.dumps({"k": doc}).encode(), "config.json")
+    assert result.status in (Status.CLEAN, Status.FINDINGS)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.text(alphabet="import os.()'\"=\n :abcdefgsytemvlx_[]", max_size=120))
+def test_random_python_never_crashes(tmp_path: Path, body: str) -> None:
+    result = scan_bytes(tmp_path, ("import os\n" + body).encode(), "x.py")
+    assert result.status in (Status.CLEAN, Status.FINDINGS)

@@ -114,3 +114,26 @@ def test_bom_of_a_single_file_and_an_unreadable_one(tmp_path: Path) -> None:
     missing = next(c for c in bom["components"] if c["name"].endswith("missing.bin"))
     assert "hashes" not in missing
     assert {"name": "bastion:verdict", "value": "error"} in missing["properties"]
+
+
+def test_a_tarred_repository_is_scanned_member_by_member(repo: Path, tmp_path: Path) -> None:
+    import tarfile
+
+    from tests.scan.formats.templates import MALICIOUS
+
+    evil = tmp_path / "evil.gguf"
+    writer = gguf.GGUFWriter(str(evil), "llama")
+    writer.add_chat_template(MALICIOUS["namespace-system"])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with tarfile.open(tmp_path / "repo.tar.gz", "w:gz") as tar:
+        tar.add(repo, "tiny-model")
+        tar.add(evil, "tiny-model/extra/evil.gguf")
+    result = scan_path(tmp_path / "repo.tar.gz", workers=1).files[0]
+    where = {f.location.members[-1]: f.rule for f in result.findings}
+    assert where["tiny-model/extra/evil.gguf"] == "chat-template.injection"
+    assert where["tiny-model/config.json"] == "hf.remote-code"
+    assert where["tiny-model/modeling_tiny.py"] == "code.dangerous-call"
+    assert {"tar", "gzip", "safetensors", "gguf", "onnx", "json", "python"} <= set(result.formats)
