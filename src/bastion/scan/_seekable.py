@@ -50,3 +50,15 @@ def random_access(stream: ByteStream, limit: int) -> Iterator[Window]:
             spool.write(chunk)
         spool.seek(0)
         yield Window(spool)
+
+
+def read_bounded(stream: ByteStream, limit: int, what: str) -> bytes:
+    """All of ``stream`` (however its reads split), or LimitExceeded past ``limit`` bytes."""
+    parts: list[bytes] = []
+    total = 0
+    while total <= limit and (chunk := stream.read(limit + 1 - total)):
+        parts.append(chunk)
+        total += len(chunk)
+    if total > limit:
+        raise LimitExceeded(f"{what} larger than {limit} bytes")
+    return b"".join(parts)

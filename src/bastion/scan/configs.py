@@ -12,12 +12,13 @@ import io
 import json
 from typing import ClassVar
 
-from bastion.errors import LimitExceeded, ScanError
+from bastion.errors import ScanError
 from bastion.models import Location, Severity
 from bastion.scan._context import ScanContext
 from bastion.scan._embedded import search_embedded
 from bastion.scan._keras import check_config, looks_like_keras
 from bastion.scan._pickle_vm import Reader
+from bastion.scan._seekable import read_bounded
 from bastion.scan._template import MAX_TEMPLATE, check_template
 from bastion.scan.base import ByteStream
 
@@ -37,7 +38,7 @@ class JsonScanner:
         return text[1:].lstrip()[:1] in (b'"', b"}")
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
-        data = _read_all(stream, MAX_JSON, "JSON")
+        data = read_bounded(stream, MAX_JSON, "JSON file")
         for doc in _documents(data):
             check_document(doc, location, ctx)
         search_embedded(Reader(io.BytesIO(data)), location, ctx)
@@ -52,17 +53,8 @@ class TemplateScanner:
         return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(_TEMPLATE_STARTS)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
-        data = _read_all(stream, MAX_TEMPLATE, "template")
+        data = read_bounded(stream, MAX_TEMPLATE, "template file")
         check_template(data.decode("utf-8", "replace"), "chat template", location, ctx)
-
-
-def _read_all(stream: ByteStream, limit: int, what: str) -> bytes:
-    data = stream.read(limit + 1)
-    while len(data) <= limit and (chunk := stream.read(limit + 1 - len(data))):
-        data += chunk
-    if len(data) > limit:
-        raise LimitExceeded(f"{what} file larger than {limit} bytes")
-    return data
 
 
 def _documents(data: bytes) -> list[object]:

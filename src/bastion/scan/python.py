@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bastion.errors import LimitExceeded
 from bastion.models import Location, Severity
 from bastion.scan._context import ScanContext
 from bastion.scan._embedded import search_embedded
 from bastion.scan._pickle_vm import Reader
+from bastion.scan._seekable import read_bounded
 from bastion.scan.base import ByteStream
 
 MAX_SOURCE = 16 << 20
@@ -80,9 +80,7 @@ class PythonScanner:
         return False
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
-        data = stream.read(MAX_SOURCE + 1)
-        if len(data) > MAX_SOURCE:
-            raise LimitExceeded(f"Python source larger than {MAX_SOURCE} bytes")
+        data = read_bounded(stream, MAX_SOURCE, "Python source")
         search_embedded(Reader(io.BytesIO(data)), location, ctx)
         try:
             tree = ast.parse(data.decode("utf-8-sig", "replace"))

@@ -137,3 +137,14 @@ def test_a_tarred_repository_is_scanned_member_by_member(repo: Path, tmp_path: P
     assert where["tiny-model/config.json"] == "hf.remote-code"
     assert where["tiny-model/modeling_tiny.py"] == "code.dangerous-call"
     assert {"tar", "gzip", "safetensors", "gguf", "onnx", "json", "python"} <= set(result.formats)
+
+
+def test_bom_refs_stay_unique_across_roots(tmp_path: Path) -> None:
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "config.json").write_text("{}")
+    roots = [str(tmp_path / "a"), str(tmp_path / "b")]
+    bom = json.loads(to_cyclonedx(scan_path(*roots, workers=1), roots))
+    refs = [c["bom-ref"] for c in bom["components"]]
+    assert len(refs) == len(set(refs)) == 2
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(bom)) is None

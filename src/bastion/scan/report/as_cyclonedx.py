@@ -37,6 +37,11 @@ def to_bom(
 ) -> dict[str, Any]:
     roots = roots or []
     components = [_component(result, roots) for result in report.files]
+    seen: set[str] = set()
+    for index, component in enumerate(components):
+        if component["bom-ref"] in seen:  # the same relative name under two roots
+            component["bom-ref"] += f"#{index}"
+        seen.add(component["bom-ref"])
     model_name = name or (os.path.basename(os.path.normpath(roots[0])) if roots else "model")
     worst = report.max_severity
     return {
