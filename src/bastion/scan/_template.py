@@ -20,6 +20,7 @@ from bastion.scan._context import ScanContext
 
 MAX_TEMPLATE = 1 << 20
 _DUNDER = re.compile(r"__\w*__|^__|__$")
+_DUNDER_WORD = re.compile(r"__[A-Za-z]\w*__")
 #: Globals every Jinja environment offers whose attributes lead to Python internals.
 GADGETS = frozenset(
     {"cycler", "joiner", "namespace", "lipsum", "self", "range", "dict", "config",
@@ -101,11 +102,9 @@ def analyse_tokens(tokens: list[_Token]) -> list[TemplateRisk]:
 def _judge(tok: _Token, prev: _Token | None, nxt: _Token | None) -> TemplateRisk | None:
     line = tok.line
     if tok.kind == "string":
-        if "__" in tok.value:
-            return TemplateRisk(
-                Severity.CRITICAL, f"string {tok.value[:40]!r} names a dunder", line
-            )
-        return None
+        return _judge_string(tok, nxt)
+    if tok.kind == "data" and _DUNDER_WORD.search(tok.value):
+        return TemplateRisk(Severity.HIGH, "template text spells a dunder name", line)
     if tok.kind != "name":
         return None
     name = tok.value
@@ -126,15 +125,26 @@ def _judge(tok: _Token, prev: _Token | None, nxt: _Token | None) -> TemplateRisk
     return None
 
 
+def _judge_string(tok: _Token, nxt: _Token | None) -> TemplateRisk | None:
+    if "__" in tok.value:
+        return TemplateRisk(
+            Severity.CRITICAL, f"string {tok.value[:40]!r} names a dunder", tok.line
+        )
+    if "%c" in tok.value and nxt is not None and nxt.kind == "pipe":
+        return TemplateRisk(Severity.HIGH, "'%c' formatting builds text from numbers", tok.line)
+    return None
+
+
 def _concatenated_dunders(tokens: list[_Token]) -> Iterator[TemplateRisk]:
-    """Strings joined with ``~`` or ``+`` that spell a dunder only together."""
+    """Strings joined with ``~`` or ``+`` (or listed for ``join``) that spell a dunder
+    only together."""
     run: list[str] = []
     line = 0
     for tok in [*tokens, _Token(0, "end", "")]:
         if tok.kind == "string":
             run.append(tok.value)
             line = line or tok.line
-        elif tok.kind not in ("tilde", "add"):
+        elif tok.kind not in ("tilde", "add", "comma"):
             joined = "".join(run)
             if len(run) > 1 and "__" in joined and not any("__" in part for part in run):
                 yield TemplateRisk(Severity.CRITICAL, f"strings joined into {joined[:40]!r}", line)
@@ -161,19 +171,23 @@ def _lex(source: str) -> Iterator[_Token]:
 _TAG = re.compile(r"\{\{(.*?)\}\}|\{%(.*?)%\}|\{#.*?#\}", re.S)
 _PART = re.compile(
     r"""(?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?P<name>[A-Za-z_]\w*)"""
-    r"""|(?P<op>[.\[|~+])|(?P<other>\S)|\s+""",
+    r"""|(?P<op>[.\[|~+,])|(?P<other>\S)|\s+""",
     re.S,
 )
-_OPS = {".": "dot", "[": "lbracket", "|": "pipe", "~": "tilde", "+": "add"}
+_OPS = {".": "dot", "[": "lbracket", "|": "pipe", "~": "tilde", "+": "add", ",": "comma"}
 
 
 def lex_fallback(source: str) -> Iterator[_Token]:
     """A small lexer for tags, names, strings and the operators the analysis needs."""
+    last = 0
     for tag in _TAG.finditer(source):
+        line = source.count("\n", 0, tag.start()) + 1
+        if tag.start() > last:
+            yield _Token(line, "data", source[last : tag.start()])
+        last = tag.end()
         body = tag.group(1) if tag.group(1) is not None else tag.group(2)
         if body is None:
             continue
-        line = source.count("\n", 0, tag.start()) + 1
         if tag.group(2) is not None:
             yield _Token(line, "block_begin", "{%")
         for part in _PART.finditer(body.strip("-+ \t\r\n")):

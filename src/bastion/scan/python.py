@@ -33,7 +33,7 @@ DANGEROUS: tuple[tuple[str, str, Severity], ...] = (
     *((p, "runs code", _HIGH) for p in (
         "eval", "exec", "compile", "__import__", "builtins.eval", "builtins.exec",
         "importlib.import_module", "importlib.__import__", "runpy.", "code.interact",
-        "ctypes.", "types.FunctionType", "types.CodeType",
+        "ctypes.", "types.FunctionType", "types.CodeType", "torch.hub.load",
     )),
     *((p, "runs programs", _HIGH) for p in (
         "os.system", "os.popen", "os.exec*", "os.spawn*", "os.fork", "os.posix_spawn*",
@@ -42,6 +42,7 @@ DANGEROUS: tuple[tuple[str, str, Severity], ...] = (
     *((p, "reaches the network", _HIGH) for p in (
         "socket.", "urllib.request.", "urllib.urlopen", "urllib2.", "http.client.", "requests.",
         "httpx.", "aiohttp.", "ftplib.", "smtplib.", "telnetlib.", "paramiko.", "xmlrpc.",
+        "huggingface_hub.hf_hub_download", "huggingface_hub.snapshot_download",
     )),
     *((p, "writes or deletes files", _MEDIUM) for p in (
         "os.remove", "os.unlink", "os.rmdir", "os.removedirs", "os.rename", "os.replace",

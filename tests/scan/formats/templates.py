@@ -221,5 +221,8 @@ MALICIOUS = {
     "import-template": "{% import 'helpers.j2' as h %}{{ h.x() }}",
     "plain-os": "{{ os.popen('id') }}",
     "gadget-getitem": "{{ cycler['__init__'] }}",
+    "block-set-dunder": "{% set a %}__class__{% endset %}{{ messages[a] }}",
+    "join-list-dunder": "{% set n = ['_', '_', 'class', '_', '_']|join %}{{ messages[n] }}",
+    "format-chars": "{% set n = '%c%c%s%c%c'|format(95, 95, 'class', 95, 95) %}{{ messages[n] }}",
     "hidden-in-benign": CHATML_QWEN + "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
 }

@@ -140,6 +140,11 @@ def test_benign_modeling_code_is_clean(tmp_path: Path) -> None:
         ("import shutil\nshutil.rmtree('/')", Severity.MEDIUM),
         ("import pickle\npickle.loads(b'')", Severity.MEDIUM),
         ("import os\ngetattr(os, 'system')('id')", Severity.HIGH),
+        ("import torch\ntorch.hub.load('evil/repo', 'model')", Severity.HIGH),
+        (
+            "from huggingface_hub import hf_hub_download\nhf_hub_download('a/b', 'c.py')",
+            Severity.HIGH,
+        ),
     ],
 )
 def test_dangerous_calls(tmp_path: Path, snippet: str, severity: Severity) -> None:

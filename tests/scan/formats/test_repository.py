@@ -86,6 +86,12 @@ def test_cli_writes_a_valid_ml_bom(repo: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "modeling_tiny.py" in proc.stdout
+    assert (
+        "Formats: gguf 1, json 2, not a model format 1, onnx 1, python 1, safetensors 2"
+        in proc.stdout
+    )
+    assert "Rules: " in proc.stdout
+    assert "code.dangerous-call 1" in proc.stdout
     text = bom_path.read_text()
     error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
     assert error is None, str(error)[:2000]
