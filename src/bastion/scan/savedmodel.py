@@ -46,6 +46,8 @@ class SavedModelScanner:
             for meta_graph in model.messages(2):
                 for graph in meta_graph.messages(2):
                     _walk_graph(graph, seen)
+                for object_graph in meta_graph.messages(7):
+                    _user_objects(object_graph, location, ctx)
         ops = tensorflow_ops()
         for op, where in sorted(seen.items()):
             group = ops.get(op)
@@ -61,6 +63,21 @@ class SavedModelScanner:
                 op=op,
                 nodes=where[:MAX_EXAMPLES],
             )
+
+
+def _user_objects(object_graph: Message, location: Location, ctx: ScanContext) -> None:
+    """Keras layers saved by TF 2 before keras_metadata.pb: SavedObjectGraph.nodes ->
+    SavedObject.user_object -> SavedUserObject.metadata, a JSON layer config."""
+    for saved_object in object_graph.messages(1):
+        for user_object in saved_object.messages(4):
+            identifier = next(user_object.strings(1, 4096), "?")
+            for text in user_object.strings(3, 64 << 20):
+                try:
+                    doc = json.loads(text)
+                except json.JSONDecodeError:
+                    continue  # metadata is optional and free-form outside Keras
+                if isinstance(doc, dict):
+                    check_config(doc, location.child(f"<{identifier}>"), ctx)
 
 
 def _walk_graph(graph: Message, seen: dict[str, list[str]]) -> None:

@@ -43,10 +43,15 @@ BENIGN_OPS = ["Const", "VarHandleOp", "ReadVariableOp", "MatMul", "SaveV2", "Res
               "StatefulPartitionedCall", "NoOp", "Identity"]  # fmt: skip
 
 
-def saved_model(graph_ops: list[str], function_ops: list[str] = ()) -> bytes:
+def saved_model(
+    graph_ops: list[str], function_ops: list[str] = (), layers: list[dict[str, object]] = ()
+) -> bytes:
     graph = b"".join(ld(1, node(f"g{i}", op)) for i, op in enumerate(graph_ops))
     graph += ld(2, ld(1, function("__inference_serve_42", list(function_ops))))
-    meta_graph = ld(1, ld(4, "serve")) + ld(2, graph)
+    objects = b"".join(
+        ld(1, ld(4, ld(1, "_tf_keras_layer") + ld(3, json.dumps(layer)))) for layer in layers
+    )
+    meta_graph = ld(1, ld(4, "serve")) + ld(2, graph) + ld(7, objects)
     return varint(1 << 3) + varint(1) + ld(2, meta_graph)
 
 
@@ -110,3 +115,16 @@ def test_mutated_graphs_never_crash(tmp_path: Path, data: st.DataObject) -> None
         raw[data.draw(st.integers(6, len(raw) - 1))] = data.draw(st.integers(0, 255))
     result = scan_bytes(tmp_path, bytes(raw), "saved_model.pb")
     assert result.status in (Status.CLEAN, Status.FINDINGS, Status.ERROR, Status.SKIPPED)
+
+
+def test_tf2_user_object_metadata_is_checked_as_keras(tmp_path: Path) -> None:
+    dense = {"class_name": "Dense", "config": {"units": 2}}
+    foreign = {"class_name": "function", "module": "os", "config": "system"}
+    clean = saved_model(BENIGN_OPS, layers=[dense])
+    assert_clean(scan_bytes(tmp_path, clean, "saved_model.pb"))
+    hostile = saved_model(
+        BENIGN_OPS, layers=[dense, {"class_name": "Dense", "config": {"activation": foreign}}]
+    )
+    assert_flagged(
+        scan_bytes(tmp_path, hostile, "saved_model.pb"), "keras.external-module", Severity.CRITICAL
+    )
