@@ -59,26 +59,29 @@ class Message:
         return cls(Source(window), 0, window.size)
 
     def __iter__(self) -> Iterator[Field]:
-        pos = self.start
-        while pos < self.end:
-            tag, pos = self.varint(pos)
+        pos, end, get = self.start, self.end, self.source.get
+        while pos < end:
+            head = get(pos, 20)  # a tag and a varint or fixed value fit in 20 bytes
+            tag, used = _decode(head, 0, pos)
             number, wire = tag >> 3, tag & 7
             if number == 0:
                 raise ScanError(f"protobuf field number 0 at byte {pos}")
             if wire == VARINT:
-                value, pos = self.varint(pos)
-                yield Field(number, wire, value, pos)
+                value, used = _decode(head, used, pos)
+                self._need(pos, used)
+                yield Field(number, wire, value, pos + used)
+                pos += used
             elif wire in (FIXED64, FIXED32):
                 width = 8 if wire == FIXED64 else 4
-                self._need(pos, width)
-                raw = self.source.get(pos, width)
-                yield Field(number, wire, int.from_bytes(raw, "little"), pos)
-                pos += width
+                self._need(pos + used, width)
+                raw = head[used : used + width]
+                yield Field(number, wire, int.from_bytes(raw, "little"), pos + used)
+                pos += used + width
             elif wire == LENGTH:
-                length, pos = self.varint(pos)
-                self._need(pos, length)
-                yield Field(number, wire, length, pos)
-                pos += length
+                length, used = _decode(head, used, pos)
+                self._need(pos + used, length)
+                yield Field(number, wire, length, pos + used)
+                pos += used + length
             else:
                 raise ScanError(f"protobuf wire type {wire} at byte {pos} is not supported")
 
@@ -90,15 +93,9 @@ class Message:
             )
 
     def varint(self, pos: int) -> tuple[int, int]:
-        raw = self.source.get(pos, 10)
-        value = 0
-        for i, byte in enumerate(raw):
-            value |= (byte & 0x7F) << (7 * i)
-            if not byte & 0x80:
-                if pos + i + 1 > self.end:
-                    break
-                return value, pos + i + 1
-        raise ScanError(f"protobuf varint at byte {pos} is malformed or truncated")
+        value, used = _decode(self.source.get(pos, 10), 0, pos)
+        self._need(pos, used)
+        return value, pos + used
 
     def sub(self, field: Field) -> Message:
         return Message(self.source, field.start, field.start + field.value, self.depth + 1)
@@ -117,6 +114,14 @@ class Message:
         for field in self:
             if field.number == number and field.wire == LENGTH:
                 yield self.sub(field)
+
+    def last_string(self, number: int, default: str = "", limit: int = 4096) -> str:
+        """A singular string field: like every protobuf parser, the last occurrence wins."""
+        value = default
+        for field in self:
+            if field.number == number and field.wire == LENGTH:
+                value = self.text(field, limit)
+        return value
 
     def strings(self, number: int, limit: int = 1 << 20) -> Iterator[str]:
         for field in self:
@@ -140,6 +145,24 @@ def packed_or_plain_ints(msg: Message, number: int, limit: int = 64) -> list[int
         if len(out) > limit:
             raise LimitExceeded(f"more than {limit} values in a repeated field")
     return out
+
+
+def _decode(buf: bytes, i: int, where: int) -> tuple[int, int]:
+    """The varint at ``buf[i]`` and the index after it; ``where`` is for the message."""
+    value, shift = 0, 0
+    try:
+        while True:
+            byte = buf[i]
+            i += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value, i
+            shift += 7
+            if shift > 63:
+                break
+    except IndexError:
+        pass
+    raise ScanError(f"protobuf varint near byte {where} is malformed or truncated")
 
 
 def varint_at(head: bytes, pos: int) -> tuple[int, int] | None:

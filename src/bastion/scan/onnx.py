@@ -95,8 +95,7 @@ class OnnxScanner:
         with random_access(stream, ctx.limits.max_member_size) as window:
             model = Message.whole(window)
             for function in model.messages(25):
-                domain = next(function.strings(10, 4096), "")
-                walk.functions.update((domain, name) for name in function.strings(1, 4096))
+                walk.functions.add((function.last_string(10), function.last_string(1)))
             for item in model:
                 if item.number == 7 and item.wire == LENGTH:
                     _graph(model.sub(item), walk)
@@ -131,8 +130,17 @@ def _graph(graph: Message, walk: _Walk) -> None:
 
 
 def _node(node: Message, walk: _Walk) -> None:
-    op_type = next(node.strings(4, 4096), "")
-    domain = next(node.strings(7, 4096), "")
+    op_type, domain = "", ""
+    attributes: list[Message] = []
+    for item in node:  # one pass; singular fields: the last occurrence wins
+        if item.wire != LENGTH:
+            continue
+        if item.number == 4:
+            op_type = node.text(item, 4096)
+        elif item.number == 7:
+            domain = node.text(item, 4096)
+        elif item.number == 5:
+            attributes.append(node.sub(item))
     key = (domain, op_type)
     custom = domain not in onnx_standard_domains() and key not in walk.functions
     if custom and key not in walk.reported:
@@ -146,7 +154,7 @@ def _node(node: Message, walk: _Walk) -> None:
             domain=domain,
             op_type=op_type,
         )
-    for attribute in node.messages(5):
+    for attribute in attributes:
         _attribute(attribute, walk)
 
 
@@ -162,19 +170,21 @@ def _attribute(attribute: Message, walk: _Walk) -> None:
 
 def _tensor(tensor: Message, walk: _Walk) -> None:
     dims = packed_or_plain_ints(tensor, 1)
-    data_type = next((f.value for f in tensor if f.number == 2 and f.wire == VARINT), 0)
-    name = next(tensor.strings(8, 4096), "?")
-    bits = _BITS.get(data_type)
-    expected = math.ceil(math.prod(dims) * bits / 8) if bits is not None else None
+    data_type, name = 0, "?"
     external: dict[str, str] = {}
     raw: Field | None = None
-    for item in tensor:
-        if item.number == 13 and item.wire == LENGTH:
+    for item in tensor:  # singular fields: the last occurrence wins
+        if item.number == 2 and item.wire == VARINT:
+            data_type = item.value
+        elif item.number == 8 and item.wire == LENGTH:
+            name = tensor.text(item, 4096)
+        elif item.number == 13 and item.wire == LENGTH:
             entry = tensor.sub(item)
-            key = next(entry.strings(1, 4096), "")
-            external[key] = next(entry.strings(2, 4096), "")
+            external[entry.last_string(1)] = entry.last_string(2)
         elif item.number == 9 and item.wire == LENGTH:
             raw = item
+    bits = _BITS.get(data_type)
+    expected = math.ceil(math.prod(dims) * bits / 8) if bits is not None else None
     if raw is not None and expected is not None and raw.value != expected:
         walk.ctx.finding(
             "onnx.size-mismatch",

@@ -70,7 +70,7 @@ def _user_objects(object_graph: Message, location: Location, ctx: ScanContext) -
     SavedObject.user_object -> SavedUserObject.metadata, a JSON layer config."""
     for saved_object in object_graph.messages(1):
         for user_object in saved_object.messages(4):
-            identifier = next(user_object.strings(1, 4096), "?")
+            identifier = user_object.last_string(1, "?")
             for text in user_object.strings(3, 64 << 20):
                 try:
                     doc = json.loads(text)
@@ -88,13 +88,15 @@ def _walk_graph(graph: Message, seen: dict[str, list[str]]) -> None:
             _node(graph.sub(field), "graph", seen)
         elif field.number == 2:  # library
             for function in graph.sub(field).messages(1):
-                name = next((n for sig in function.messages(1) for n in sig.strings(1, 4096)), "?")
+                name = "?"
+                for signature in function.messages(1):
+                    name = signature.last_string(1, "?")
                 for node in function.messages(3):
                     _node(node, name, seen)
 
 
 def _node(node: Message, scope: str, seen: dict[str, list[str]]) -> None:
-    name = next(node.strings(1, 4096), "?")
+    name = node.last_string(1, "?")
     for op in node.strings(2, 4096):
         where = seen.setdefault(op, [])
         if len(where) < MAX_EXAMPLES:
@@ -112,7 +114,7 @@ class KerasMetadataScanner:
         with random_access(stream, ctx.limits.max_member_size) as window:
             metadata = Message.whole(window)
             for saved_object in metadata.messages(1):
-                path = next(saved_object.strings(2, 4096), "?")
+                path = saved_object.last_string(2, "?")
                 for text in saved_object.strings(4, 64 << 20):
                     try:
                         doc = json.loads(text)

@@ -206,3 +206,19 @@ def test_models_inside_archives(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "bundle.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.write(model, "onnx/model.onnx")
     assert_flagged(scan(tmp_path / "bundle.zip"), "onnx.external-data-traversal")
+
+
+def test_a_repeated_singular_field_is_read_as_protobuf_reads_it(tmp_path: Path) -> None:
+    """The last occurrence of a singular field wins: an earlier, harmless domain must not
+    hide the custom one a runtime will see."""
+    from tests.scan.formats.test_savedmodel import ld, varint
+
+    node = ld(1, "x") + ld(2, "y") + ld(4, "Pwn") + ld(7, "") + ld(7, "com.evil")
+    graph = ld(1, node) + ld(2, "g")
+    data = (
+        varint(1 << 3) + varint(8) + ld(7, graph) + ld(8, ld(1, "") + varint(2 << 3) + varint(17))
+    )
+    assert onnx.load_from_string(data).graph.node[0].domain == "com.evil"
+    result = scan_bytes(tmp_path, data, "m.onnx")
+    assert_flagged(result, "onnx.custom-operator")
+    assert result.findings[0].details["domain"] == "com.evil"
