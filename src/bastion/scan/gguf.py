@@ -64,7 +64,8 @@ class TensorInfo:
 @dataclass(slots=True)
 class GgufHeader:
     version: int
-    strings: dict[str, str] = field(default_factory=dict)
+    #: Every string value in file order, repeated keys included (readers disagree on them).
+    strings: list[tuple[str, str]] = field(default_factory=list)
     alignment: int = 32
     tensors: list[TensorInfo] = field(default_factory=list)
     data_start: int = 0
@@ -131,7 +132,7 @@ class GgufScanner:
         size = _size(stream)
         reader = _Reader(stream)
         header = read_header(reader)
-        for key, text in header.strings.items():
+        for key, text in header.strings:
             if key == TEMPLATE_KEY or key.startswith(TEMPLATE_KEY + "."):
                 check_template(text, key, location, ctx)
         total = size if size is not None else reader.offset + reader.rest()
@@ -168,7 +169,7 @@ def read_header(reader: _Reader) -> GgufHeader:
         value_type = reader.unpack("I")
         value = _value(reader, value_type, 0)
         if isinstance(value, str):
-            header.strings[key] = value
+            header.strings.append((key, value))
         elif key == "general.alignment" and isinstance(value, int):
             if value <= 0 or value & (value - 1):
                 raise ScanError(f"GGUF alignment {value} is not a power of two")

@@ -159,3 +159,13 @@ def test_random_templates_never_crash(source: str) -> None:
     with contextlib.suppress(ValueError):
         analyse(source)
     analyse_tokens(list(lex_fallback(source)))
+
+
+def test_a_repeated_template_key_is_checked_every_time(tmp_path: Path) -> None:
+    def kv(key: bytes, value: bytes) -> bytes:
+        return struct.pack("<Q", len(key)) + key + struct.pack("<IQ", 8, len(value)) + value
+
+    key = b"tokenizer.chat_template"
+    kvs = kv(key, MALICIOUS["plain-os"].encode()) + kv(key, BENIGN["llama3"].encode())
+    result = scan_bytes(tmp_path, gguf_bytes(kvs, n_kv=2))
+    assert_flagged(result, "chat-template.injection")
