@@ -101,9 +101,19 @@ class PythonScanner:
             )
 
 
+#: Names that lead from any object to the interpreter's internals (sandbox escapes).
+INTERNALS = frozenset(
+    {"__globals__", "__builtins__", "__subclasses__", "__code__", "__mro__", "__bases__",
+     "__closure__", "f_globals", "f_back", "gi_frame", "tb_frame"}
+)  # fmt: skip
+
+
 def dangerous_calls(tree: ast.AST) -> Iterator[Call]:
     aliases = _aliases(tree)
     for node in ast.walk(tree):
+        internal = _internal_name(node)
+        if internal is not None:
+            yield Call(internal, getattr(node, "lineno", 0), "reaches interpreter internals", _HIGH)
         if not isinstance(node, ast.Call):
             continue
         name = _dotted(node.func, aliases)
@@ -112,6 +122,16 @@ def dangerous_calls(tree: ast.AST) -> Iterator[Call]:
         hit = _match(name) or _open_for_writing(name, node) or _getattr_on_module(name, node)
         if hit is not None:
             yield Call(name, node.lineno, hit[0], hit[1])
+
+
+def _internal_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Attribute) and node.attr in INTERNALS:
+        return f"*.{node.attr}"
+    if isinstance(node, ast.Name) and node.id in INTERNALS:
+        return node.id
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in INTERNALS:
+        return repr(node.value)
+    return None
 
 
 def _aliases(tree: ast.AST) -> dict[str, str]:
@@ -172,6 +192,11 @@ def _getattr_on_module(name: str, node: ast.Call) -> tuple[str, Severity] | None
         return None
     attr = node.args[1]
     name_given = attr.value if isinstance(attr, ast.Constant) else None
-    if isinstance(name_given, str) and (name_given.startswith("__") or _match(f"os.{name_given}")):
+    risky = isinstance(name_given, str) and (
+        name_given.startswith("__")
+        or name_given in INTERNALS | {"mro", "eval", "exec"}
+        or _match(f"os.{name_given}") is not None
+    )
+    if risky:
         return "reaches a dangerous attribute by name", _HIGH
     return None

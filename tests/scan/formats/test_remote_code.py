@@ -141,6 +141,9 @@ def test_benign_modeling_code_is_clean(tmp_path: Path) -> None:
         ("import pickle\npickle.loads(b'')", Severity.MEDIUM),
         ("import os\ngetattr(os, 'system')('id')", Severity.HIGH),
         ("import torch\ntorch.hub.load('evil/repo', 'model')", Severity.HIGH),
+        ("f = (lambda: 0).__globals__['__builtins__']", Severity.HIGH),
+        ("[c for c in ().__class__.__bases__[0].__subclasses__()]", Severity.HIGH),
+        ("getattr(type(x), 'mro')", Severity.HIGH),
         (
             "from huggingface_hub import hf_hub_download\nhf_hub_download('a/b', 'c.py')",
             Severity.HIGH,
