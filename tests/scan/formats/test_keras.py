@@ -12,6 +12,8 @@ from pathlib import Path
 
 import h5py
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bastion.models import Severity
 from bastion.scan import Status
@@ -163,3 +165,29 @@ def test_keras_config_without_module_keys_is_checked(tmp_path: Path) -> None:
     lam = {"class_name": "Lambda", "config": {"function": ["YWJj"], "function_type": "lambda"}}
     config = {"class_name": "Sequential", "config": {"layers": [lam]}}
     assert_flagged(scan(keras_zip(tmp_path / "m.keras", config)), "keras.lambda-layer")
+
+
+def test_a_file_that_hangs_the_hdf5_library_is_an_error() -> None:
+    """Found by fuzzing: reading this attribute never returns; the child process is
+    stopped at the time limit and the file reported, never clean."""
+    from bastion.errors import ScanError
+    from bastion.scan.hdf5 import read_attributes
+
+    path = Path(__file__).with_name("data") / "attribute-hang.h5"
+    with pytest.raises(ScanError, match="did not finish"):
+        read_attributes(str(path), timeout=3)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_mutated_h5_never_crashes_the_scanner(
+    tmp_path: Path, saved: Path, data: st.DataObject
+) -> None:
+    raw = bytearray((saved / "plain.h5").read_bytes())
+    for _ in range(data.draw(st.integers(1, 6))):
+        raw[data.draw(st.integers(8, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    (tmp_path / "m.h5").write_bytes(bytes(raw))
+    result = scan(tmp_path / "m.h5")
+    assert result.status in (Status.CLEAN, Status.FINDINGS, Status.ERROR)
