@@ -32,31 +32,41 @@ def looks_like_keras(doc: object) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("class_name"), str) and "config" in doc
 
 
-def check_config(doc: object, location: Location, ctx: ScanContext) -> None:
-    """Walk a Keras config and report Lambda layers, foreign modules and custom objects."""
-    ctx.note_format("keras")
+def check_config(doc: object, location: Location, ctx: ScanContext, *, known: bool = True) -> None:
+    """Walk a Keras config and report Lambda layers, foreign modules and custom objects.
+
+    With ``known=False`` (any JSON document) the walk still looks for Keras-shaped objects
+    at every depth, so a config wrapped in something else is not missed; the format is
+    noted, and size limits reported, only when there is a Keras object.
+    """
     stack: list[tuple[object, str, int]] = [(doc, "", 0)]
-    nodes = 0
+    nodes = shaped = 0
     while stack:
         node, path, depth = stack.pop()
         nodes += 1
         if depth > MAX_DEPTH or nodes > MAX_NODES:
-            ctx.finding(
-                "keras.config-too-large",
-                Severity.MEDIUM,
-                "the Keras config nests too deeply or holds too much to check in full",
-                location,
-            )
-            return
+            if known or shaped:
+                ctx.finding(
+                    "keras.config-too-large",
+                    Severity.MEDIUM,
+                    "the Keras config nests too deeply or holds too much to check in full",
+                    location,
+                )
+            break
         if isinstance(node, dict):
-            _check_object(node, path, location, ctx)
+            shaped += _check_object(node, path, location, ctx)
             stack.extend((v, f"{path}/{k}", depth + 1) for k, v in node.items())
         elif isinstance(node, list):
             stack.extend((v, f"{path}/{i}", depth + 1) for i, v in enumerate(node))
+    if known or shaped:
+        ctx.note_format("keras")
 
 
-def _check_object(node: dict[str, object], path: str, location: Location, ctx: ScanContext) -> None:
+def _check_object(node: dict[str, object], path: str, location: Location, ctx: ScanContext) -> bool:
+    """Check one object if it is a serialized Keras object; say whether it was."""
     class_name = node.get("class_name")
+    if not isinstance(class_name, str):
+        return False
     if class_name == "Lambda":
         _lambda_layer(node, path, location, ctx)
     elif class_name == "__lambda__":
@@ -81,6 +91,7 @@ def _check_object(node: dict[str, object], path: str, location: Location, ctx: S
             path=path,
             registered_name=registered,
         )
+    return True
 
 
 def _lambda_layer(node: dict[str, object], path: str, location: Location, ctx: ScanContext) -> None:

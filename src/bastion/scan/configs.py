@@ -75,8 +75,7 @@ def _documents(data: bytes) -> list[object]:
 def check_document(doc: object, location: Location, ctx: ScanContext) -> None:
     if not isinstance(doc, dict):
         return
-    if looks_like_keras(doc):
-        check_config(doc, location, ctx)
+    check_config(doc, location, ctx, known=looks_like_keras(doc))
     _remote_code(doc, location, ctx)
     template = doc.get("chat_template")
     if isinstance(template, str):

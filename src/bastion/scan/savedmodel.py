@@ -77,7 +77,7 @@ def _user_objects(object_graph: Message, location: Location, ctx: ScanContext) -
                 except json.JSONDecodeError:
                     continue  # metadata is optional and free-form outside Keras
                 if isinstance(doc, dict):
-                    check_config(doc, location.child(f"<{identifier}>"), ctx)
+                    check_config(doc, location.child(f"<{identifier}>"), ctx, known=False)
 
 
 def _walk_graph(graph: Message, seen: dict[str, list[str]]) -> None:

@@ -191,3 +191,24 @@ def test_mutated_h5_never_crashes_the_scanner(
     (tmp_path / "m.h5").write_bytes(bytes(raw))
     result = scan(tmp_path / "m.h5")
     assert result.status in (Status.CLEAN, Status.FINDINGS, Status.ERROR)
+
+
+def test_keras_objects_are_found_at_any_depth_of_any_json(tmp_path: Path) -> None:
+    lam = {"class_name": "Lambda", "config": {"function": ["YWJj"], "function_type": "lambda"}}
+    broken_top = {"clasq_name": "Sequential", "config": {"layers": [lam]}}
+    assert_flagged(scan(keras_zip(tmp_path / "a.keras", broken_top)), "keras.lambda-layer")
+    wrapped = {"run": {"model": {"class_name": "Sequential", "config": {"layers": [lam]}}}}
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(wrapped))
+    result = scan(path)
+    assert_flagged(result, "keras.lambda-layer")
+    assert result.formats == ("json", "keras")
+
+
+def test_big_json_without_keras_objects_is_not_a_keras_finding(tmp_path: Path) -> None:
+    vocab = {f"tok{i}": i for i in range(300_000)}
+    path = tmp_path / "tokenizer.json"
+    path.write_text(
+        json.dumps({"model": {"vocab": vocab, "merges": [[f"a{i}", "b"] for i in range(400_000)]}})
+    )
+    assert_clean(scan(path))
