@@ -22,7 +22,7 @@ from bastion.scan._seekable import read_bounded
 from bastion.scan._template import MAX_TEMPLATE, check_template
 from bastion.scan.base import ByteStream
 
-MAX_JSON = 256 << 20
+MAX_JSON = 128 << 20
 _TEMPLATE_STARTS = (b"{%", b"{{", b"{#")
 
 
