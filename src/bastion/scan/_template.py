@@ -21,6 +21,9 @@ from bastion.scan._context import ScanContext
 MAX_TEMPLATE = 1 << 20
 _DUNDER = re.compile(r"__\w*__|^__|__$")
 _DUNDER_WORD = re.compile(r"__[A-Za-z]\w*__")
+#: A dunder's start or end, or a mangled private name ("_TemplateReference__context");
+#: runs of underscores used as separators ("____") are not.
+_DUNDERISH = re.compile(r"(?<!_)__[A-Za-z]|[A-Za-z0-9]__(?!_)")
 #: Globals every Jinja environment offers whose attributes lead to Python internals.
 GADGETS = frozenset(
     {"cycler", "joiner", "namespace", "lipsum", "self", "range", "dict", "config",
@@ -126,7 +129,7 @@ def _judge(tok: _Token, prev: _Token | None, nxt: _Token | None) -> TemplateRisk
 
 
 def _judge_string(tok: _Token, nxt: _Token | None) -> TemplateRisk | None:
-    if "__" in tok.value:
+    if _DUNDERISH.search(tok.value):
         return TemplateRisk(
             Severity.CRITICAL, f"string {tok.value[:40]!r} names a dunder", tok.line
         )
@@ -146,7 +149,8 @@ def _concatenated_dunders(tokens: list[_Token]) -> Iterator[TemplateRisk]:
             line = line or tok.line
         elif tok.kind not in ("tilde", "add", "comma"):
             joined = "".join(run)
-            if len(run) > 1 and "__" in joined and not any("__" in part for part in run):
+            seen = any(_DUNDERISH.search(part) for part in run)
+            if len(run) > 1 and _DUNDERISH.search(joined) and not seen:
                 yield TemplateRisk(Severity.CRITICAL, f"strings joined into {joined[:40]!r}", line)
             run, line = [], 0
 

@@ -194,7 +194,13 @@ QWEN25_TOOLS = """{%- if tools %}
 {%- endif %}
 """
 
+SEPARATORS = (
+    "{% for message in messages %}{{ '____\n' + message['role'] + ': ' + message['content'] }}"
+    "{% endfor %}{{ '________' }}"
+)
+
 BENIGN = {
+    "underscore-separators": SEPARATORS,
     "llama2": LLAMA2,
     "llama3": LLAMA3,
     "llama3.1-tools": LLAMA31_TOOLS,
@@ -224,5 +230,7 @@ MALICIOUS = {
     "block-set-dunder": "{% set a %}__class__{% endset %}{{ messages[a] }}",
     "join-list-dunder": "{% set n = ['_', '_', 'class', '_', '_']|join %}{{ messages[n] }}",
     "format-chars": "{% set n = '%c%c%s%c%c'|format(95, 95, 'class', 95, 95) %}{{ messages[n] }}",
+    "mangled-private-string": "{{ self|attr('_TemplateReference' ~ '__context') }}",
+    "mangled-subscript": "{{ cycler['_' + '_init_' + '_'] }}",
     "hidden-in-benign": CHATML_QWEN + "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
 }

@@ -169,3 +169,21 @@ def test_a_repeated_template_key_is_checked_every_time(tmp_path: Path) -> None:
     kvs = kv(key, MALICIOUS["plain-os"].encode()) + kv(key, BENIGN["llama3"].encode())
     result = scan_bytes(tmp_path, gguf_bytes(kvs, n_kv=2))
     assert_flagged(result, "chat-template.injection")
+
+
+@pytest.mark.parametrize(
+    ("source", "risky"),
+    [
+        ("{{ x['_TemplateReference__context'] }}", True),
+        ("{{ x['__class__'] }}", True),
+        ("{{ x['__cla' ~ 'ss'] }}", True),
+        ("{{ x['_' ~ '_class_' ~ '_'] }}", True),
+        ("{{ ['_', '_', 'mro'] | join }}", True),
+        ("{{ ['a', '_', 'b'] | join }}", False),
+        ("{{ '____' ~ message['content'] ~ '____' }}", False),
+        ("{{ 'snake_case_name' }}", False),
+    ],
+)
+def test_string_level_dunders(source: str, risky: bool) -> None:
+    assert bool(analyse(source)) is risky
+    assert bool(analyse_tokens(list(lex_fallback(source)))) is risky
