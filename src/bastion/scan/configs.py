@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import ClassVar
 
 from bastion.errors import ScanError
@@ -77,6 +78,7 @@ def check_document(doc: object, location: Location, ctx: ScanContext) -> None:
         return
     check_config(doc, location, ctx, known=looks_like_keras(doc))
     _remote_code(doc, location, ctx)
+    _weight_map(doc, location, ctx)
     template = doc.get("chat_template")
     if isinstance(template, str):
         check_template(template, "chat_template", location, ctx)
@@ -110,6 +112,28 @@ def _remote_code(doc: dict[str, object], location: Location, ctx: ScanContext) -
             "the config asks loaders to trust (run) the repository's code",
             location,
         )
+
+
+def _weight_map(doc: dict[str, object], location: Location, ctx: ScanContext) -> None:
+    """Sharded checkpoints' index: every shard name is joined to the model's folder."""
+    weight_map = doc.get("weight_map")
+    if not isinstance(weight_map, dict):
+        return
+    shards = {v for v in weight_map.values() if isinstance(v, str)}
+    escaping = sorted(s for s in shards if _escapes(s))
+    if escaping:
+        ctx.finding(
+            "hf.path-traversal",
+            Severity.HIGH,
+            f"the weight map loads shards from outside the model's folder: {escaping[0]!r}",
+            location,
+            shards=escaping[:20],
+        )
+
+
+def _escapes(name: str) -> bool:
+    parts = re.split(r"[\\/]", name)
+    return name.startswith(("/", "\\")) or bool(re.match(r"^[A-Za-z]:", name)) or ".." in parts
 
 
 def _code_refs(doc: dict[str, object]) -> list[str]:

@@ -202,3 +202,15 @@ def test_random_json_never_crashes(tmp_path: Path, doc: object) -> None:
 def test_random_python_never_crashes(tmp_path: Path, body: str) -> None:
     result = scan_bytes(tmp_path, ("import os\n" + body).encode(), "x.py")
     assert result.status in (Status.CLEAN, Status.FINDINGS)
+
+
+def test_shard_index_escaping_the_folder(tmp_path: Path) -> None:
+    index = {"metadata": {"total_size": 8}, "weight_map": {
+        "a.weight": "model-00001-of-00002.safetensors",
+        "b.weight": "../../../home/user/.ssh/id_rsa",
+    }}  # fmt: skip
+    assert_flagged(
+        scan(write_json(tmp_path, "model.safetensors.index.json", index)), "hf.path-traversal"
+    )
+    index["weight_map"]["b.weight"] = "model-00002-of-00002.safetensors"
+    assert_clean(scan(write_json(tmp_path, "model.safetensors.index.json", index)))
