@@ -27,7 +27,9 @@ from bastion.scan.base import ByteStream, SeekableStream
 MAGIC = b"\x89HDF\r\n\x1a\n"
 CONFIG_ATTRS = ("model_config", "training_config")
 TIMEOUT = 30.0
-MEMORY = 2 << 30
+MEMORY = 4 << 30
+#: One thread for NumPy's BLAS in the child: its per-thread buffers count against MEMORY.
+_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 _HINT = "Treat the file as unsafe: do not load it."
 _READER = """
 import json, sys
@@ -106,6 +108,7 @@ def read_attributes(path: str, *, timeout: float = TIMEOUT) -> dict[str, str]:
             capture_output=True,
             timeout=timeout,
             check=False,
+            env={**os.environ, **_ENV},
         )
     except subprocess.TimeoutExpired:
         raise ScanError(
