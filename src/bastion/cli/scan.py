@@ -75,6 +75,11 @@ Examples:
     envvar="BASTION_CONFIG",
     help="Settings TOML file (also BASTION_CONFIG).",
 )
+@click.option(
+    "--sbom",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a CycloneDX 1.6 ML-BOM (JSON): each file's SHA-256, format and verdict.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="List clean and skipped files too.")
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar [default: on a terminal]."
@@ -87,15 +92,18 @@ def scan(
     policies: tuple[Path, ...],
     workers: int | None,
     config: Path | None,
+    sbom: Path | None,
     verbose: bool,
     progress: bool | None,
 ) -> None:
     """Scan model files for code injection before anything loads them.
 
     PATHS are files or folders (scanned recursively). Formats are told apart by
-    content, not by file name: pickles (protocols 0-5), PyTorch checkpoints (zip and
-    legacy), NumPy .npy/.npz, joblib, and zip/tar/gzip/bz2/xz archives of them.
-    Nothing scanned is ever imported, unpickled or executed.
+    content, not by file name: pickles (protocols 0-5), PyTorch checkpoints (zip,
+    legacy, TorchScript), NumPy, joblib, safetensors, GGUF, ONNX, Keras (.keras,
+    .h5), TensorFlow SavedModel, JSON configs, chat templates, Python files, and
+    zip/tar/gzip/bz2/xz archives of them. Nothing scanned is ever imported,
+    unpickled or executed.
     """
     from dataclasses import replace
 
@@ -115,15 +123,23 @@ def scan(
     except BastionError as exc:
         fail(exc)
     text = _render(report, fmt, threshold, verbose, output)
+    if sbom is not None:
+        from bastion.scan.report import to_cyclonedx
+
+        _write(sbom, to_cyclonedx(report, [str(p) for p in paths]) + "\n")
     if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            click.echo(f"error: cannot write {output}: {exc.strerror}", err=True)
-            sys.exit(EXIT_ERROR)
+        _write(output, text)
     elif text:
         click.echo(text, nl=False)
     sys.exit(report.exit_code(threshold))
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        click.echo(f"error: cannot write {path}: {exc.strerror}", err=True)
+        sys.exit(EXIT_ERROR)
 
 
 def _render(

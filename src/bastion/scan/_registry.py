@@ -8,8 +8,15 @@ from functools import cache
 from bastion._plugins import discover
 from bastion.scan.base import FormatScanner
 from bastion.scan.compressed import CompressedScanner
+from bastion.scan.configs import JsonScanner, TemplateScanner
+from bastion.scan.gguf import GgufScanner
+from bastion.scan.hdf5 import Hdf5Scanner
 from bastion.scan.numpy import NpyScanner
+from bastion.scan.onnx import OnnxScanner
 from bastion.scan.pickle import PickleScanner
+from bastion.scan.python import PythonScanner
+from bastion.scan.safetensors import SafetensorsScanner
+from bastion.scan.savedmodel import KerasMetadataScanner, SavedModelScanner
 from bastion.scan.tar import TarScanner
 from bastion.scan.zip import ZipScanner
 
@@ -17,8 +24,18 @@ BUILTIN: tuple[type[FormatScanner], ...] = (
     ZipScanner,
     TarScanner,
     NpyScanner,
+    GgufScanner,
+    SafetensorsScanner,
+    Hdf5Scanner,
+    SavedModelScanner,
+    OnnxScanner,
     CompressedScanner,
     PickleScanner,
+    # Broad, content-shaped sniffs last: only what no binary format claimed.
+    KerasMetadataScanner,
+    JsonScanner,
+    TemplateScanner,
+    PythonScanner,
 )
 
 ENTRY_POINT_GROUP = "bastion.scanners"

@@ -16,8 +16,6 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "GIF image"),
     (b"%PDF-", "PDF document"),
     (b"\x7fELF", "ELF executable"),
-    (b"\x89HDF\r\n\x1a\n", "HDF5 file (Keras .h5: scanned from part 2 of the scanner)"),
-    (b"GGUF", "GGUF model (header and chat-template checks come with the GGUF scanner)"),
     (b"RIFF", "RIFF media file"),
     (b"\x00asm", "WebAssembly module"),
 )
@@ -30,8 +28,6 @@ def classify(head: bytes) -> str:
     for magic, label in _MAGIC:
         if head.startswith(magic):
             return label
-    if _looks_like_safetensors(head):
-        return "safetensors (tensors only; no code can run from it)"
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -42,13 +38,6 @@ def classify(head: bytes) -> str:
     if stripped.startswith(("{", "[")):
         return "JSON or other text (not a model format)"
     return "text (not a model format)"
-
-
-def _looks_like_safetensors(head: bytes) -> bool:
-    if len(head) < 10:
-        return False
-    size = int.from_bytes(head[:8], "little")
-    return 2 <= size <= 100 << 20 and head[8:9] == b"{"
 
 
 def scan_unknown(head: bytes, stream: ByteStream, location: Location, ctx: ScanContext) -> str:

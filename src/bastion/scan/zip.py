@@ -93,6 +93,7 @@ def _scan_zip(f: SeekableStream, location: Location, ctx: ScanContext) -> None:
         ctx.note_format("pytorch")
     seen: dict[str, int] = {}
     spans: list[tuple[int, int, str]] = []
+    first_finding = len(ctx.findings)
     for member in members:
         where = location.child(member.name)
         _check_name(member, where, ctx, seen)
@@ -117,6 +118,9 @@ def _scan_zip(f: SeekableStream, location: Location, ctx: ScanContext) -> None:
             raise ScanError(f"member {member.name!r} runs past the central directory")
         _scan_member(f, member, data_start, where, ctx, torch_prefixes)
     _check_overlaps(spans, location, ctx)
+    from bastion.scan import torchscript
+
+    torchscript.refine(names, first_finding, location, ctx)
     first = min((s for s, _, _ in spans), default=cd_start)
     if first > 0:
         ctx.finding(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from bastion.models import Severity
 from bastion.scan.base import ScanReport, Status
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _STYLE = {
     Severity.CRITICAL: "bold white on red",
@@ -67,6 +70,8 @@ def render(
         f"{counts[Status.ERROR]} errors, {counts[Status.SKIPPED]} skipped (not model files). "
         f"Worst: {worst.label if worst is not None else 'none'}. Exit code {code}."
     )
+    if len(report.files) > 1:
+        _breakdown(report, console)
     if code == 1:
         console.print(
             "[red]Do not load files with findings[/] unless you trust their source; "
@@ -76,3 +81,14 @@ def render(
         console.print(
             "[magenta]Some files could not be scanned to the end[/]: treat them as unsafe."
         )
+
+
+def _breakdown(report: ScanReport, console: Console) -> None:
+    """For a folder: how many files of each format, and which rules fired how often."""
+    from collections import Counter
+
+    formats = Counter("+".join(r.formats) or "not a model format" for r in report.files)
+    console.print("Formats: " + ", ".join(f"{k} {v}" for k, v in sorted(formats.items())))
+    rules = Counter(f.rule for f in report.findings)
+    if rules:
+        console.print("Rules: " + ", ".join(f"{k} {v}" for k, v in rules.most_common()))
