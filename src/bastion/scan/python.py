@@ -89,16 +89,25 @@ class PythonScanner:
             return  # not Python after all: it cannot run either
         calls = list(dangerous_calls(tree))
         if calls:
-            worst = max(c.severity for c in calls)
             listed = [f"{c.name} ({c.what}, line {c.line})" for c in calls]
-            ctx.finding(
-                "code.dangerous-call",
-                worst,
-                f"Python code that runs when the model loads calls {listed[0]}"
-                + (f" and {len(listed) - 1} more" if len(listed) > 1 else ""),
-                location,
-                calls=listed[:50],
-            )
+            more = f" and {len(listed) - 1} more" if len(listed) > 1 else ""
+            if _runs_on_load(location):
+                severity = max(c.severity for c in calls)
+                message = f"Python code that runs when the model loads calls {listed[0]}{more}"
+            else:
+                # A loose .py file runs only if a config's auto_map names it (reported as
+                # config.remote-code) or someone imports it: an inventory entry, not an alarm.
+                severity = Severity.LOW
+                message = (
+                    f"Python file calls {listed[0]}{more}; it runs if a config's auto_map "
+                    "or trust_remote_code loads it"
+                )
+            ctx.finding("code.dangerous-call", severity, message, location, calls=listed[:50])
+
+
+def _runs_on_load(location: Location) -> bool:
+    """TorchScript's ``code/`` members are executed by ``torch.jit.load``."""
+    return any("code" in member.split("/")[:-1] for member in location.members)
 
 
 #: Names that lead from any object to the interpreter's internals (sandbox escapes).

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -152,8 +154,16 @@ def test_benign_modeling_code_is_clean(tmp_path: Path) -> None:
 )
 def test_dangerous_calls(tmp_path: Path, snippet: str, severity: Severity) -> None:
     source = BENIGN_MODELING + "\n\ndef setup():\n" + textwrap.indent(snippet, "    ") + "\n"
-    result = scan_bytes(tmp_path, source.encode(), "modeling_x.py")
-    assert_flagged(result, "code.dangerous-call", severity)
+    # Code TorchScript runs on load carries the call's own severity ...
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("archive/code/__torch__/modeling_x.py", source)
+    assert_flagged(
+        scan_bytes(tmp_path, archive.getvalue(), "model.pt"), "code.dangerous-call", severity
+    )
+    # ... a loose .py file runs only if a config names it: listed, at low severity.
+    loose = scan_bytes(tmp_path, source.encode(), "modeling_x.py")
+    assert [f.severity for f in loose.findings if f.rule == "code.dangerous-call"] == [Severity.LOW]
 
 
 def test_evaluate_is_not_eval(tmp_path: Path) -> None:
