@@ -64,7 +64,7 @@ class Finding:
     severity: Severity
     message: str
     location: Location
-    details: MappingProxyType[str, Any] = field(default=_EMPTY)
+    details: MappingProxyType[str, Any] = field(default_factory=lambda: _EMPTY)
 
     def to_dict(self) -> dict[str, Any]:
         return {
