@@ -48,10 +48,14 @@ from bastion.guard._features import WINDOW, sentence_features  # noqa: E402
 from bastion.guard.unicode import normalise  # noqa: E402
 
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "guard"
+#: model name -> (positive labels, negative labels, multiple-instance rounds). Harmful
+#: requests are short and plain, so their model needs no window selection.
 TARGETS = {
-    "prompt_attack": ({"injection", "jailbreak"}, {"benign"}),
-    "harmful": ({"harmful"}, {"benign"}),
+    "prompt_attack": ({"injection", "jailbreak"}, {"benign"}, 1),
+    "harmful": ({"harmful"}, {"benign"}, 0),
 }
+#: Weights kept in a shipped model, largest magnitude first.
+MAX_WEIGHTS = 40_000
 
 
 @dataclass
@@ -185,12 +189,14 @@ def threshold_at(benign_scores: Sequence[float], fpr: float) -> float:
     return s[k] + 1e-6 if k < len(s) else s[-1]
 
 
-def loso(docs: list[Doc], name: str, pos: set[str], neg: set[str]) -> list[dict[str, object]]:
+def loso(
+    docs: list[Doc], name: str, pos: set[str], neg: set[str], rounds: int
+) -> list[dict[str, object]]:
     fams = sorted({d.family for d in docs if d.label in pos | neg})
     out = []
     for fam in fams:
         t0 = time.time()
-        weights, bias = fit([d for d in docs if d.family != fam], pos, neg)
+        weights, bias = fit([d for d in docs if d.family != fam], pos, neg, rounds=rounds)
         held = [d for d in docs if d.family == fam and d.label in pos | neg]
         for d in held:
             out.append({"model": name, "family": fam, "source": d.source, "label": d.label,
@@ -206,27 +212,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loso", action="store_true", help="leave-one-source-out first")
     ap.add_argument("--target-fpr", type=float, default=0.015)
     ap.add_argument("--only", choices=sorted(TARGETS), action="append")
+    ap.add_argument(
+        "--reuse-loso", action="store_true", help="take thresholds from earlier --loso scores"
+    )
     args = ap.parse_args(argv)
     random.seed(2025)
     docs = load(args.data)
     print(f"{len(docs)} rows after dropping share-alike rows", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, (pos, neg) in TARGETS.items():
+    for name, (pos, neg, rounds) in TARGETS.items():
         if args.only and name not in args.only:
             continue
         threshold = 0.0
-        if args.loso:
-            scores = loso(docs, name, pos, neg)
-            out_dir = ROOT / "bench" / "out"
-            out_dir.mkdir(parents=True, exist_ok=True)
-            with (out_dir / f"guard_loso_{name}.jsonl").open("w", encoding="utf-8") as fh:
-                for row in scores:
-                    fh.write(json.dumps(row) + "\n")
+        scores_path = ROOT / "bench" / "out" / f"guard_loso_{name}.jsonl"
+        if args.loso or args.reuse_loso:
+            if args.loso:
+                scores = loso(docs, name, pos, neg, rounds)
+                scores_path.parent.mkdir(parents=True, exist_ok=True)
+                with scores_path.open("w", encoding="utf-8") as fh:
+                    for row in scores:
+                        fh.write(json.dumps(row) + "\n")
+            else:
+                with scores_path.open(encoding="utf-8") as fh:
+                    scores = [json.loads(line) for line in fh]
             benign = [float(r["score"]) for r in scores if r["label"] in neg]  # type: ignore[arg-type]
             threshold = threshold_at(benign, args.target_fpr)
             hits = [float(r["score"]) >= threshold for r in scores if r["label"] in pos]  # type: ignore[arg-type]
             print(f"{name}: threshold {threshold:.3f}, out-of-source recall {np.mean(hits):.3f}")
-        weights, bias = fit(docs, pos, neg)
+        weights, bias = fit(docs, pos, neg, rounds=rounds)
+        top = sorted(weights, key=lambda f: -abs(weights[f]))[:MAX_WEIGHTS]
+        weights = {f: weights[f] for f in top}
         model = {
             "name": name,
             "version": 1,

@@ -40,11 +40,15 @@ class Action(enum.StrEnum):
 
 
 class Verdict(enum.IntEnum):
-    """The pipeline's decision, ordered so that ``max`` picks the strictest."""
+    """The pipeline's decision, ordered so that ``max`` picks the strictest.
+
+    REDACT ranks below FLAG: a redaction fixes the text, a flag says the text is
+    suspicious; both let the (redacted) text through, BLOCK does not.
+    """
 
     ALLOW = 0
-    FLAG = 1
-    REDACT = 2
+    REDACT = 1
+    FLAG = 2
     BLOCK = 3
 
     @property
@@ -185,7 +189,8 @@ class ScanResult:
 
     @property
     def flagged(self) -> bool:
-        return self.verdict is not Verdict.ALLOW
+        """Flagged or blocked; a redaction alone does not make a text suspicious."""
+        return self.verdict >= Verdict.FLAG
 
     @property
     def triggered(self) -> tuple[RuleResult, ...]:
@@ -199,8 +204,8 @@ class ScanResult:
     def severity(self) -> Severity:
         return {
             Verdict.ALLOW: Severity.INFO,
-            Verdict.FLAG: Severity.LOW,
-            Verdict.REDACT: Severity.MEDIUM,
+            Verdict.REDACT: Severity.LOW,
+            Verdict.FLAG: Severity.MEDIUM,
             Verdict.BLOCK: Severity.HIGH,
         }[self.verdict]
 

@@ -205,10 +205,19 @@ def _base64(text: str) -> list[str]:
             data = base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
         except (binascii.Error, ValueError):
             continue
-        decoded = _readable(data)
+        decoded = _readable(data) or _nested(data)
         if decoded is not None:
             out.append(decoded)
     return out
+
+
+def _nested(data: bytes) -> str | None:
+    """Decoded bytes that are themselves base64 or hex: kept for the next round."""
+    try:
+        text = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return None
+    return text if _B64.fullmatch(text) or _HEX.fullmatch(text) else None
 
 
 def _hex(text: str) -> list[str]:

@@ -65,7 +65,8 @@ PII_PATTERNS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], .
     ("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), _iban),
     ("us-ssn", re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), _ssn),
     ("phone", re.compile(
-        r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{3,4}\b"),
+        r"(?<![\w+])(?<!\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])"
+        r"\d{3,4}[ .-]\d{3,4}\b(?![ .-]?\d)"),
      None),
     ("ip-address", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _ip),
 )  # fmt: skip
