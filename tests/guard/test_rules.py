@@ -59,7 +59,8 @@ def test_secrets_with_entropy() -> None:
     hit = rule.check("creds: AKIAIOSFODNN7EXAMPLE and api_key = 'x8Jf2kL9qPzR4tWv7YbN'", CTX)
     assert hit.triggered
     assert [s.label for s in hit.spans] == ["aws-access-key", "generic-secret"]
-    assert hit.redacted is not None and "AKIA" not in hit.redacted
+    assert hit.redacted is not None
+    assert "AKIA" not in hit.redacted
     assert not rule.check("password = 'aaaaaaaaaaaaaaaaaaaa'", CTX).triggered
     assert entropy("aaaa") == 0.0
     pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"
@@ -133,7 +134,8 @@ def test_exfiltration_images_and_links() -> None:
 def test_active_content(html: str) -> None:
     result = ActiveContentRule().check(html, CTX)
     assert result.triggered
-    assert result.redacted is not None and "<" not in result.redacted
+    assert result.redacted is not None
+    assert "<" not in result.redacted
 
 
 def test_active_content_spares_plain_markup() -> None:

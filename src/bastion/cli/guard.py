@@ -22,6 +22,7 @@ from typing import IO, Any, TypeVar
 import click
 
 from bastion.errors import BastionError
+from bastion.guard import Context, Guard, load_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,9 +46,7 @@ def _fail(exc: BastionError) -> None:
     sys.exit(EXIT_ERROR)
 
 
-def _guard(policy_path: Path | None) -> Any:
-    from bastion.guard import Guard, load_policy
-
+def _guard(policy_path: Path | None) -> Guard:
     return Guard(load_policy(policy_path))
 
 
@@ -89,6 +88,7 @@ def _rows(fh: IO[str]) -> Iterator[tuple[int, dict[str, Any] | None]]:
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
 @policy_option
 def scan(
+    *,
     text: str | None,
     is_output: bool,
     jsonl: IO[str] | None,
@@ -101,8 +101,6 @@ def scan(
     With --jsonl, rows stream out as they come in, each with 'flagged', 'score',
     'verdict' and 'rules' added.
     """
-    from bastion.guard import Context
-
     try:
         g = _guard(policy_path)
         ctx = Context(system_prompt=system_prompt.read() if system_prompt else None)
@@ -149,7 +147,7 @@ def _ratio(a: int, b: int) -> str:
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @click.option("--output", "is_output", is_flag=True, help="The rows are model responses.")
 @policy_option
-def eval_(file: IO[str], is_output: bool, policy_path: Path | None) -> None:
+def eval_(*, file: IO[str], is_output: bool, policy_path: Path | None) -> None:
     """Measure the guard on labelled rows (JSONL: 'text', 'label' = benign or an attack kind).
 
     Prints, per label, how many rows were flagged (recall for attack labels, false
