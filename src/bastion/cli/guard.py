@@ -13,6 +13,7 @@ Starlette and uvicorn are imported inside ``serve`` only, so ``bastion --help`` 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -196,3 +197,105 @@ def _table(
     for rule in sorted(rule_label):
         lines.append(f"{rule}\t{prf(rule_label[rule])}")
     return "\n".join(lines)
+
+
+@guard.command()
+@click.option(
+    "--upstream", required=True, help="Base URL of the upstream API, e.g. http://127.0.0.1:8000/v1."
+)
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    required=True,
+    help="JSON file of client API key digests (see 'bastion guard keygen').",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8088, show_default=True, type=int)
+@click.option("--redis-url", default=None, help="Share rate-limit counters in Redis.")
+@click.option("--requests-per-minute", default=60, show_default=True, type=int)
+@click.option("--tokens-per-minute", default=100_000, show_default=True, type=int)
+@click.option("--max-body-bytes", default=1 << 20, show_default=True, type=int)
+@click.option("--upstream-timeout", default=60.0, show_default=True, type=float)
+@click.option(
+    "--system-prompt",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Your application's system prompt, protected against leaks.",
+)
+@click.option("--canary", default=None, help="Canary token embedded in your system prompt.")
+@click.option("--allow-host", multiple=True, help="Host responses may link or embed (repeatable).")
+@policy_option
+def serve(
+    *,
+    upstream: str,
+    keys_file: Path,
+    host: str,
+    port: int,
+    redis_url: str | None,
+    requests_per_minute: int,
+    tokens_per_minute: int,
+    max_body_bytes: int,
+    upstream_timeout: float,
+    system_prompt: IO[str] | None,
+    canary: str | None,
+    allow_host: tuple[str, ...],
+    policy_path: Path | None,
+) -> None:
+    """Run the OpenAI-compatible guard proxy in front of UPSTREAM.
+
+    The upstream's own API key, if it needs one, is read from BASTION_UPSTREAM_API_KEY.
+    """
+    try:
+        import uvicorn  # noqa: PLC0415 - the web stack loads only for this command
+
+        from bastion.guard.proxy import (  # noqa: PLC0415
+            KeyStore,
+            ProxyConfig,
+            RedisRateLimiter,
+            create_app,
+        )
+        from bastion.guard.proxy.ratelimit import MemoryRateLimiter, RateLimiter  # noqa: PLC0415
+    except ImportError:
+        click.echo("error: the proxy needs the guard extra", err=True)
+        click.echo("hint: pip install 'bastion-ml[guard]'", err=True)
+        sys.exit(EXIT_ERROR)
+    try:
+        limiter: RateLimiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+        config = ProxyConfig(
+            upstream=upstream,
+            keys=KeyStore.load(keys_file),
+            guard=_guard(policy_path),
+            limiter=limiter,
+            upstream_api_key=os.environ.get("BASTION_UPSTREAM_API_KEY"),
+            requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+            max_body_bytes=max_body_bytes,
+            upstream_timeout=upstream_timeout,
+            system_prompt=system_prompt.read() if system_prompt else None,
+            canary=canary,
+            url_allowlist=allow_host,
+        )
+    except BastionError as exc:
+        _fail(exc)
+        return
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", ws="none")
+
+
+@guard.command()
+@click.argument("key_id")
+@click.option("--requests-per-minute", type=int, default=None)
+@click.option("--tokens-per-minute", type=int, default=None)
+def keygen(*, key_id: str, requests_per_minute: int | None, tokens_per_minute: int | None) -> None:
+    """Make a client API key. Prints the key (shown once) to stderr and the JSON entry
+    to store in the --keys file to stdout."""
+    from bastion.guard.proxy.keys import generate_key  # noqa: PLC0415
+
+    key, digest = generate_key()
+    entry: dict[str, Any] = {"id": key_id, "sha256": digest}
+    if requests_per_minute:
+        entry["requests_per_minute"] = requests_per_minute
+    if tokens_per_minute:
+        entry["tokens_per_minute"] = tokens_per_minute
+    click.echo(f"API key for {key_id} (store it now; it is not kept): {key}", err=True)
+    click.echo(json.dumps(entry))

@@ -1,0 +1,409 @@
+"""The OpenAI-compatible guard proxy, as a Starlette ASGI app.
+
+request -> API key -> rate limit -> input rules on every non-system message ->
+upstream -> output rules (as the stream flows, for SSE) -> response.
+
+Blocks answer with an OpenAI-style error (HTTP 400, ``type`` ``guard_block``, ``code``
+the reason, e.g. ``prompt-attack``) that never contains the offending text. Bad
+requests, oversized bodies, slow clients, upstream errors and timeouts get clear
+errors; nothing unchecked is ever passed on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from bastion.guard import Context, Guard, PlaceholderVault, ScanResult
+from bastion.guard.length import count_tokens
+from bastion.guard.proxy.keys import ApiKey, KeyStore
+from bastion.guard.proxy.ratelimit import Limits, MemoryRateLimiter, RateLimiter
+
+audit = logging.getLogger("bastion.guard.audit")
+
+
+@dataclass
+class ProxyConfig:
+    """Everything the proxy needs; built by the CLI or by the caller."""
+
+    upstream: str
+    keys: KeyStore
+    guard: Guard = field(default_factory=Guard.default)
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    upstream_api_key: str | None = None
+    requests_per_minute: int = 60
+    tokens_per_minute: int = 100_000
+    max_body_bytes: int = 1 << 20
+    body_timeout: float = 30.0
+    upstream_timeout: float = 60.0
+    default_max_tokens: int = 512
+    system_prompt: str | None = None
+    canary: str | None = None
+    url_allowlist: tuple[str, ...] = ()
+
+
+class ProxyError(Exception):
+    def __init__(self, status: int, code: str, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
+
+
+def error_body(code: str, message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _error(exc: ProxyError) -> JSONResponse:
+    kind = "guard_block" if exc.code.startswith("guard.") else "invalid_request_error"
+    headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
+    return JSONResponse(error_body(exc.code, exc.message, kind), exc.status, headers=headers)
+
+
+def _blocked(result: ScanResult, where: str) -> ProxyError:
+    reason = result.reasons[0] if result.reasons else "policy"
+    return ProxyError(
+        400, f"guard.{reason}", f"The {where} was blocked by Bastion guard ({reason})."
+    )
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _audit(event: str, key: ApiKey | None, **fields: Any) -> None:
+    audit.info(event, extra={"event": event, "key_id": key.id if key else None, **fields})
+
+
+class GuardProxy:
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        self.client = httpx.AsyncClient(
+            base_url=config.upstream.rstrip("/"),
+            timeout=httpx.Timeout(config.upstream_timeout, connect=10.0),
+        )
+
+    # -- plumbing ----------------------------------------------------------
+    async def _authenticate(self, request: Request) -> ApiKey:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else None
+        key = self.config.keys.verify(token)
+        if key is None:
+            _audit("guard.auth_denied", None)
+            raise ProxyError(401, "invalid_api_key", "Missing or unknown API key.")
+        return key
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.config.max_body_bytes:
+            raise ProxyError(413, "body_too_large", "The request body is too large.")
+        chunks: list[bytes] = []
+        size = 0
+
+        async def read() -> None:
+            nonlocal size
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.config.max_body_bytes:
+                    raise ProxyError(413, "body_too_large", "The request body is too large.")
+                chunks.append(chunk)
+
+        try:
+            await asyncio.wait_for(read(), self.config.body_timeout)
+        except TimeoutError:
+            raise ProxyError(408, "body_timeout", "The request body arrived too slowly.") from None
+        try:
+            body = json.loads(b"".join(chunks))
+        except (ValueError, UnicodeDecodeError):
+            raise ProxyError(400, "invalid_json", "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ProxyError(400, "invalid_json", "The request body must be a JSON object.")
+        return body
+
+    async def _limit(self, key: ApiKey, tokens: int) -> None:
+        limits = Limits(
+            key.requests_per_minute or self.config.requests_per_minute,
+            key.tokens_per_minute or self.config.tokens_per_minute,
+        )
+        decision = await self.config.limiter.hit(key.id, tokens, limits)
+        if not decision.allowed:
+            _audit("guard.rate_limited", key, reason=decision.reason)
+            raise ProxyError(429, decision.reason, "Rate limit exceeded.", decision.retry_after)
+
+    def _headers(self) -> dict[str, str]:
+        h = {"content-type": "application/json"}
+        if self.config.upstream_api_key:
+            h["authorization"] = f"Bearer {self.config.upstream_api_key}"
+        return h
+
+    def _context(self, system_prompt: str | None, vault: PlaceholderVault) -> Context:
+        prompts = [p for p in (self.config.system_prompt, system_prompt) if p]
+        return Context(
+            system_prompt="\n".join(prompts) or None,
+            canary=self.config.canary,
+            url_allowlist=self.config.url_allowlist,
+            vault=vault,
+        )
+
+    # -- input -------------------------------------------------------------
+    def _check_inputs(self, body: dict[str, Any], key: ApiKey, ctx: Context) -> ScanResult | None:
+        """Check and rewrite every non-system message (or the prompt) in place."""
+        guard = self.config.guard
+        worst: ScanResult | None = None
+        targets: list[tuple[dict[str, Any] | list[Any], Any]] = []
+        if "messages" in body:
+            messages = body["messages"]
+            if not isinstance(messages, list) or not messages:
+                raise ProxyError(400, "invalid_messages", "'messages' must be a non-empty list.")
+            for m in messages:
+                if not isinstance(m, dict):
+                    raise ProxyError(400, "invalid_messages", "Each message must be an object.")
+                if m.get("role") in ("system", "developer"):
+                    continue
+                content = m.get("content")
+                if isinstance(content, str):
+                    targets.append((m, "content"))
+                elif isinstance(content, list):
+                    targets.extend((part, "text") for part in content if isinstance(part, dict)
+                                   and isinstance(part.get("text"), str))  # fmt: skip
+        elif "prompt" in body:
+            prompt = body["prompt"]
+            if isinstance(prompt, str):
+                targets.append((body, "prompt"))
+            elif isinstance(prompt, list) and all(isinstance(p, str) for p in prompt):
+                targets.extend((prompt, i) for i in range(len(prompt)))
+            else:
+                raise ProxyError(400, "invalid_prompt", "'prompt' must be a string or strings.")
+        else:
+            raise ProxyError(400, "invalid_request", "Expected 'messages' or 'prompt'.")
+        for holder, slot in targets:
+            text = holder[slot]
+            result = guard.check_input(text, ctx)
+            _audit("guard.input", key, verdict=result.verdict.label, reasons=list(result.reasons),
+                   sha256=_sha(text))  # fmt: skip
+            if result.blocked:
+                raise _blocked(result, "request")
+            holder[slot] = result.text
+            if worst is None or result.verdict > worst.verdict:
+                worst = result
+        return worst
+
+    # -- endpoints ---------------------------------------------------------
+    async def completions(self, request: Request) -> Response:
+        try:
+            key = await self._authenticate(request)
+            body = await self._body(request)
+            chat = request.url.path.endswith("/chat/completions")
+            system = None
+            if chat and isinstance(body.get("messages"), list):
+                system = "\n".join(
+                    m["content"] for m in body["messages"]
+                    if isinstance(m, dict) and m.get("role") in ("system", "developer")
+                    and isinstance(m.get("content"), str)
+                ) or None  # fmt: skip
+            vault = PlaceholderVault()
+            ctx = self._context(system, vault)
+            prompt_tokens = count_tokens(json.dumps(body.get("messages", body.get("prompt", ""))))
+            max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+            budget = max_tokens if isinstance(max_tokens, int) else self.config.default_max_tokens
+            await self._limit(key, prompt_tokens + budget)
+            input_result = self._check_inputs(body, key, ctx)
+            ctx = Context(ctx.system_prompt, ctx.canary, ctx.url_allowlist, vault, input_result)
+            path = "/chat/completions" if chat else "/completions"
+            if body.get("stream"):
+                return await self._stream(path, body, key, ctx, chat)
+            return await self._plain(path, body, key, ctx, chat)
+        except ProxyError as exc:
+            return _error(exc)
+
+    async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        try:
+            return await self.client.post(path, json=body, headers=self._headers())
+        except httpx.TimeoutException:
+            raise ProxyError(504, "upstream_timeout", "The upstream model timed out.") from None
+        except httpx.HTTPError:
+            raise ProxyError(
+                502, "upstream_unavailable", "The upstream model is unreachable."
+            ) from None
+
+    async def _plain(
+        self, path: str, body: dict[str, Any], key: ApiKey, ctx: Context, chat: bool
+    ) -> Response:
+        upstream = await self._send(path, body)
+        if upstream.status_code >= 400:
+            return _upstream_error(upstream)
+        try:
+            data = upstream.json()
+            choices = data["choices"]
+        except (ValueError, KeyError, TypeError):
+            raise ProxyError(502, "upstream_invalid", "The upstream answer is not valid.") from None
+        for choice in choices:
+            holder = choice.get("message", {}) if chat else choice
+            slot = "content" if chat else "text"
+            text = holder.get(slot)
+            if not isinstance(text, str):
+                continue
+            result = self.config.guard.check_output(text, ctx)
+            _audit("guard.output", key, verdict=result.verdict.label, reasons=list(result.reasons),
+                   sha256=_sha(text))  # fmt: skip
+            if result.blocked:
+                raise _blocked(result, "response")
+            holder[slot] = ctx.vault.restore(result.text) if ctx.vault else result.text
+        return JSONResponse(data)
+
+    async def _stream(
+        self, path: str, body: dict[str, Any], key: ApiKey, ctx: Context, chat: bool
+    ) -> Response:
+        req = self.client.build_request("POST", path, json=body, headers=self._headers())
+        try:
+            upstream = await self.client.send(req, stream=True)
+        except httpx.TimeoutException:
+            raise ProxyError(504, "upstream_timeout", "The upstream model timed out.") from None
+        except httpx.HTTPError:
+            raise ProxyError(
+                502, "upstream_unavailable", "The upstream model is unreachable."
+            ) from None
+        if upstream.status_code >= 400:
+            await upstream.aread()
+            await upstream.aclose()
+            return _upstream_error(upstream)
+        events = _relay(upstream, self.config.guard, ctx, key, chat)
+        return StreamingResponse(events, media_type="text/event-stream")
+
+    async def passthrough(self, request: Request) -> Response:
+        try:
+            key = await self._authenticate(request)
+            if request.method == "POST":
+                body = await self._body(request)
+                await self._limit(key, count_tokens(json.dumps(body.get("input", ""))))
+                upstream = await self._send(request.url.path.removeprefix("/v1"), body)
+            else:
+                await self._limit(key, 0)
+                try:
+                    upstream = await self.client.get(
+                        request.url.path.removeprefix("/v1"), headers=self._headers()
+                    )
+                except httpx.HTTPError:
+                    raise ProxyError(
+                        502, "upstream_unavailable", "The upstream model is unreachable."
+                    ) from None
+        except ProxyError as exc:
+            return _error(exc)
+        if upstream.status_code >= 400:
+            return _upstream_error(upstream)
+        return Response(upstream.content, upstream.status_code, media_type="application/json")
+
+
+def _upstream_error(upstream: httpx.Response) -> JSONResponse:
+    status = upstream.status_code if upstream.status_code < 500 else 502
+    return JSONResponse(
+        error_body(f"upstream_{upstream.status_code}", "The upstream model returned an error.",
+                   "upstream_error"), status)  # fmt: skip
+
+
+def _sse(data: dict[str, Any] | str) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return f"data: {payload}\n\n".encode()
+
+
+async def _relay(
+    upstream: httpx.Response, guard: Guard, ctx: Context, key: ApiKey, chat: bool
+) -> AsyncIterator[bytes]:
+    """Re-emit the upstream SSE stream, with each choice's text held back and checked."""
+    streams: dict[int, Any] = {}
+    last: dict[str, Any] = {}
+    vault = ctx.vault
+
+    def patch(chunk: dict[str, Any], index: int, text: str) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(json.dumps(chunk))
+        for c in out.get("choices", []):
+            if c.get("index", 0) == index:
+                if chat:
+                    c.setdefault("delta", {})["content"] = text
+                else:
+                    c["text"] = text
+        return out
+
+    try:
+        async for line in upstream.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                break
+            try:
+                chunk = json.loads(payload)
+            except ValueError:
+                yield _sse(error_body("upstream_invalid", "The upstream stream is not valid."))
+                return
+            last = chunk
+            for choice in chunk.get("choices", []):
+                index = choice.get("index", 0)
+                piece = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+                sg = streams.setdefault(index, guard.stream(ctx))
+                finished = choice.get("finish_reason") is not None
+                update = sg.feed(piece) if isinstance(piece, str) and piece else None
+                if update is not None and update.blocked is not None:
+                    _audit("guard.output", key, verdict="block", streamed=True,
+                           reasons=list(update.blocked.reasons))  # fmt: skip
+                    yield _sse(error_body(_blocked(update.blocked, "response").code,
+                                          "The response was blocked by Bastion guard.",
+                                          "guard_block"))  # fmt: skip
+                    return
+                release = update.release if update else ""
+                if finished:
+                    end = sg.finish()
+                    if end.blocked is not None:
+                        _audit("guard.output", key, verdict="block", streamed=True,
+                               reasons=list(end.blocked.reasons))  # fmt: skip
+                        yield _sse(error_body(_blocked(end.blocked, "response").code,
+                                              "The response was blocked by Bastion guard.",
+                                              "guard_block"))  # fmt: skip
+                        return
+                    release += end.release
+                if release or finished or piece is None:
+                    text = vault.restore(release) if vault else release
+                    yield _sse(patch(chunk, index, text))
+        for index, sg in streams.items():  # streams that ended without a finish_reason
+            end = sg.finish()
+            if end.blocked is not None:
+                code = _blocked(end.blocked, "response").code
+                message = "The response was blocked by Bastion guard."
+                yield _sse(error_body(code, message, "guard_block"))
+                return
+            if end.release and last:
+                yield _sse(patch(last, index, vault.restore(end.release) if vault else end.release))
+        yield _sse("[DONE]")
+    except httpx.HTTPError:
+        yield _sse(error_body("upstream_unavailable", "The upstream stream broke off."))
+    finally:
+        await upstream.aclose()
+
+
+def create_app(config: ProxyConfig) -> Starlette:
+    """The ASGI app; run it with any ASGI server (``bastion guard serve`` uses uvicorn)."""
+    proxy = GuardProxy(config)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/v1/chat/completions", proxy.completions, methods=["POST"]),
+        Route("/v1/completions", proxy.completions, methods=["POST"]),
+        Route("/v1/embeddings", proxy.passthrough, methods=["POST"]),
+        Route("/v1/models", proxy.passthrough, methods=["GET"]),
+        Route("/v1/models/{model:path}", proxy.passthrough, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.proxy = proxy
+    return app
