@@ -66,11 +66,16 @@ class TransformerClassifier:
         import torch  # noqa: PLC0415
 
         tok, model = _load(self.path)
+        limit = min(
+            self.max_length,
+            int(getattr(model.config, "max_position_embeddings", self.max_length)),
+            int(min(tok.model_max_length, 1 << 20)),
+        )
         enc = tok(
             text,
             truncation=True,
-            max_length=self.max_length,
-            stride=self.stride,
+            max_length=limit,
+            stride=min(self.stride, limit // 2),
             return_overflowing_tokens=True,
             padding=True,
             return_tensors="pt",

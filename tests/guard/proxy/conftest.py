@@ -64,7 +64,11 @@ async def _chunks(text: str, chat: bool) -> AsyncIterator[bytes]:
     for i, piece in enumerate(pieces):
         last = i == len(pieces) - 1
         if chat:
-            choice = {"index": 0, "delta": {"content": piece}, "finish_reason": "stop" if last else None}
+            choice = {
+                "index": 0,
+                "delta": {"content": piece},
+                "finish_reason": "stop" if last else None,
+            }
             obj = "chat.completion.chunk"
         else:
             choice = {"index": 0, "text": piece, "finish_reason": "stop" if last else None}
@@ -82,9 +86,10 @@ async def _models(request: Request) -> Response:
 
 async def _embeddings(request: Request) -> Response:
     body = await request.json()
+    vector = [0.1, 0.2, float(len(body["input"]))]
     return JSONResponse({
         "object": "list", "model": "fake",
-        "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2, float(len(body["input"]))]}],
+        "data": [{"object": "embedding", "index": 0, "embedding": vector}],
         "usage": {"prompt_tokens": 1, "total_tokens": 1},
     })  # fmt: skip
 
@@ -106,7 +111,7 @@ class Server:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="error", lifespan="off", ws="none")
+        config = uvicorn.Config(app, log_level="error", lifespan="auto", ws="none")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
 

@@ -12,6 +12,7 @@ errors; nothing unchecked is ever passed on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -404,6 +405,14 @@ def create_app(config: ProxyConfig) -> Starlette:
         Route("/v1/models/{model:path}", proxy.passthrough, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await proxy.client.aclose()
+        close = getattr(config.limiter, "close", None)
+        if close is not None:
+            await close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.proxy = proxy
     return app
