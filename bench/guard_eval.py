@@ -5,20 +5,14 @@ Usage::
     python bench/guard_eval.py [DATA_DIR] [--write docs/benchmarks-guard.md]
 
 Needs the out-of-source classifier scores that ``python bench/train_guard.py --loso``
-leaves in ``bench/out/`` (leave-one-source-out: each row is scored by a model trained
-without its source family). Three views, each labelled in the output:
+leaves in ``bench/out/`` (leave-one-source-out: each row is scored, text and decoded
+views, by models trained without its source family). The rules that are not trained
+(normalisation, decoding, patterns, length) run for real through the default input
+pipeline; the two classifiers' verdicts are their out-of-source scores at the
+shipped thresholds. Share-alike rows, never trained on, are scored by the shipped
+models. Reported per rule, for the pipeline, and per held-out source family.
 
-1. **Leave-one-source-out pipeline**: the default input pipeline's rules that are not
-   trained (normalisation, decoding, patterns, length) run for real, and the
-   classifier's verdict is its out-of-source score. The classifier's checks on decoded
-   views are not part of the scores, so this slightly under-states the pipeline.
-2. **Per held-out source family**: recall or false-positive rate of (1) per family.
-3. **In-sample**: the full default pipeline with the shipped model, on rows it was
-   trained on; optimistic, shown only to compare rules.
-
-Positives are ``injection`` and ``jailbreak``; ``harmful`` rows are measured by the
-``harmful`` model separately. Share-alike rows (not trained on) are included in the
-evaluation as unseen data.
+Positives are ``injection`` and ``jailbreak``; ``harmful`` rows are reported apart.
 """
 
 from __future__ import annotations
@@ -35,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bastion.guard import Guard, Pipeline, load_policy  # noqa: E402
+from bastion.guard import Pipeline, load_policy  # noqa: E402
 from bastion.guard.classifier import load_model  # noqa: E402
 from train_guard import family  # noqa: E402
 
@@ -117,74 +111,98 @@ def _oos_by_row(rows: list[dict[str, str]], name: str) -> list[float | None]:
     return out
 
 
-def evaluate(rows: list[dict[str, str]]) -> str:
-    model = load_model("prompt_attack")
-    thr = model.threshold
-    oos = _oos_by_row(rows, "prompt_attack")
-    untrained = _untrained_pipeline()
-    guard = Guard.default()
-    lines: list[str] = []
-    # -- 1 and 2: leave-one-source-out ---------------------------------------
-    pipe_pos: list[bool] = []
-    pipe_neg: list[bool] = []
-    cls_pos: list[float] = []
-    cls_neg: list[float] = []
-    comb_pos: list[float] = []
-    comb_neg: list[float] = []
-    rule_hits: dict[str, tuple[list[bool], list[bool]]] = defaultdict(lambda: ([], []))
-    fam: dict[str, list[bool]] = defaultdict(list)
-    sa_neg: list[bool] = []
-    for row, logit in zip(rows, oos, strict=True):
-        label = row["label"]
-        if label == "harmful":
-            continue
-        res = untrained.scan(row["text"])
-        heur = res.flagged
-        heur_score = max((r.score for r in res.triggered if r.rule != "pii"), default=0.0)
-        share_alike = "CC-BY-SA" in row.get("licence", "")
-        if logit is None and not share_alike:
-            continue
-        # Share-alike rows were never trained on: the shipped model's score is out-of-sample.
-        z = (logit - thr) if logit is not None else (model.best_window(res.text)[0] - thr)
-        cls_score = 1 / (1 + math.exp(-max(-60, min(60, z))))
-        flagged = heur or cls_score >= 0.5
-        score = max(heur_score if heur else 0.0, cls_score)
-        positive = label in POS
-        (pipe_pos if positive else pipe_neg).append(flagged)
-        (cls_pos if positive else cls_neg).append(cls_score)
-        (comb_pos if positive else comb_neg).append(score)
-        for r in res.results:
-            if r.rule in ("unicode", "encoding", "length", "pii", "secrets"):
-                continue
-            rule_hits[r.rule][0 if positive else 1].append(r.triggered)
-        rule_hits["prompt-attack"][0 if positive else 1].append(cls_score >= 0.5)
-        fam[f"{family(row['source'])} ({label})"].append(flagged)
-        if share_alike and not positive:
-            sa_neg.append(flagged)
-    lines += [
-        "### Leave-one-source-out (injection + jailbreak vs benign)",
-        "",
-        f"{len(pipe_pos)} attack rows, {len(pipe_neg)} benign rows; each scored by a classifier"
-        " trained without its source family.",
-        "",
+def _sig(z: float) -> float:
+    return 1 / (1 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+def _table(
+    title: str, rows: list[tuple[str, list[bool], list[bool], float]], note: str = ""
+) -> list[str]:
+    out = [title, "", note, ""] if note else [title, ""]
+    out += [
         "| detector | precision | recall | F1 | FPR | recall at 1% FPR |",
         "|---|---|---|---|---|---|",
     ]
-    m = metrics(pipe_pos, pipe_neg)
-    r1 = recall_at_fpr(comb_pos, comb_neg)
-    lines.append(f"| default pipeline | {fmt(m['precision'])} | {fmt(m['recall'])} | "
-                 f"{fmt(m['f1'])} | {fmt(m['fpr'])} | {fmt(r1)} |")  # fmt: skip
-    for rule, (p, n) in sorted(rule_hits.items()):
-        m = metrics(p, n)
-        r1 = recall_at_fpr(cls_pos, cls_neg) if rule == "prompt-attack" else math.nan
-        lines.append(f"| {rule} | {fmt(m['precision'])} | {fmt(m['recall'])} | {fmt(m['f1'])} |"
-                     f" {fmt(m['fpr'])} | {fmt(r1)} |")  # fmt: skip
+    for name, pos, neg, r1 in rows:
+        m = metrics(pos, neg)
+        out.append(f"| {name} | {fmt(m['precision'])} | {fmt(m['recall'])} | {fmt(m['f1'])} |"
+                   f" {fmt(m['fpr'])} | {fmt(r1)} |")  # fmt: skip
+    return out
+
+
+def evaluate(rows: list[dict[str, str]]) -> str:
+    pa_model, h_model = load_model("prompt_attack"), load_model("harmful")
+    pa_oos, h_oos = _oos_by_row(rows, "prompt_attack"), _oos_by_row(rows, "harmful")
+    untrained = _untrained_pipeline()
+    lines: list[str] = []
+    # Per row, out of source: patterns etc. for real, classifiers from the LOSO scores.
+    pos_scores: dict[str, list[float]] = defaultdict(list)
+    neg_scores: dict[str, list[float]] = defaultdict(list)
+    fired: dict[str, tuple[list[bool], list[bool]]] = defaultdict(lambda: ([], []))
+    fam: dict[str, list[bool]] = defaultdict(list)
+    harmful_rows: list[bool] = []
+    harmful_pipe: list[bool] = []
+    for row, pa, h in zip(rows, pa_oos, h_oos, strict=True):
+        share_alike = "CC-BY-SA" in row.get("licence", "")
+        res = untrained.scan(row["text"])
+        if share_alike:  # never trained on: the shipped models' scores are out of sample
+            pa = pa_model.best_window(res.text)[0]
+            h = h_model.best_window(res.text)[0]
+        if pa is None or h is None:
+            continue
+        pa_s, h_s = _sig(pa - pa_model.threshold), _sig(h - h_model.threshold)
+        heur = {r.rule: r for r in res.triggered if r.rule not in ("pii", "secrets")}
+        heur_score = max((r.score for r in heur.values()), default=0.0)
+        blocked = res.blocked or pa_s >= 0.5
+        flagged = blocked or res.flagged or h_s >= 0.5
+        label = row["label"]
+        if label == "harmful":
+            harmful_rows.append(h_s >= 0.5)
+            harmful_pipe.append(flagged)
+            continue
+        positive = label in POS
+        bucket = pos_scores if positive else neg_scores
+        bucket["flagged"].append(max(heur_score, pa_s, h_s))
+        bucket["blocked"].append(max(heur_score if res.blocked else 0.0, pa_s))
+        bucket["prompt-attack"].append(pa_s)
+        bucket["harmful"].append(h_s)
+        for name, hit in (
+            ("flagged", flagged),
+            ("blocked", blocked),
+            ("prompt-attack", pa_s >= 0.5),
+            ("harmful", h_s >= 0.5),
+            *((r, r in heur) for r in ("injection-patterns", "jailbreak-patterns", "unicode")),
+        ):
+            fired[name][0 if positive else 1].append(hit)
+        fam[f"{family(row['source'])} ({label})"].append(flagged)
+
+    def r1(name: str) -> float:
+        return recall_at_fpr(pos_scores[name], neg_scores[name]) if name in pos_scores else math.nan
+
+    table = [
+        ("default pipeline, any rule fires (flag or block)", *fired["flagged"], r1("flagged")),
+        ("default pipeline, blocked", *fired["blocked"], r1("blocked")),
+        ("prompt-attack classifier", *fired["prompt-attack"], r1("prompt-attack")),
+        ("harmful classifier (action: flag)", *fired["harmful"], r1("harmful")),
+        ("injection-patterns", *fired["injection-patterns"], math.nan),
+        ("jailbreak-patterns", *fired["jailbreak-patterns"], math.nan),
+        ("unicode", *fired["unicode"], math.nan),
+    ]
+    n_pos, n_neg = len(fired["flagged"][0]), len(fired["flagged"][1])
+    lines += _table(
+        "### Leave-one-source-out: injection + jailbreak against benign",
+        table,  # type: ignore[arg-type]
+        f"{n_pos} attack rows, {n_neg} benign rows (share-alike benign rows included: never "
+        "trained on). Each row's classifier scores come from models trained without its "
+        "source family; patterns, normalisation and decoding run for real.",
+    )
     lines += [
         "",
-        f"Share-alike benign rows (never trained on, scored by the shipped model): "
-        f"{len(sa_neg)} rows, FPR {fmt(sum(sa_neg) / len(sa_neg) if sa_neg else math.nan)}.",
+        f"Harmful rows ({len(harmful_rows)}): the harmful classifier flags "
+        f"{fmt(sum(harmful_rows) / max(len(harmful_rows), 1))}, the pipeline "
+        f"{fmt(sum(harmful_pipe) / max(len(harmful_pipe), 1))} (out of source).",
         "",
-        "### Per held-out source family (default pipeline)",
+        "### Per held-out source family (default pipeline, any rule)",
         "",
         "| source family (label) | rows | flagged |",
         "|---|---|---|",
@@ -192,53 +210,4 @@ def evaluate(rows: list[dict[str, str]]) -> str:
     for name in sorted(fam):
         hits = fam[name]
         lines.append(f"| {name} | {len(hits)} | {sum(hits) / len(hits):.3f} |")
-    # -- harmful model, out of source ----------------------------------------
-    hoos = _oos_by_row(rows, "harmful")
-    hmodel = load_model("harmful")
-    hp = [s - hmodel.threshold >= 0 for r, s in zip(rows, hoos, strict=True)
-          if s is not None and r["label"] == "harmful"]  # fmt: skip
-    hn = [s - hmodel.threshold >= 0 for r, s in zip(rows, hoos, strict=True)
-          if s is not None and r["label"] == "benign"]  # fmt: skip
-    if hp:
-        m = metrics(hp, hn)
-        lines += [
-            "",
-            "### Harmful-request model, leave-one-source-out (harmful vs benign)",
-            "",
-            "| detector | precision | recall | F1 | FPR |",
-            "|---|---|---|---|---|",
-            f"| harmful | {fmt(m['precision'])} | {fmt(m['recall'])} | {fmt(m['f1'])} | "
-            f"{fmt(m['fpr'])} |",
-        ]
-    # -- 3: in-sample, full pipeline ------------------------------------------
-    full_pos: list[bool] = []
-    full_neg: list[bool] = []
-    per_rule: dict[str, tuple[list[bool], list[bool]]] = defaultdict(lambda: ([], []))
-    for row in rows:
-        if row["label"] == "harmful":
-            continue
-        res = guard.check_input(row["text"])
-        positive = row["label"] in POS
-        (full_pos if positive else full_neg).append(res.blocked)
-        fired = {r.rule for r in res.triggered}
-        for step in guard.policy.input.steps:
-            per_rule[step.rule.name][0 if positive else 1].append(step.rule.name in fired)
-    m = metrics(full_pos, full_neg)
-    lines += [
-        "",
-        "### In-sample (shipped model on its own training rows; optimistic)",
-        "",
-        "| detector | precision | recall | F1 | FPR (fired on benign) |",
-        "|---|---|---|---|---|",
-        f"| default pipeline (blocked) | {fmt(m['precision'])} | {fmt(m['recall'])} | "
-        f"{fmt(m['f1'])} | {fmt(m['fpr'])} |",
-    ]
-    for rule, (p, n) in per_rule.items():
-        m = metrics(p, n)
-        lines.append(f"| {rule} | {fmt(m['precision'])} | {fmt(m['recall'])} | {fmt(m['f1'])} |"
-                     f" {fmt(m['fpr'])} |")  # fmt: skip
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from bastion.guard._features import WINDOW, sentence_features  # noqa: E402
+from bastion.guard.encoding import expand  # noqa: E402
 from bastion.guard.unicode import normalise  # noqa: E402
 
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "guard"
@@ -54,6 +55,9 @@ TARGETS = {
     "prompt_attack": ({"injection", "jailbreak"}, {"benign"}, 1),
     "harmful": ({"harmful"}, {"benign"}, 0),
 }
+#: Benign false-positive rate each model's threshold allows, out of source. The
+#: pipeline ORs the models and the patterns, so the budgets add up to under 2 %.
+TARGET_FPR = {"prompt_attack": 0.012, "harmful": 0.005}
 #: Weights kept in a shipped model, largest magnitude first.
 MAX_WEIGHTS = 40_000
 
@@ -197,10 +201,18 @@ def loso(
     for fam in fams:
         t0 = time.time()
         weights, bias = fit([d for d in docs if d.family != fam], pos, neg, rounds=rounds)
-        held = [d for d in docs if d.family == fam and d.label in pos | neg]
+        # Every row of the held-out family, whatever its label, scored as the pipeline
+        # scores it: the best of the text and its decoded views.
+        held = [d for d in docs if d.family == fam]
         for d in held:
+            best = score(d, weights, bias)
+            for view in expand(d.text):
+                sents = [frozenset(s) for s in sentence_features(view.text)] or [frozenset()]
+                best = max(
+                    best, score(Doc(view.text, d.label, d.source, fam, sents), weights, bias)
+                )
             out.append({"model": name, "family": fam, "source": d.source, "label": d.label,
-                        "score": score(d, weights, bias)})  # fmt: skip
+                        "score": best})  # fmt: skip
         print(f"  {name} without {fam}: {len(held)} rows, {time.time() - t0:.0f}s", flush=True)
     return out
 
@@ -210,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out", type=Path, default=ROOT / "src" / "bastion" / "guard" / "models")
     ap.add_argument("--loso", action="store_true", help="leave-one-source-out first")
-    ap.add_argument("--target-fpr", type=float, default=0.015)
+    ap.add_argument("--target-fpr", type=float, default=None, help="override TARGET_FPR")
     ap.add_argument("--only", choices=sorted(TARGETS), action="append")
     ap.add_argument(
         "--reuse-loso", action="store_true", help="take thresholds from earlier --loso scores"
@@ -236,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                 with scores_path.open(encoding="utf-8") as fh:
                     scores = [json.loads(line) for line in fh]
             benign = [float(r["score"]) for r in scores if r["label"] in neg]  # type: ignore[arg-type]
-            threshold = threshold_at(benign, args.target_fpr)
+            threshold = threshold_at(benign, args.target_fpr or TARGET_FPR[name])
             hits = [float(r["score"]) >= threshold for r in scores if r["label"] in pos]  # type: ignore[arg-type]
             print(f"{name}: threshold {threshold:.3f}, out-of-source recall {np.mean(hits):.3f}")
         weights, bias = fit(docs, pos, neg, rounds=rounds)

@@ -74,3 +74,19 @@ def test_eval_prints_per_label_and_rule(tmp_path: Path) -> None:
     assert "injection\t1\t1\t1.000" in out
     assert "benign\t1\t0\t0.000" in out
     assert "injection-patterns\t1.000\t1.000\t0.000" in out
+
+
+def test_keygen_prints_a_digest_entry_and_the_key_once() -> None:
+    import hashlib
+
+    result = CliRunner().invoke(cli, ["guard", "keygen", "team-a", "--requests-per-minute", "5"])
+    assert result.exit_code == 0
+    entry = json.loads(result.stdout)
+    key = result.stderr.rsplit(" ", 1)[-1].strip()
+    assert key.startswith("bst_")
+    assert entry == {
+        "id": "team-a",
+        "sha256": hashlib.sha256(key.encode()).hexdigest(),
+        "requests_per_minute": 5,
+    }
+    assert key not in result.stdout
