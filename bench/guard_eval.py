@@ -74,11 +74,29 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_rows(args.data)
     if args.limit:
         rows = rows[: args.limit]
-    md = evaluate(rows)
+    md = HEADER + evaluate(rows)
     print(md)
     if args.write:
         args.write.write_text(md + "\n", encoding="utf-8")
     return 0
+
+
+HEADER = """# Guard benchmarks
+
+Reproduce: `python bench/train_guard.py --loso` (trains, writes the out-of-source
+scores and the shipped models), `python bench/guard_eval.py --write
+docs/benchmarks-guard.md`, then `python bench/guard_latency.py --write
+docs/benchmarks-guard.md`. Data: `../shared/data/guard/dev.jsonl` (15,349 rows; see its
+README). Target for the default offline pipeline: recall >= 0.85 on injection and
+jailbreak at <= 2 % false positives on benign rows.
+
+Peers: LLM Guard was not run. `pip install llm-guard` resolves 98 packages, among them
+torch with the CUDA libraries, transformers, presidio and spaCy, and its
+prompt-injection, jailbreak-adjacent and toxicity scanners download Hugging Face
+models on first use; its offline rules (regex, substrings, invisible text, secrets)
+overlap Bastion's pattern rules and were not measured separately.
+
+"""
 
 
 def _untrained_pipeline() -> Pipeline:
@@ -148,6 +166,13 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         if share_alike:  # never trained on: the shipped models' scores are out of sample
             pa = pa_model.best_window(res.text)[0]
             h = h_model.best_window(res.text)[0]
+        label = row["label"]
+        if label == "harmful":
+            if h is not None:
+                h_s = _sig(h - h_model.threshold)
+                harmful_rows.append(h_s >= 0.5)
+                harmful_pipe.append(res.flagged or h_s >= 0.5)
+            continue
         if pa is None or h is None:
             continue
         pa_s, h_s = _sig(pa - pa_model.threshold), _sig(h - h_model.threshold)
@@ -155,11 +180,6 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         heur_score = max((r.score for r in heur.values()), default=0.0)
         blocked = res.blocked or pa_s >= 0.5
         flagged = blocked or res.flagged or h_s >= 0.5
-        label = row["label"]
-        if label == "harmful":
-            harmful_rows.append(h_s >= 0.5)
-            harmful_pipe.append(flagged)
-            continue
         positive = label in POS
         bucket = pos_scores if positive else neg_scores
         bucket["flagged"].append(max(heur_score, pa_s, h_s))
