@@ -121,9 +121,9 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.85,
         re.compile(
             r"\b(?:never|do\s+not|don'?t|must\s+not|cannot|can't|will\s+not|won'?t)\s+"
-            r"(?:ever\s+)?(?:refuse|decline|apologi[sz]e|say\s+(?:that\s+)?(?:you\s+)?"
+            r"(?:ever\s+)?(?:refuses?|declines?|apologi[sz]es?|say\s+(?:that\s+)?(?:you\s+)?"
             r"(?:can'?t|cannot|are\s+unable)|mention\s+(?:any\s+)?(?:ethics|morals|legality|"
-            r"laws|consequences|safety)|add\s+(?:any\s+)?(?:warnings|disclaimers))\b",
+            r"laws|consequences|safety)|adds?\s+(?:any\s+)?(?:warnings|disclaimers))\b",
             _F,
         ),
     ),
@@ -143,6 +143,47 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"\b(?:unfiltered|uncensored|amoral|unethical)\s+"
             r"(?:ai|assistant|chatbot|model|persona|version)\b|\bpretend\s+(?:that\s+)?you\s+"
             r"(?:are|have)\s+(?:no|not\s+bound)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.ethics-suspension",
+        0.8,
+        re.compile(
+            r"\b(?:ignor(?:e|ing)|disregard(?:ing)?|without|setting\s+aside|regardless\s+of)\s+"
+            r"(?:any\s+|all\s+)?(?:possible\s+)?(?:moral|ethical|legal)(?:\s*(?:,|or|and)\s*"
+            r"(?:moral|ethical|legal))*\s+(?:implications|concerns|considerations|constraints|"
+            r"guidelines|limitations|restrictions|boundaries)",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.fictional-disclaimer",
+        0.75,
+        re.compile(
+            r"\b(?:purely|entirely|completely|strictly)\s+(?:hypothetical(?:ly)?|fictional|for\s+"
+            r"(?:fictional|educational|research)\s+purposes)\b|\bwill\s+(?:never|not)\s+be\s+used\s+"
+            r"(?:in\s+real\s+life|for\s+(?:any\s+)?(?:malicious|harmful|illegal)|in\s+a\s+malicious)",
+            _F,
+        ),
+    ),
+    ("jailbreak.adversarial-suffix", 0.75, re.compile(r"(?:[!?.] ){12,}")),
+    (
+        "jailbreak.decode-and-answer",
+        0.75,
+        re.compile(
+            r"\b(?:decode|decipher|read\s+(?:this|it)\s+backwards|(?:hidden|encoded|written)\s+in\s+"
+            r"(?:this\s+)?(?:leetspeak|rot13|base64|hex|reverse))\b[^.\n]{0,80}?\b(?:answer|respond|reply|"
+            r"follow|comply|execute)\b|\bwithout\s+mentioning\s+that\s+it\s+was\s+encoded",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.rule-breaking",
+        0.8,
+        re.compile(
+            r"\bbroken\s+free\s+(?:of|from)\b|\bbreak\s+(?:all\s+)?the\s+rules\b|\bfree\s+from\s+all"
+            r"\s+(?:rules|restrictions|guidelines)\b|\bmandatory\s+warning\s+out\s+of\s+the\s+way",
             _F,
         ),
     ),
