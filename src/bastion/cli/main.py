@@ -13,7 +13,7 @@ from bastion import __version__
 #: command name -> (module, attribute, one-line help). Ordered as shown in --help.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "scan": ("bastion.cli.scan", "scan", "Scan model files for code injection before anything loads them."),
-    "guard": ("bastion.cli.guard", "guard", "Check prompts and responses; proxy an OpenAI-compatible API."),
+    "guard": ("bastion.cli.guard", "guard", "LLM firewall: check prompts and responses; proxy."),
 }
 
 
