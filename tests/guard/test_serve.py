@@ -13,7 +13,6 @@ import httpx
 
 from bastion.guard.proxy import generate_key
 
-
 BASTION = [sys.executable, "-c", "from bastion.cli.main import main; main()"]
 
 
