@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 MAX_TOKENS = 64
 MAX_SENTENCES = 400
@@ -135,3 +136,9 @@ def sentence_features(text: str) -> Iterator[set[str]]:
             piece = toks[i : i + MAX_TOKENS]
             if piece:
                 yield _sentence_features(piece)
+
+
+@lru_cache(maxsize=64)
+def text_features(text: str) -> tuple[frozenset[str], ...]:
+    """All sentence feature sets of ``text``; cached, as several models read the same text."""
+    return tuple(frozenset(s) for s in sentence_features(text))

@@ -16,11 +16,12 @@ import math
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 from typing import Any, ClassVar
 
 from bastion.errors import PolicyError
-from bastion.guard._features import WINDOW, sentence_features, sentences
+from bastion.guard._features import WINDOW, sentences, text_features
 from bastion.guard.base import Context, Direction, RuleResult, Span
 
 
@@ -51,7 +52,7 @@ class LinearModel:
     def best_window(self, text: str) -> tuple[float, int, int]:
         """The highest window logit and the sentence range ``[i, j)`` that has it."""
         w = self.weights
-        sums = [sum(w.get(f, 0.0) for f in s) for s in sentence_features(text)]
+        sums = [sum(map(w.get, s, repeat(0.0))) for s in text_features(text)]
         if not sums:
             return self.bias, 0, 0
         best, bi, bj = -math.inf, 0, 1

@@ -13,6 +13,7 @@ import binascii
 import codecs
 import re
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,12 +22,17 @@ from bastion.guard.base import Context, Direction, RuleResult
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[\s:,-]?){8,}")
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PCT_RUN = re.compile(
+    r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){3,}(?:\s+[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*)+)*"
+)
 _SPACED = re.compile(r"\b(?:[A-Za-z][-_.*]){1,}[A-Za-z]\b|\b(?:[A-Za-z] ){3,}[A-Za-z]\b")
 _LEET_WORD = re.compile(
     r"(?<![\w@$!|])(?=[A-Za-z0-9@$!|]*[A-Za-z])(?=[A-Za-z0-9@$!|]*[0-9@$!|])[A-Za-z0-9@$!|]{2,}(?![\w@$!|])"
 )
 _LEET = str.maketrans("0134578@$!|", "oieastbasil")
 _WORDS_RE = re.compile(r"[a-z]+")
+_WORD = re.compile(r"\w+")
+_SEGMENTS = re.compile(r"\n+|(?<=[.!?:])\s+")
 #: Frequent English words: decoded text that contains them reads as language.
 _COMMON = frozenset(
     [
@@ -238,44 +244,57 @@ def _hex(text: str) -> list[str]:
 def _url(text: str) -> list[str]:
     if len(_PCT.findall(text)) < 3:
         return []
-    decoded = urllib.parse.unquote_plus(text)
-    return [decoded] if decoded != text else []
+    runs = [urllib.parse.unquote_plus(m.group()) for m in _PCT_RUN.finditer(text)]
+    return ["\n".join(runs)] if runs else []
+
+
+def _flipped(text: str, flip: Callable[[str], str]) -> list[str]:
+    """``flip(text)`` when it reads as English and ``text`` does not.
+
+    Text that reads as English already is checked for flipped segments only, so a
+    normal prompt costs one word count, not a transform of the whole text.
+    """
+    candidates = [text] if _english(text[:4000]) < 0.25 else []
+    # Lines or sentences that are themselves gibberish, inside a text that is not.
+    candidates += [s for s in _SEGMENTS.split(text) if len(s) > 24 and _english(s) < 0.1]
+    out = []
+    for segment in candidates[:16]:
+        flipped = flip(segment)
+        before, after = _english(segment), _english(flipped)
+        if after >= 0.3 and after > before + 0.2 and len(_WORDS_RE.findall(flipped)) >= 5:
+            out.append(flipped)
+    return out
 
 
 def _rot13(text: str) -> list[str]:
-    flipped = codecs.encode(text, "rot13")
-    before, after = _english(text), _english(flipped)
-    return [flipped] if after >= 0.25 and after > before + 0.15 else []
+    return _flipped(text, lambda t: codecs.encode(t, "rot13"))
 
 
 def _reversed(text: str) -> list[str]:
-    flipped = text[::-1]
-    before, after = _english(text), _english(flipped)
-    return [flipped] if after >= 0.25 and after > before + 0.15 else []
+    return _flipped(text, lambda t: t[::-1])
 
 
 def _leet(text: str) -> list[str]:
-    words = _LEET_WORD.findall(text)
-    if (
-        len(
-            [
-                w
-                for w in words
-                if (not w.isdigit() and not w.isalnum()) or any(c.isdigit() for c in w)
-            ]
-        )
-        < 2
-    ):
-        return []
-    decoded = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), text)
-    return [decoded] if decoded != text and _english(decoded) > _english(text) else []
+    """Sentences written mostly in leetspeak, decoded; the rest of the text is left out."""
+    out = []
+    for seg in _SEGMENTS.split(text):
+        words = _LEET_WORD.findall(seg)
+        leet = [w for w in words if not w.isdigit() and "@" not in w[1:-1]]
+        leet = [w for w in leet if any(not c.isalpha() for c in w)]
+        if len(leet) >= 2 and len(leet) >= 0.25 * max(1, len(_WORD.findall(seg))):
+            decoded = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), seg)
+            if _english(decoded) > _english(seg):
+                out.append(decoded)
+    return ["\n".join(out)] if out else []
 
 
 def _spaced(text: str) -> list[str]:
-    if len(_SPACED.findall(text)) < 3:
-        return []
-    decoded = _SPACED.sub(lambda m: re.sub(r"[-_.* ]", "", m.group()), text)
-    return [decoded] if decoded != text else []
+    """Sentences with words spelt out letter by letter (h-o-w t-o), joined up."""
+    out = []
+    for seg in _SEGMENTS.split(text):
+        if len(_SPACED.findall(seg)) >= 3:
+            out.append(_SPACED.sub(lambda m: re.sub(r"[-_.* ]", "", m.group()), seg))
+    return ["\n".join(out)] if out else []
 
 
 _DECODERS = (

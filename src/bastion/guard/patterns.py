@@ -199,6 +199,31 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
 )
 
 
+#: Cheap prefilter: a pattern runs only if one of its words is in the lowercased text.
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "injection.override": ("ignor", "disregard", "forget", "overrid", "bypass", "discard",
+                           "abandon"),
+    "injection.new-instructions": ("instruction", "directive", "task", "objective", "order"),
+    "injection.fake-turn": ("<|", "[inst", "[sys", "[/", "<<sys", "<</sys"),
+    "injection.prompt-leak": ("prompt", "instructions", "directives", "rules", "configuration"),
+    "injection.exfil-markdown": ("![",),
+    "injection.exfil-send": ("send", "forward", "email", "post", "upload", "exfiltrat", "transmit",
+                             "append"),
+    "injection.addressed": ("note", "message", "attention", "important"),
+    "jailbreak.dan": ("anything now", " mode"),
+    "jailbreak.no-restrictions": ("restriction", "filter", "limitation", "censorship", "guideline",
+                                  "polic", "boundar", "safeguard"),
+    "jailbreak.refusal-suppression": ("refuse", "decline", "apolog", "say", "mention", "add"),
+    "jailbreak.prefix-forcing": ("begin", "start"),
+    "jailbreak.persona": ("unfiltered", "uncensored", "amoral", "unethical", "pretend"),
+    "jailbreak.ethics-suspension": ("moral", "ethical", "legal"),
+    "jailbreak.fictional-disclaimer": ("hypothetical", "fictional", "purposes", "be used"),
+    "jailbreak.decode-and-answer": ("decode", "decipher", "backwards", "encoded", "leetspeak",
+                                    "rot13", "base64", "hex", "reverse"),
+    "jailbreak.rule-breaking": ("free", "rules", "mandatory"),
+    "jailbreak.payload-split": ("+",),
+}  # fmt: skip
+
 _CONTEXT = re.compile(
     r"\b(?:if|when|whenever|even\s+if|never|not|n't|refuse|such\s+as|e\.g\.|for\s+example|"
     r"like|called|known\s+as|examples?|phrases?|attempts?|tries|trying|asks?|asking)\b|[\"'“‘`]\s*$",
@@ -229,8 +254,12 @@ class _PatternRule:
     def check(self, text: str, ctx: Context) -> RuleResult:
         spans: list[Span] = []
         best, reason = 0.0, ""
+        low = text.lower()
         for rid, weight, pattern in self.table:
             if rid in self.disabled:
+                continue
+            words = KEYWORDS.get(rid)
+            if words is not None and not any(w in low for w in words):
                 continue
             m = next((m for m in pattern.finditer(text) if not _quoted_or_negated(text, m)), None)
             if m is None:

@@ -405,6 +405,7 @@ def create_app(config: ProxyConfig) -> Starlette:
         Route("/v1/models/{model:path}", proxy.passthrough, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
