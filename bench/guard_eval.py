@@ -163,9 +163,14 @@ def evaluate(rows: list[dict[str, str]]) -> str:
     for row, pa, h in zip(rows, pa_oos, h_oos, strict=True):
         share_alike = "CC-BY-SA" in row.get("licence", "")
         res = untrained.scan(row["text"])
-        if share_alike:  # never trained on: the shipped models' scores are out of sample
-            pa = pa_model.best_window(res.text)[0]
-            h = h_model.best_window(res.text)[0]
+        # Rows a model never trained on (share-alike rows; families with none of its
+        # labels, absent from its LOSO runs) are scored by the shipped model, as the
+        # pipeline scores them: the best of the text and its decoded views.
+        views = [res.text, *(v for r in res.results for v in r.views)]
+        if share_alike or pa is None:
+            pa = max(pa_model.best_window(v)[0] for v in views)
+        if share_alike or h is None:
+            h = max(h_model.best_window(v)[0] for v in views)
         label = row["label"]
         if label == "harmful":
             if h is not None:
@@ -231,3 +236,7 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         hits = fam[name]
         lines.append(f"| {name} | {len(hits)} | {sum(hits) / len(hits):.3f} |")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,8 +24,8 @@ import os
 import platform
 import socket
 import statistics
+import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -98,7 +98,7 @@ def bench_pipeline(data: Path, runs: int) -> list[str]:
 def fake_upstream() -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import StreamingResponse
+    from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
 
     answer = ("Otters are semi-aquatic mammals that hold hands while they sleep. " * 6).split(" ")
@@ -117,29 +117,48 @@ def fake_upstream() -> Any:
         await request.body()
         return StreamingResponse(chunks(), media_type="text/event-stream")
 
-    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[
+        Route("/v1/chat/completions", chat, methods=["POST"]), Route("/healthz", health),
+    ])  # fmt: skip
 
 
-class Server:
-    def __init__(self, app: Any) -> None:
-        import uvicorn
+def _serve(app: Any, port: int) -> None:
+    import uvicorn
 
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        cfg = uvicorn.Config(app, log_level="error", ws="none", lifespan="auto")
-        self.server = uvicorn.Server(cfg)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", ws="none")
 
-    def __enter__(self) -> Server:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-        return self
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Process:
+    """This script again, in its own process (its own GIL), serving one app."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = _free_port()
+        cmd = [sys.executable, __file__, "--serve", *args, "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd)
+
+    def __enter__(self) -> Process:
+        import httpx
+
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
 
     def __exit__(self, *a: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.proc.terminate()
+        self.proc.wait(10)
 
 
 async def load(url: str, key: str, clients: int, per_client: int) -> tuple[list[float], float]:
@@ -168,16 +187,13 @@ async def load(url: str, key: str, clients: int, per_client: int) -> tuple[list[
 
 
 def bench_proxy(clients: int, per_client: int) -> list[str]:
-    from bastion.guard.proxy import KeyStore, ProxyConfig, create_app, generate_key
-    from bastion.guard.proxy.keys import ApiKey
+    from bastion.guard.proxy import generate_key
 
     key, digest = generate_key()
     rows = []
-    with Server(fake_upstream()) as up:
+    with Process("upstream") as up:
         upstream = f"http://127.0.0.1:{up.port}/v1"
-        config = ProxyConfig(upstream=upstream, keys=KeyStore([ApiKey("bench", digest)]),
-                             requests_per_minute=10**9, tokens_per_minute=10**12)  # fmt: skip
-        with Server(create_app(config)) as proxy:
+        with Process("proxy", upstream, digest) as proxy:
             via = f"http://127.0.0.1:{proxy.port}/v1/chat/completions"
             asyncio.run(load(via, key, 5, 2))  # warm-up
             direct, d_rps = asyncio.run(
@@ -194,13 +210,29 @@ def bench_proxy(clients: int, per_client: int) -> list[str]:
     return [
         f"### Proxy, {clients} concurrent streaming clients (time to last byte)",
         "",
+        "Upstream, proxy and load generator each run in their own process on the same",
+        "machine. The fake upstream streams 60 chunks 2 ms apart.",
+        "",
         "| path | requests | p50 ms | p99 ms | requests/s |",
         "|---|---|---|---|---|",
         *rows,
         "",
-        f"Added by the proxy: p50 {added50:.1f} ms, p99 {added99:.1f} ms "
-        f"(proxy, upstream and clients share the machine's cores).",
+        f"Added by the proxy: p50 {added50:.1f} ms, p99 {added99:.1f} ms.",
     ]
+
+
+def serve(args: argparse.Namespace) -> None:
+    from bastion.guard.proxy import KeyStore, ProxyConfig, create_app
+    from bastion.guard.proxy.keys import ApiKey
+
+    if args.serve[0] == "upstream":
+        app = fake_upstream()
+    else:
+        _, upstream, digest = args.serve
+        config = ProxyConfig(upstream=upstream, keys=KeyStore([ApiKey("bench", digest)]),
+                             requests_per_minute=10**9, tokens_per_minute=10**12)  # fmt: skip
+        app = create_app(config)
+    _serve(app, args.port)
 
 
 def machine() -> str:
@@ -222,10 +254,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--per-client", type=int, default=4)
     ap.add_argument("--write", type=Path, default=None, help="markdown file to append to")
+    ap.add_argument("--no-pipeline", action="store_true", help="only the proxy measurement")
+    ap.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    lines = [f"Machine: {machine()}.", ""]
-    lines += bench_pipeline(args.data, args.runs)
-    lines += ["", *bench_proxy(args.clients, args.per_client)]
+    if args.serve:
+        serve(args)
+        return 0
+    load1 = os.getloadavg()[0]
+    lines = [f"Machine: {machine()}; load average {load1:.1f} when the run started.", ""]
+    if not args.no_pipeline:
+        lines += [*bench_pipeline(args.data, args.runs), ""]
+    lines += bench_proxy(args.clients, args.per_client)
     md = "\n".join(lines)
     print(md)
     if args.write:

@@ -325,7 +325,7 @@ async def _relay(
     vault = ctx.vault
 
     def patch(chunk: dict[str, Any], index: int, text: str) -> dict[str, Any]:
-        out: dict[str, Any] = json.loads(json.dumps(chunk))
+        out = chunk  # parsed from upstream bytes: ours to change
         for c in out.get("choices", []):
             if c.get("index", 0) == index:
                 if chat:
