@@ -21,12 +21,14 @@ from bastion.guard.proxy import KeyStore, ProxyConfig, create_app, generate_key
 from bastion.guard.proxy.keys import ApiKey
 
 CANARY = "bst-canary-0123456789abcdef"
+GH_TOKEN = "ghp_" + "a1B2" * 9
 
 
 def reply_for(prompt: str) -> str:
-    """The fake model's answer: 'say: X' answers X; anything else gets a fixed sentence."""
+    """The fake model's answer: 'say: X' answers X; anything else, a fixed sentence."""
     if "say:" in prompt:
-        return prompt.split("say:", 1)[1].strip()
+        # <gh-token> stands for a secret only the model knows (the prompt side would redact it)
+        return prompt.split("say:", 1)[1].strip().replace("<gh-token>", GH_TOKEN)
     return "Otters hold hands while they sleep so they do not drift apart."
 
 
@@ -46,7 +48,8 @@ async def _chat(request: Request) -> Response:
     chat = request.url.path.endswith("chat/completions")
     request.app.state.seen.append(body)
     if body.get("stream"):
-        return StreamingResponse(_chunks(text, chat), media_type="text/event-stream")
+        n = int(body.get("n") or 1)
+        return StreamingResponse(_chunks(text, chat, n), media_type="text/event-stream")
     choice: dict[str, Any] = (
         {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
         if chat
@@ -59,21 +62,19 @@ async def _chat(request: Request) -> Response:
     })  # fmt: skip
 
 
-async def _chunks(text: str, chat: bool) -> AsyncIterator[bytes]:
+async def _chunks(text: str, chat: bool, n: int = 1) -> AsyncIterator[bytes]:
+    """The text in 7-character pieces; with n > 1, every chunk carries all n choices."""
     pieces = [text[i : i + 7] for i in range(0, len(text), 7)]
+    obj = "chat.completion.chunk" if chat else "text_completion"
     for i, piece in enumerate(pieces):
-        last = i == len(pieces) - 1
-        if chat:
-            choice = {
-                "index": 0,
-                "delta": {"content": piece},
-                "finish_reason": "stop" if last else None,
-            }
-            obj = "chat.completion.chunk"
-        else:
-            choice = {"index": 0, "text": piece, "finish_reason": "stop" if last else None}
-            obj = "text_completion"
-        chunk = {"id": "x", "object": obj, "created": 1, "model": "fake", "choices": [choice]}
+        finish = "stop" if i == len(pieces) - 1 else None
+        choices = [
+            {"index": k, "delta": {"content": piece}, "finish_reason": finish}
+            if chat
+            else {"index": k, "text": piece, "finish_reason": finish}
+            for k in range(n)
+        ]
+        chunk = {"id": "x", "object": obj, "created": 1, "model": "fake", "choices": choices}
         yield f"data: {json.dumps(chunk)}\n\n".encode()
         await asyncio.sleep(0)
     yield b"data: [DONE]\n\n"

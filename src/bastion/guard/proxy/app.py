@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from bastion.guard import Context, Guard, PlaceholderVault, ScanResult
+from bastion.guard import Context, Guard, PlaceholderVault, ScanResult, StreamGuard
 from bastion.guard.length import count_tokens
 from bastion.guard.proxy.keys import ApiKey, KeyStore
 from bastion.guard.proxy.ratelimit import Limits, MemoryRateLimiter, RateLimiter
@@ -316,24 +316,82 @@ def _sse(data: dict[str, Any] | str) -> bytes:
     return f"data: {payload}\n\n".encode()
 
 
+class _Blocked(Exception):
+    def __init__(self, result: ScanResult) -> None:
+        super().__init__("blocked")
+        self.result = result
+
+
+class _StreamRelay:
+    """Per-choice StreamGuards for one SSE response; rewrites each chunk's text."""
+
+    def __init__(self, guard: Guard, ctx: Context, chat: bool) -> None:
+        self.guard, self.ctx, self.chat = guard, ctx, chat
+        self.streams: dict[int, StreamGuard] = {}
+
+    def _slot(self, choice: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        if self.chat:
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                delta = choice["delta"] = {}
+            return delta, "content"
+        return choice, "text"
+
+    def _restore(self, text: str) -> str:
+        return self.ctx.vault.restore(text) if self.ctx.vault else text
+
+    def rewrite(self, chunk: dict[str, Any]) -> bool:
+        """Replace every choice's text by what its guard releases; raise _Blocked.
+
+        Returns whether the chunk is worth sending (text, a role or a finish).
+        """
+        send = False
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            holder, slot = self._slot(choice)
+            piece = holder.get(slot)
+            sg = self.streams.setdefault(int(choice.get("index", 0)), self.guard.stream(self.ctx))
+            release = ""
+            if isinstance(piece, str) and piece:
+                update = sg.feed(piece)
+                if update.blocked is not None:
+                    raise _Blocked(update.blocked)
+                release = update.release
+            if choice.get("finish_reason") is not None:
+                end = sg.finish()
+                if end.blocked is not None:
+                    raise _Blocked(end.blocked)
+                release += end.release
+                send = True
+            if isinstance(piece, str) or release:
+                holder[slot] = self._restore(release)
+            send = send or bool(release) or piece is None
+        return send
+
+    def leftovers(self, last: dict[str, Any]) -> dict[str, Any] | None:
+        """Streams that ended without a finish_reason: check and release the rest."""
+        out: list[dict[str, Any]] = []
+        for index, sg in self.streams.items():
+            end = sg.finish()
+            if end.blocked is not None:
+                raise _Blocked(end.blocked)
+            if end.release:
+                choice: dict[str, Any] = {"index": index, "finish_reason": None}
+                if self.chat:
+                    choice["delta"] = {"content": self._restore(end.release)}
+                else:
+                    choice["text"] = self._restore(end.release)
+                out.append(choice)
+        return {**last, "choices": out} if out else None
+
+
 async def _relay(
     upstream: httpx.Response, guard: Guard, ctx: Context, key: ApiKey, chat: bool
 ) -> AsyncIterator[bytes]:
     """Re-emit the upstream SSE stream, with each choice's text held back and checked."""
-    streams: dict[int, Any] = {}
+    relay = _StreamRelay(guard, ctx, chat)
     last: dict[str, Any] = {}
-    vault = ctx.vault
-
-    def patch(chunk: dict[str, Any], index: int, text: str) -> dict[str, Any]:
-        out = chunk  # parsed from upstream bytes: ours to change
-        for c in out.get("choices", []):
-            if c.get("index", 0) == index:
-                if chat:
-                    c.setdefault("delta", {})["content"] = text
-                else:
-                    c["text"] = text
-        return out
-
     try:
         async for line in upstream.aiter_lines():
             if not line.startswith("data:"):
@@ -344,46 +402,22 @@ async def _relay(
             try:
                 chunk = json.loads(payload)
             except ValueError:
+                chunk = None
+            if not isinstance(chunk, dict):
                 yield _sse(error_body("upstream_invalid", "The upstream stream is not valid."))
                 return
-            last = chunk
-            for choice in chunk.get("choices", []):
-                index = choice.get("index", 0)
-                piece = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
-                sg = streams.setdefault(index, guard.stream(ctx))
-                finished = choice.get("finish_reason") is not None
-                update = sg.feed(piece) if isinstance(piece, str) and piece else None
-                if update is not None and update.blocked is not None:
-                    _audit("guard.output", key, verdict="block", streamed=True,
-                           reasons=list(update.blocked.reasons))  # fmt: skip
-                    yield _sse(error_body(_blocked(update.blocked, "response").code,
-                                          "The response was blocked by Bastion guard.",
-                                          "guard_block"))  # fmt: skip
-                    return
-                release = update.release if update else ""
-                if finished:
-                    end = sg.finish()
-                    if end.blocked is not None:
-                        _audit("guard.output", key, verdict="block", streamed=True,
-                               reasons=list(end.blocked.reasons))  # fmt: skip
-                        yield _sse(error_body(_blocked(end.blocked, "response").code,
-                                              "The response was blocked by Bastion guard.",
-                                              "guard_block"))  # fmt: skip
-                        return
-                    release += end.release
-                if release or finished or piece is None:
-                    text = vault.restore(release) if vault else release
-                    yield _sse(patch(chunk, index, text))
-        for index, sg in streams.items():  # streams that ended without a finish_reason
-            end = sg.finish()
-            if end.blocked is not None:
-                code = _blocked(end.blocked, "response").code
-                message = "The response was blocked by Bastion guard."
-                yield _sse(error_body(code, message, "guard_block"))
-                return
-            if end.release and last:
-                yield _sse(patch(last, index, vault.restore(end.release) if vault else end.release))
+            last = {k: v for k, v in chunk.items() if k != "choices"}
+            if relay.rewrite(chunk):
+                yield _sse(chunk)
+        rest = relay.leftovers(last)
+        if rest is not None:
+            yield _sse(rest)
         yield _sse("[DONE]")
+    except _Blocked as blocked:
+        code = _blocked(blocked.result, "response").code
+        _audit("guard.output", key, verdict="block", streamed=True,
+               reasons=list(blocked.result.reasons))  # fmt: skip
+        yield _sse(error_body(code, "The response was blocked by Bastion guard.", "guard_block"))
     except httpx.HTTPError:
         yield _sse(error_body("upstream_unavailable", "The upstream stream broke off."))
     finally:
