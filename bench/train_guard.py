@@ -196,7 +196,12 @@ def threshold_at(benign_scores: Sequence[float], fpr: float) -> float:
 def loso(
     docs: list[Doc], name: str, pos: set[str], neg: set[str], rounds: int
 ) -> list[dict[str, object]]:
-    fams = sorted({d.family for d in docs if d.label in pos | neg})
+    # Families whose rows are all harmful are not held out for the attack model: its
+    # target is injection and jailbreak, and those folds would only cost time.
+    fams = sorted({
+        d.family for d in docs
+        if d.label in pos | neg and (d.label != "harmful" or "injection" not in pos)
+    })  # fmt: skip
     out = []
     for fam in fams:
         t0 = time.time()
@@ -225,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target-fpr", type=float, default=None, help="override TARGET_FPR")
     ap.add_argument("--only", choices=sorted(TARGETS), action="append")
     ap.add_argument(
+        "--attack-includes-harmful",
+        action="store_true",
+        help="experiment: train prompt_attack with harmful rows as positives too",
+    )
+    ap.add_argument("--tag", default="", help="suffix for the LOSO score files")
+    ap.add_argument(
         "--reuse-loso", action="store_true", help="take thresholds from earlier --loso scores"
     )
     args = ap.parse_args(argv)
@@ -235,8 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, (pos, neg, rounds) in TARGETS.items():
         if args.only and name not in args.only:
             continue
+        if name == "prompt_attack" and args.attack_includes_harmful:
+            pos = pos | {"harmful"}
         threshold = 0.0
-        scores_path = ROOT / "bench" / "out" / f"guard_loso_{name}.jsonl"
+        scores_path = ROOT / "bench" / "out" / f"guard_loso_{name}{args.tag}.jsonl"
         if args.loso or args.reuse_loso:
             if args.loso:
                 scores = loso(docs, name, pos, neg, rounds)
