@@ -194,7 +194,7 @@ def threshold_at(benign_scores: Sequence[float], fpr: float) -> float:
 
 
 def loso(
-    docs: list[Doc], name: str, pos: set[str], neg: set[str], rounds: int
+    docs: list[Doc], name: str, pos: set[str], neg: set[str], rounds: int, c: float = 0.02
 ) -> list[dict[str, object]]:
     # Families whose rows are all harmful are not held out for the attack model: its
     # target is injection and jailbreak, and those folds would only cost time.
@@ -205,7 +205,7 @@ def loso(
     out = []
     for fam in fams:
         t0 = time.time()
-        weights, bias = fit([d for d in docs if d.family != fam], pos, neg, rounds=rounds)
+        weights, bias = fit([d for d in docs if d.family != fam], pos, neg, rounds=rounds, c=c)
         # Every row of the held-out family, whatever its label, scored as the pipeline
         # scores it: the best of the text and its decoded views.
         held = [d for d in docs if d.family == fam]
@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         help="experiment: train prompt_attack with harmful rows as positives too",
     )
     ap.add_argument("--tag", default="", help="suffix for the LOSO score files")
+    ap.add_argument("--c", type=float, default=0.02, help="inverse L2 regularisation strength")
     ap.add_argument(
         "--reuse-loso", action="store_true", help="take thresholds from earlier --loso scores"
     )
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         scores_path = ROOT / "bench" / "out" / f"guard_loso_{name}{args.tag}.jsonl"
         if args.loso or args.reuse_loso:
             if args.loso:
-                scores = loso(docs, name, pos, neg, rounds)
+                scores = loso(docs, name, pos, neg, rounds, args.c)
                 scores_path.parent.mkdir(parents=True, exist_ok=True)
                 with scores_path.open("w", encoding="utf-8") as fh:
                     for row in scores:
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             threshold = threshold_at(benign, args.target_fpr or TARGET_FPR[name])
             hits = [float(r["score"]) >= threshold for r in scores if r["label"] in pos]  # type: ignore[arg-type]
             print(f"{name}: threshold {threshold:.3f}, out-of-source recall {np.mean(hits):.3f}")
-        weights, bias = fit(docs, pos, neg, rounds=rounds)
+        weights, bias = fit(docs, pos, neg, rounds=rounds, c=args.c)
         top = sorted(weights, key=lambda f: -abs(weights[f]))[:MAX_WEIGHTS]
         weights = {f: weights[f] for f in top}
         model = {
