@@ -194,7 +194,7 @@ def threshold_at(benign_scores: Sequence[float], fpr: float) -> float:
 
 
 def loso(
-    docs: list[Doc], name: str, pos: set[str], neg: set[str], rounds: int, c: float = 0.02
+    docs: list[Doc], name: str, pos: set[str], neg: set[str], rounds: int, *, c: float = 0.02
 ) -> list[dict[str, object]]:
     # Families whose rows are all harmful are not held out for the attack model: its
     # target is injection and jailbreak, and those folds would only cost time.
@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         scores_path = ROOT / "bench" / "out" / f"guard_loso_{name}{args.tag}.jsonl"
         if args.loso or args.reuse_loso:
             if args.loso:
-                scores = loso(docs, name, pos, neg, rounds, args.c)
+                scores = loso(docs, name, pos, neg, rounds, c=args.c)
                 scores_path.parent.mkdir(parents=True, exist_ok=True)
                 with scores_path.open("w", encoding="utf-8") as fh:
                     for row in scores:
