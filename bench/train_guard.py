@@ -145,7 +145,7 @@ def best_window(sums: list[float], b: float) -> tuple[float, tuple[int, int]]:
     return best
 
 
-def fit(docs: Sequence[Doc], pos: set[str], neg: set[str], *, rounds: int = 1, c: float = 0.02):
+def fit(docs: Sequence[Doc], pos: set[str], neg: set[str], *, rounds: int = 1, c: float = 0.05):
     train = [d for d in docs if d.label in pos or d.label in neg]
     vocab = Vocab(train)
     rows = vocab.rows(train)
@@ -194,7 +194,7 @@ def threshold_at(benign_scores: Sequence[float], fpr: float) -> float:
 
 
 def loso(
-    docs: list[Doc], name: str, pos: set[str], neg: set[str], rounds: int, *, c: float = 0.02
+    docs: list[Doc], name: str, pos: set[str], neg: set[str], rounds: int, *, c: float = 0.05
 ) -> list[dict[str, object]]:
     # Families whose rows are all harmful are not held out for the attack model: its
     # target is injection and jailbreak, and those folds would only cost time.
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         help="experiment: train prompt_attack with harmful rows as positives too",
     )
     ap.add_argument("--tag", default="", help="suffix for the LOSO score files")
-    ap.add_argument("--c", type=float, default=0.02, help="inverse L2 regularisation strength")
+    ap.add_argument("--c", type=float, default=0.05, help="inverse L2 regularisation strength")
     ap.add_argument(
         "--reuse-loso", action="store_true", help="take thresholds from earlier --loso scores"
     )
