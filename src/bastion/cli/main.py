@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "verify",
         "Verify a model against its signature; names each file that differs.",
     ),
+    "guard": ("bastion.cli.guard", "guard", "LLM firewall: check prompts and responses; proxy."),
 }
 
 

@@ -1,0 +1,278 @@
+"""Latency of the guard: the default pipeline per request, and the proxy's added latency.
+
+Usage::
+
+    python bench/guard_latency.py [DATA_DIR] [--write docs/benchmarks-guard.md]
+
+1. Pipeline: the default input pipeline on 1,000-token prompts built from benign
+   development rows (tokens counted as ``bastion.guard.length.count_tokens`` counts
+   them), and the default output pipeline on 1,000-token responses; p50 and p99 over
+   ``--runs`` prompts after a warm-up.
+2. Proxy: 50 concurrent streaming chat clients against a local fake upstream (a real
+   uvicorn server), first directly, then through the proxy (another uvicorn server on
+   the same machine); p50/p99 of the time to the last byte and requests per second.
+   The difference is what the proxy adds (input rules, output rules on the stream,
+   one more HTTP hop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from bastion.guard import Guard  # noqa: E402
+from bastion.guard.length import count_tokens  # noqa: E402
+
+DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "guard"
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def prompts(data: Path, n: int, tokens: int = 1000) -> list[str]:
+    texts = []
+    with (data / "dev.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["label"] == "benign" and "CC-BY-SA" not in row["licence"]:
+                texts.append(row["text"])
+    out: list[str] = []
+    i = 0
+    while len(out) < n:
+        parts: list[str] = []
+        while count_tokens("\n\n".join(parts)) < tokens:
+            parts.append(texts[i % len(texts)])
+            i += 1
+        text = "\n\n".join(parts)
+        # trim to ~tokens by characters, proportionally
+        ratio = tokens / count_tokens(text)
+        out.append(text[: int(len(text) * ratio)])
+    return out
+
+
+def bench_pipeline(data: Path, runs: int) -> list[str]:
+    guard = Guard.default()
+    items = prompts(data, runs)
+    for t in items[:20]:
+        guard.check_input(t)
+        guard.check_output(t)
+    rows = []
+    for name, check in (("input", guard.check_input), ("output", guard.check_output)):
+        times = []
+        for t in items:
+            t0 = time.perf_counter()
+            check(t)
+            times.append((time.perf_counter() - t0) * 1000)
+        rows.append(
+            f"| default {name} pipeline | {statistics.mean(count_tokens(t) for t in items):.0f} | "
+            f"{len(items)} | {pct(times, 0.5):.2f} | {pct(times, 0.99):.2f} |"
+        )
+    return [
+        "### Pipeline latency, 1,000-token texts (one process, one thread)",
+        "",
+        "| pipeline | tokens (mean) | runs | p50 ms | p99 ms |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+# -- proxy ----------------------------------------------------------------------
+
+
+def fake_upstream() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    answer = ("Otters are semi-aquatic mammals that hold hands while they sleep. " * 6).split(" ")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i, word in enumerate(answer):
+            last = i == len(answer) - 1
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                     "choices": [{"index": 0, "delta": {"content": word + " "},
+                                  "finish_reason": "stop" if last else None}]}  # fmt: skip
+            yield f"data: {json.dumps(chunk)}\n\n".encode()
+            await asyncio.sleep(0.002)
+        yield b"data: [DONE]\n\n"
+
+    async def chat(request: Request) -> StreamingResponse:
+        await request.body()
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(routes=[
+        Route("/v1/chat/completions", chat, methods=["POST"]), Route("/healthz", health),
+    ])  # fmt: skip
+
+
+def _serve(app: Any, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", ws="none")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Process:
+    """This script again, in its own process (its own GIL), serving one app."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = _free_port()
+        cmd = [sys.executable, __file__, "--serve", *args, "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd)
+
+    def __enter__(self) -> Process:
+        import httpx
+
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *a: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def load(url: str, key: str, clients: int, per_client: int) -> tuple[list[float], float]:
+    import httpx
+
+    message = {"role": "user", "content": "Tell me something nice about otters."}
+    body = {"model": "m", "stream": True, "messages": [message]}
+    headers = {"authorization": f"Bearer {key}"}
+    times: list[float] = []
+
+    async def one(client: httpx.AsyncClient) -> None:
+        for _ in range(per_client):
+            t0 = time.perf_counter()
+            async with client.stream("POST", url, json=body, headers=headers) as r:
+                r.raise_for_status()
+                async for _ in r.aiter_bytes():
+                    pass
+            times.append((time.perf_counter() - t0) * 1000)
+
+    limits = httpx.Limits(max_connections=clients * 2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(client) for _ in range(clients)))
+        wall = time.perf_counter() - t0
+    return times, clients * per_client / wall
+
+
+def bench_proxy(clients: int, per_client: int) -> list[str]:
+    from bastion.guard.proxy import generate_key
+
+    key, digest = generate_key()
+    rows = []
+    with Process("upstream") as up:
+        upstream = f"http://127.0.0.1:{up.port}/v1"
+        with Process("proxy", upstream, digest) as proxy:
+            via = f"http://127.0.0.1:{proxy.port}/v1/chat/completions"
+            asyncio.run(load(via, key, 5, 2))  # warm-up
+            direct, d_rps = asyncio.run(
+                load(upstream + "/chat/completions", key, clients, per_client)
+            )
+            proxied, p_rps = asyncio.run(load(via, key, clients, per_client))
+    for name, t, rps in (
+        ("direct to upstream", direct, d_rps),
+        ("through the proxy", proxied, p_rps),
+    ):
+        rows.append(f"| {name} | {len(t)} | {pct(t, 0.5):.1f} | {pct(t, 0.99):.1f} | {rps:.0f} |")
+    added50 = pct(proxied, 0.5) - pct(direct, 0.5)
+    added99 = pct(proxied, 0.99) - pct(direct, 0.99)
+    return [
+        f"### Proxy, {clients} concurrent streaming clients (time to last byte)",
+        "",
+        "Upstream, proxy and load generator each run in their own process on the same",
+        "machine. The fake upstream streams 60 chunks 2 ms apart.",
+        "",
+        "| path | requests | p50 ms | p99 ms | requests/s |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Added by the proxy: p50 {added50:.1f} ms, p99 {added99:.1f} ms.",
+    ]
+
+
+def serve(args: argparse.Namespace) -> None:
+    from bastion.guard.proxy import KeyStore, ProxyConfig, create_app
+    from bastion.guard.proxy.keys import ApiKey
+
+    if args.serve[0] == "upstream":
+        app = fake_upstream()
+    else:
+        _, upstream, digest = args.serve
+        config = ProxyConfig(upstream=upstream, keys=KeyStore([ApiKey("bench", digest)]),
+                             requests_per_minute=10**9, tokens_per_minute=10**12)  # fmt: skip
+        app = create_app(config)
+    _serve(app, args.port)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--runs", type=int, default=500)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--per-client", type=int, default=4)
+    ap.add_argument("--write", type=Path, default=None, help="markdown file to append to")
+    ap.add_argument("--no-pipeline", action="store_true", help="only the proxy measurement")
+    ap.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.serve:
+        serve(args)
+        return 0
+    load1 = os.getloadavg()[0]
+    lines = [f"Machine: {machine()}; load average {load1:.1f} when the run started.", ""]
+    if not args.no_pipeline:
+        lines += [*bench_pipeline(args.data, args.runs), ""]
+    lines += bench_proxy(args.clients, args.per_client)
+    md = "\n".join(lines)
+    print(md)
+    if args.write:
+        with args.write.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + md + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,288 @@
+"""Explainable patterns for prompt injection and jailbreaks.
+
+These catch the well-known phrasings with a named reason each (``injection.override``,
+``jailbreak.refusal-suppression``...), complementing the classifier, which scores
+what patterns cannot enumerate. Patterns run on normalised text and decoded views,
+and each is anchored on *what is asked of the model*, not on alarming words alone:
+"ignore the typo", "what is prompt injection?" and a system prompt saying "never
+reveal the password" do not match.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar
+
+from bastion.guard.base import Context, Direction, RuleResult, Span
+
+_F = re.IGNORECASE | re.MULTILINE
+_GAP = r"[^.!?\n]{0,40}?"
+
+INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
+    (
+        "injection.override",
+        0.9,
+        re.compile(
+            r"\b(?:ignore|disregard|forget|override|bypass|discard|abandon)\b"
+            + _GAP
+            + r"\b(?:previous|prior|above|earlier|preceding|foregoing|original|initial|system|"
+            r"developer|all|your)\b"
+            + _GAP
+            + r"\b(?:instructions?|prompts?|rules|directives?|guidelines|guidance|context|"
+            r"constraints|programming|orders)\b",
+            _F,
+        ),
+    ),
+    (
+        "injection.new-instructions",
+        0.8,
+        re.compile(
+            r"\b(?:new|updated|revised|real|actual|true|secret|hidden)\s+(?:system\s+)?"
+            r"(?:instructions?|directives?|task|objective|orders)\s*(?:[:\-]|are\b|is\b)",
+            _F,
+        ),
+    ),
+    (
+        "injection.fake-turn",
+        0.85,
+        re.compile(
+            r"<\|(?:im_start|im_end|system|assistant|user|endoftext)\|>|\[/?(?:INST|SYS|SYSTEM)\]|"
+            r"<</?SYS>>",
+            _F,
+        ),
+    ),
+    (
+        "injection.prompt-leak",
+        0.85,
+        re.compile(
+            r"\b(?:reveal|print|show|output|repeat|display|dump|leak|spell\s+out|recite|"
+            r"write\s+out|give\s+me|tell\s+me)\b"
+            + _GAP
+            + r"\b(?:your|the|all|initial|original|hidden|secret)\s+(?:system\s+|initial\s+|"
+            r"original\s+|hidden\s+|secret\s+)*(?:prompt|instructions|directives|rules|"
+            r"configuration)\b",
+            _F,
+        ),
+    ),
+    (
+        "injection.exfil-markdown",
+        0.9,
+        re.compile(r"!\[[^\]]*\]\(\s*https?://[^)\s]*(?:\{|%7B|\$\{|<|\[)", _F),
+    ),
+    (
+        "injection.exfil-send",
+        0.8,
+        re.compile(
+            r"\b(?:send|forward|email|post|upload|exfiltrate|transmit|append)\b"
+            + _GAP
+            + r"\b(?:conversation|chat\s+history|history|credentials|passwords?|api\s+keys?|"
+            r"secrets?|tokens?|user\s+data|personal\s+data|contents?\s+of)\b"
+            + _GAP
+            + r"\b(?:to|into)\b\s+(?:https?://|\S+@\S+|the\s+(?:url|address|endpoint))",
+            _F,
+        ),
+    ),
+    (
+        "injection.addressed",
+        0.8,
+        re.compile(
+            r"\b(?:note|message|attention|important)\s+(?:to|for)\s+(?:the\s+)?"
+            r"(?:ai|assistant|llm|language\s+model|chatbot|model|agent|bot)s?\b",
+            _F,
+        ),
+    ),
+)
+
+JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
+    (
+        "jailbreak.dan",
+        0.9,
+        re.compile(
+            r"\bdo\s+anything\s+now\b|\b(?:enable|activate|enter|switch\s+to|you\s+are\s+"
+            r"(?:now\s+)?in)\s+(?:the\s+)?(?:developer|god|jailbreak|unrestricted|opposite|evil|DAN)"
+            r"\s+mode\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.no-restrictions",
+        0.85,
+        re.compile(
+            r"\b(?:without|free\s+(?:of|from)|freed\s+from|no|ignore\s+(?:all|any))\s+(?:any\s+)?"
+            r"(?:ethical|moral|content|safety|openai|legal)?\s*"
+            r"(?:restrictions|filters|filtering|limitations|censorship|guidelines|policies|"
+            r"boundaries|safeguards)\b" + _GAP + r"\b(?:answer|respond|reply|you|act|generate)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.refusal-suppression",
+        0.85,
+        re.compile(
+            r"\b(?:never|do\s+not|don'?t|must\s+not|cannot|can't|will\s+not|won'?t)\s+"
+            r"(?:ever\s+)?(?:refuses?|declines?|apologi[sz]es?|say\s+(?:that\s+)?(?:you\s+)?"
+            r"(?:can'?t|cannot|are\s+unable)|mention\s+(?:any\s+)?(?:ethics|morals|legality|"
+            r"laws|consequences|safety)|adds?\s+(?:any\s+)?(?:warnings|disclaimers))\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.prefix-forcing",
+        0.8,
+        re.compile(
+            r"\b(?:begin|start)\s+(?:your\s+)?(?:reply|response|answer)\s+with\s*:?\s*[\"'“]?\s*"
+            r"(?:sure|absolutely|of\s+course|certainly)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.persona",
+        0.8,
+        re.compile(
+            r"\b(?:unfiltered|uncensored|amoral|unethical)\s+"
+            r"(?:ai|assistant|chatbot|model|persona|version)\b|\bpretend\s+(?:that\s+)?you\s+"
+            r"(?:are|have)\s+(?:no|not\s+bound)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.ethics-suspension",
+        0.8,
+        re.compile(
+            r"\b(?:ignor(?:e|ing)|disregard(?:ing)?|without|setting\s+aside|regardless\s+of)\s+"
+            r"(?:any\s+|all\s+)?(?:possible\s+)?(?:moral|ethical|legal)(?:\s*(?:,|or|and)\s*"
+            r"(?:moral|ethical|legal))*\s+(?:implications|concerns|considerations|constraints|"
+            r"guidelines|limitations|restrictions|boundaries)",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.fictional-disclaimer",
+        0.75,
+        re.compile(
+            r"\b(?:purely|entirely|completely|strictly)\s+(?:hypothetical(?:ly)?|fictional|for\s+"
+            r"(?:fictional|educational|research)\s+purposes)\b|\bwill\s+(?:never|not)\s+be\s+used\s+"
+            r"(?:in\s+real\s+life|for\s+(?:any\s+)?(?:malicious|harmful|illegal)|in\s+a\s+malicious)",
+            _F,
+        ),
+    ),
+    ("jailbreak.adversarial-suffix", 0.75, re.compile(r"(?:[!?.] ){12,}")),
+    (
+        "jailbreak.decode-and-answer",
+        0.75,
+        re.compile(
+            r"\b(?:decode|decipher|read\s+(?:this|it)\s+backwards|(?:hidden|encoded|written)\s+in\s+"
+            r"(?:this\s+)?(?:leetspeak|rot13|base64|hex|reverse))\b[^.\n]{0,80}?\b(?:answer|respond|reply|"
+            r"follow|comply|execute)\b|\bwithout\s+mentioning\s+that\s+it\s+was\s+encoded",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.rule-breaking",
+        0.8,
+        re.compile(
+            r"\bbroken\s+free\s+(?:of|from)\b|\bbreak\s+(?:all\s+)?the\s+rules\b|\bfree\s+from\s+all"
+            r"\s+(?:rules|restrictions|guidelines)\b|\bmandatory\s+warning\s+out\s+of\s+the\s+way",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.payload-split",
+        0.8,
+        re.compile(
+            r"(?:\b[a-z]\w{0,2}\s*=\s*[\"'][^\"'\n]{2,}[\"']\s*[;,\n]\s*){2,}[^\n]{0,80}?"
+            r"\b[a-z]\w{0,2}\s*\+\s*[a-z]\w{0,2}\b",
+            _F,
+        ),
+    ),
+)
+
+
+#: Cheap prefilter: a pattern runs only if one of its words is in the lowercased text.
+KEYWORDS: dict[str, tuple[str, ...]] = {
+    "injection.override": ("ignor", "disregard", "forget", "overrid", "bypass", "discard",
+                           "abandon"),
+    "injection.new-instructions": ("instruction", "directive", "task", "objective", "order"),
+    "injection.fake-turn": ("<|", "[inst", "[sys", "[/", "<<sys", "<</sys"),
+    "injection.prompt-leak": ("prompt", "instructions", "directives", "rules", "configuration"),
+    "injection.exfil-markdown": ("![",),
+    "injection.exfil-send": ("send", "forward", "email", "post", "upload", "exfiltrat", "transmit",
+                             "append"),
+    "injection.addressed": ("note", "message", "attention", "important"),
+    "jailbreak.dan": ("anything now", " mode"),
+    "jailbreak.no-restrictions": ("restriction", "filter", "limitation", "censorship", "guideline",
+                                  "polic", "boundar", "safeguard"),
+    "jailbreak.refusal-suppression": ("refuse", "decline", "apolog", "say", "mention", "add"),
+    "jailbreak.prefix-forcing": ("begin", "start"),
+    "jailbreak.persona": ("unfiltered", "uncensored", "amoral", "unethical", "pretend"),
+    "jailbreak.ethics-suspension": ("moral", "ethical", "legal"),
+    "jailbreak.fictional-disclaimer": ("hypothetical", "fictional", "purposes", "be used"),
+    "jailbreak.decode-and-answer": ("decode", "decipher", "backwards", "encoded", "leetspeak",
+                                    "rot13", "base64", "hex", "reverse"),
+    "jailbreak.rule-breaking": ("free", "rules", "mandatory"),
+    "jailbreak.payload-split": ("+",),
+}  # fmt: skip
+
+_CONTEXT = re.compile(
+    r"\b(?:if|when|whenever|even\s+if|never|not|n't|refuse|such\s+as|e\.g\.|for\s+example|"
+    r"like|called|known\s+as|examples?|phrases?|attempts?|tries|trying|asks?|asking)\b|[\"'“‘`]\s*$",
+    re.IGNORECASE,
+)
+
+
+def _quoted_or_negated(text: str, m: re.Match[str]) -> bool:
+    """True when the match is quoted, negated or talked about rather than said.
+
+    "If a user asks you to ignore your instructions, refuse" and "attacks such as
+    'ignore previous instructions'" discuss an injection; they are not one.
+    """
+    start = m.start()
+    cut = max(text.rfind(".", 0, start), text.rfind("\n", 0, start), start - 80)
+    return _CONTEXT.search(text, cut + 1, start) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _PatternRule:
+    name: ClassVar[str] = ""
+    table: ClassVar[tuple[tuple[str, float, re.Pattern[str]], ...]] = ()
+    directions: ClassVar[frozenset[Direction]] = frozenset({Direction.INPUT})
+
+    #: Pattern ids to skip, e.g. ``["injection.fake-turn"]``.
+    disabled: tuple[str, ...] = ()
+
+    def check(self, text: str, ctx: Context) -> RuleResult:
+        spans: list[Span] = []
+        best, reason = 0.0, ""
+        low = text.lower()
+        for rid, weight, pattern in self.table:
+            if rid in self.disabled:
+                continue
+            words = KEYWORDS.get(rid)
+            if words is not None and not any(w in low for w in words):
+                continue
+            m = next((m for m in pattern.finditer(text) if not _quoted_or_negated(text, m)), None)
+            if m is None:
+                continue
+            spans.append(Span(m.start(), m.end(), rid))
+            if weight > best:
+                best, reason = weight, rid
+        if not spans:
+            return RuleResult.clean(self.name)
+        return RuleResult(self.name, True, best, reason, tuple(spans))
+
+
+@dataclass(frozen=True, slots=True)
+class InjectionPatterns(_PatternRule):
+    """Named prompt-injection phrasings: overrides, fake turns, prompt leaks, exfiltration."""
+
+    name: ClassVar[str] = "injection-patterns"
+    table: ClassVar[tuple[tuple[str, float, re.Pattern[str]], ...]] = INJECTION
+
+
+@dataclass(frozen=True, slots=True)
+class JailbreakPatterns(_PatternRule):
+    """Named jailbreak devices: DAN and modes, refusal suppression, personas, splitting."""
+
+    name: ClassVar[str] = "jailbreak-patterns"
+    table: ClassVar[tuple[tuple[str, float, re.Pattern[str]], ...]] = JAILBREAK

@@ -1,0 +1,453 @@
+"""The OpenAI-compatible guard proxy, as a Starlette ASGI app.
+
+request -> API key -> rate limit -> input rules on every non-system message ->
+upstream -> output rules (as the stream flows, for SSE) -> response.
+
+Blocks answer with an OpenAI-style error (HTTP 400, ``type`` ``guard_block``, ``code``
+the reason, e.g. ``prompt-attack``) that never contains the offending text. Bad
+requests, oversized bodies, slow clients, upstream errors and timeouts get clear
+errors; nothing unchecked is ever passed on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from bastion.guard import Context, Guard, PlaceholderVault, ScanResult, StreamGuard
+from bastion.guard.length import count_tokens
+from bastion.guard.proxy.keys import ApiKey, KeyStore
+from bastion.guard.proxy.ratelimit import Limits, MemoryRateLimiter, RateLimiter
+
+audit = logging.getLogger("bastion.guard.audit")
+
+
+@dataclass
+class ProxyConfig:
+    """Everything the proxy needs; built by the CLI or by the caller."""
+
+    upstream: str
+    keys: KeyStore
+    guard: Guard = field(default_factory=Guard.default)
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    upstream_api_key: str | None = None
+    requests_per_minute: int = 60
+    tokens_per_minute: int = 100_000
+    max_body_bytes: int = 1 << 20
+    body_timeout: float = 30.0
+    upstream_timeout: float = 60.0
+    default_max_tokens: int = 512
+    system_prompt: str | None = None
+    canary: str | None = None
+    url_allowlist: tuple[str, ...] = ()
+
+
+class ProxyError(Exception):
+    def __init__(self, status: int, code: str, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
+
+
+def error_body(code: str, message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _error(exc: ProxyError) -> JSONResponse:
+    kind = "guard_block" if exc.code.startswith("guard.") else "invalid_request_error"
+    headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
+    return JSONResponse(error_body(exc.code, exc.message, kind), exc.status, headers=headers)
+
+
+def _blocked(result: ScanResult, where: str) -> ProxyError:
+    reason = result.reasons[0] if result.reasons else "policy"
+    return ProxyError(
+        400, f"guard.{reason}", f"The {where} was blocked by Bastion guard ({reason})."
+    )
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _audit(event: str, key: ApiKey | None, **fields: Any) -> None:
+    audit.info(event, extra={"event": event, "key_id": key.id if key else None, **fields})
+
+
+class GuardProxy:
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        self.client = httpx.AsyncClient(
+            base_url=config.upstream.rstrip("/"),
+            timeout=httpx.Timeout(config.upstream_timeout, connect=10.0),
+        )
+
+    # -- plumbing ----------------------------------------------------------
+    async def _authenticate(self, request: Request) -> ApiKey:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else None
+        key = self.config.keys.verify(token)
+        if key is None:
+            _audit("guard.auth_denied", None)
+            raise ProxyError(401, "invalid_api_key", "Missing or unknown API key.")
+        return key
+
+    async def _body(self, request: Request) -> dict[str, Any]:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.config.max_body_bytes:
+            raise ProxyError(413, "body_too_large", "The request body is too large.")
+        chunks: list[bytes] = []
+        size = 0
+
+        async def read() -> None:
+            nonlocal size
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.config.max_body_bytes:
+                    raise ProxyError(413, "body_too_large", "The request body is too large.")
+                chunks.append(chunk)
+
+        try:
+            await asyncio.wait_for(read(), self.config.body_timeout)
+        except TimeoutError:
+            raise ProxyError(408, "body_timeout", "The request body arrived too slowly.") from None
+        try:
+            body = json.loads(b"".join(chunks))
+        except (ValueError, UnicodeDecodeError):
+            raise ProxyError(400, "invalid_json", "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise ProxyError(400, "invalid_json", "The request body must be a JSON object.")
+        return body
+
+    async def _limit(self, key: ApiKey, tokens: int) -> None:
+        limits = Limits(
+            key.requests_per_minute or self.config.requests_per_minute,
+            key.tokens_per_minute or self.config.tokens_per_minute,
+        )
+        decision = await self.config.limiter.hit(key.id, tokens, limits)
+        if not decision.allowed:
+            _audit("guard.rate_limited", key, reason=decision.reason)
+            raise ProxyError(429, decision.reason, "Rate limit exceeded.", decision.retry_after)
+
+    def _headers(self) -> dict[str, str]:
+        h = {"content-type": "application/json"}
+        if self.config.upstream_api_key:
+            h["authorization"] = f"Bearer {self.config.upstream_api_key}"
+        return h
+
+    def _context(self, system_prompt: str | None, vault: PlaceholderVault) -> Context:
+        prompts = [p for p in (self.config.system_prompt, system_prompt) if p]
+        return Context(
+            system_prompt="\n".join(prompts) or None,
+            canary=self.config.canary,
+            url_allowlist=self.config.url_allowlist,
+            vault=vault,
+        )
+
+    # -- input -------------------------------------------------------------
+    def _check_inputs(self, body: dict[str, Any], key: ApiKey, ctx: Context) -> ScanResult | None:
+        """Check and rewrite every non-system message (or the prompt) in place."""
+        guard = self.config.guard
+        worst: ScanResult | None = None
+        targets: list[tuple[dict[str, Any] | list[Any], Any]] = []
+        if "messages" in body:
+            messages = body["messages"]
+            if not isinstance(messages, list) or not messages:
+                raise ProxyError(400, "invalid_messages", "'messages' must be a non-empty list.")
+            for m in messages:
+                if not isinstance(m, dict):
+                    raise ProxyError(400, "invalid_messages", "Each message must be an object.")
+                if m.get("role") in ("system", "developer"):
+                    continue
+                content = m.get("content")
+                if isinstance(content, str):
+                    targets.append((m, "content"))
+                elif isinstance(content, list):
+                    targets.extend((part, "text") for part in content if isinstance(part, dict)
+                                   and isinstance(part.get("text"), str))  # fmt: skip
+        elif "prompt" in body:
+            prompt = body["prompt"]
+            if isinstance(prompt, str):
+                targets.append((body, "prompt"))
+            elif isinstance(prompt, list) and all(isinstance(p, str) for p in prompt):
+                targets.extend((prompt, i) for i in range(len(prompt)))
+            else:
+                raise ProxyError(400, "invalid_prompt", "'prompt' must be a string or strings.")
+        else:
+            raise ProxyError(400, "invalid_request", "Expected 'messages' or 'prompt'.")
+        for holder, slot in targets:
+            text = holder[slot]
+            result = guard.check_input(text, ctx)
+            _audit("guard.input", key, verdict=result.verdict.label, reasons=list(result.reasons),
+                   sha256=_sha(text))  # fmt: skip
+            if result.blocked:
+                raise _blocked(result, "request")
+            holder[slot] = result.text
+            if worst is None or result.verdict > worst.verdict:
+                worst = result
+        return worst
+
+    # -- endpoints ---------------------------------------------------------
+    async def completions(self, request: Request) -> Response:
+        try:
+            key = await self._authenticate(request)
+            body = await self._body(request)
+            chat = request.url.path.endswith("/chat/completions")
+            system = None
+            if chat and isinstance(body.get("messages"), list):
+                system = "\n".join(
+                    m["content"] for m in body["messages"]
+                    if isinstance(m, dict) and m.get("role") in ("system", "developer")
+                    and isinstance(m.get("content"), str)
+                ) or None  # fmt: skip
+            vault = PlaceholderVault()
+            ctx = self._context(system, vault)
+            prompt_tokens = count_tokens(json.dumps(body.get("messages", body.get("prompt", ""))))
+            max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
+            budget = max_tokens if isinstance(max_tokens, int) else self.config.default_max_tokens
+            await self._limit(key, prompt_tokens + budget)
+            input_result = self._check_inputs(body, key, ctx)
+            ctx = Context(ctx.system_prompt, ctx.canary, ctx.url_allowlist, vault, input_result)
+            path = "/chat/completions" if chat else "/completions"
+            if body.get("stream"):
+                return await self._stream(path, body, key, ctx, chat)
+            return await self._plain(path, body, key, ctx, chat)
+        except ProxyError as exc:
+            return _error(exc)
+
+    async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        try:
+            return await self.client.post(path, json=body, headers=self._headers())
+        except httpx.TimeoutException:
+            raise ProxyError(504, "upstream_timeout", "The upstream model timed out.") from None
+        except httpx.HTTPError:
+            raise ProxyError(
+                502, "upstream_unavailable", "The upstream model is unreachable."
+            ) from None
+
+    async def _plain(
+        self, path: str, body: dict[str, Any], key: ApiKey, ctx: Context, chat: bool
+    ) -> Response:
+        upstream = await self._send(path, body)
+        if upstream.status_code >= 400:
+            return _upstream_error(upstream)
+        try:
+            data = upstream.json()
+            choices = data["choices"]
+        except (ValueError, KeyError, TypeError):
+            raise ProxyError(502, "upstream_invalid", "The upstream answer is not valid.") from None
+        for choice in choices:
+            holder = choice.get("message", {}) if chat else choice
+            slot = "content" if chat else "text"
+            text = holder.get(slot)
+            if not isinstance(text, str):
+                continue
+            result = self.config.guard.check_output(text, ctx)
+            _audit("guard.output", key, verdict=result.verdict.label, reasons=list(result.reasons),
+                   sha256=_sha(text))  # fmt: skip
+            if result.blocked:
+                raise _blocked(result, "response")
+            holder[slot] = ctx.vault.restore(result.text) if ctx.vault else result.text
+        return JSONResponse(data)
+
+    async def _stream(
+        self, path: str, body: dict[str, Any], key: ApiKey, ctx: Context, chat: bool
+    ) -> Response:
+        req = self.client.build_request("POST", path, json=body, headers=self._headers())
+        try:
+            upstream = await self.client.send(req, stream=True)
+        except httpx.TimeoutException:
+            raise ProxyError(504, "upstream_timeout", "The upstream model timed out.") from None
+        except httpx.HTTPError:
+            raise ProxyError(
+                502, "upstream_unavailable", "The upstream model is unreachable."
+            ) from None
+        if upstream.status_code >= 400:
+            await upstream.aread()
+            await upstream.aclose()
+            return _upstream_error(upstream)
+        events = _relay(upstream, self.config.guard, ctx, key, chat)
+        return StreamingResponse(events, media_type="text/event-stream")
+
+    async def passthrough(self, request: Request) -> Response:
+        try:
+            key = await self._authenticate(request)
+            if request.method == "POST":
+                body = await self._body(request)
+                await self._limit(key, count_tokens(json.dumps(body.get("input", ""))))
+                upstream = await self._send(request.url.path.removeprefix("/v1"), body)
+            else:
+                await self._limit(key, 0)
+                try:
+                    upstream = await self.client.get(
+                        request.url.path.removeprefix("/v1"), headers=self._headers()
+                    )
+                except httpx.HTTPError:
+                    raise ProxyError(
+                        502, "upstream_unavailable", "The upstream model is unreachable."
+                    ) from None
+        except ProxyError as exc:
+            return _error(exc)
+        if upstream.status_code >= 400:
+            return _upstream_error(upstream)
+        return Response(upstream.content, upstream.status_code, media_type="application/json")
+
+
+def _upstream_error(upstream: httpx.Response) -> JSONResponse:
+    status = upstream.status_code if upstream.status_code < 500 else 502
+    return JSONResponse(
+        error_body(f"upstream_{upstream.status_code}", "The upstream model returned an error.",
+                   "upstream_error"), status)  # fmt: skip
+
+
+def _sse(data: dict[str, Any] | str) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return f"data: {payload}\n\n".encode()
+
+
+class _Blocked(Exception):
+    def __init__(self, result: ScanResult) -> None:
+        super().__init__("blocked")
+        self.result = result
+
+
+class _StreamRelay:
+    """Per-choice StreamGuards for one SSE response; rewrites each chunk's text."""
+
+    def __init__(self, guard: Guard, ctx: Context, chat: bool) -> None:
+        self.guard, self.ctx, self.chat = guard, ctx, chat
+        self.streams: dict[int, StreamGuard] = {}
+
+    def _slot(self, choice: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        if self.chat:
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                delta = choice["delta"] = {}
+            return delta, "content"
+        return choice, "text"
+
+    def _restore(self, text: str) -> str:
+        return self.ctx.vault.restore(text) if self.ctx.vault else text
+
+    def rewrite(self, chunk: dict[str, Any]) -> bool:
+        """Replace every choice's text by what its guard releases; raise _Blocked.
+
+        Returns whether the chunk is worth sending (text, a role or a finish).
+        """
+        send = False
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            holder, slot = self._slot(choice)
+            piece = holder.get(slot)
+            sg = self.streams.setdefault(int(choice.get("index", 0)), self.guard.stream(self.ctx))
+            release = ""
+            if isinstance(piece, str) and piece:
+                update = sg.feed(piece)
+                if update.blocked is not None:
+                    raise _Blocked(update.blocked)
+                release = update.release
+            if choice.get("finish_reason") is not None:
+                end = sg.finish()
+                if end.blocked is not None:
+                    raise _Blocked(end.blocked)
+                release += end.release
+                send = True
+            if isinstance(piece, str) or release:
+                holder[slot] = self._restore(release)
+            send = send or bool(release) or piece is None
+        return send
+
+    def leftovers(self, last: dict[str, Any]) -> dict[str, Any] | None:
+        """Streams that ended without a finish_reason: check and release the rest."""
+        out: list[dict[str, Any]] = []
+        for index, sg in self.streams.items():
+            end = sg.finish()
+            if end.blocked is not None:
+                raise _Blocked(end.blocked)
+            if end.release:
+                choice: dict[str, Any] = {"index": index, "finish_reason": None}
+                if self.chat:
+                    choice["delta"] = {"content": self._restore(end.release)}
+                else:
+                    choice["text"] = self._restore(end.release)
+                out.append(choice)
+        return {**last, "choices": out} if out else None
+
+
+async def _relay(
+    upstream: httpx.Response, guard: Guard, ctx: Context, key: ApiKey, chat: bool
+) -> AsyncIterator[bytes]:
+    """Re-emit the upstream SSE stream, with each choice's text held back and checked."""
+    relay = _StreamRelay(guard, ctx, chat)
+    last: dict[str, Any] = {}
+    try:
+        async for line in upstream.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                break
+            try:
+                chunk = json.loads(payload)
+            except ValueError:
+                chunk = None
+            if not isinstance(chunk, dict):
+                yield _sse(error_body("upstream_invalid", "The upstream stream is not valid."))
+                return
+            last = {k: v for k, v in chunk.items() if k != "choices"}
+            if relay.rewrite(chunk):
+                yield _sse(chunk)
+        rest = relay.leftovers(last)
+        if rest is not None:
+            yield _sse(rest)
+        yield _sse("[DONE]")
+    except _Blocked as blocked:
+        code = _blocked(blocked.result, "response").code
+        _audit("guard.output", key, verdict="block", streamed=True,
+               reasons=list(blocked.result.reasons))  # fmt: skip
+        yield _sse(error_body(code, "The response was blocked by Bastion guard.", "guard_block"))
+    except httpx.HTTPError:
+        yield _sse(error_body("upstream_unavailable", "The upstream stream broke off."))
+    finally:
+        await upstream.aclose()
+
+
+def create_app(config: ProxyConfig) -> Starlette:
+    """The ASGI app; run it with any ASGI server (``bastion guard serve`` uses uvicorn)."""
+    proxy = GuardProxy(config)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes = [
+        Route("/v1/chat/completions", proxy.completions, methods=["POST"]),
+        Route("/v1/completions", proxy.completions, methods=["POST"]),
+        Route("/v1/embeddings", proxy.passthrough, methods=["POST"]),
+        Route("/v1/models", proxy.passthrough, methods=["GET"]),
+        Route("/v1/models/{model:path}", proxy.passthrough, methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await proxy.client.aclose()
+        close = getattr(config.limiter, "close", None)
+        if close is not None:
+            await close()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.proxy = proxy
+    return app

@@ -1,0 +1,57 @@
+"""`bastion guard serve` end to end: a real process, a real port."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bastion.guard.proxy import generate_key
+
+BASTION = [sys.executable, "-c", "from bastion.cli.main import main; main()"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_starts_and_denies_without_a_key(tmp_path: Path) -> None:
+    key, digest = generate_key()
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": [{"id": "t", "sha256": digest}]}))
+    port = _free_port()
+    cmd = [*BASTION, "guard", "serve", "--upstream", "http://127.0.0.1:9/v1",
+           "--keys", str(keys), "--port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        denied = httpx.get(base + "/v1/models")
+        assert denied.status_code == 401
+        assert denied.json()["error"]["code"] == "invalid_api_key"
+        down = httpx.get(base + "/v1/models", headers={"authorization": f"Bearer {key}"})
+        assert down.status_code == 502  # nothing listens upstream: a clear error, not a hang
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_serve_with_a_bad_key_file_is_exit_2(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text("{}")
+    cmd = [*BASTION, "guard", "serve", "--upstream", "http://127.0.0.1:9/v1", "--keys", str(keys)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "key file" in done.stderr
