@@ -247,15 +247,15 @@ def serve(
     The upstream's own API key, if it needs one, is read from BASTION_UPSTREAM_API_KEY.
     """
     try:
-        import uvicorn  # noqa: PLC0415 - the web stack loads only for this command
+        import uvicorn
 
-        from bastion.guard.proxy import (  # noqa: PLC0415
+        from bastion.guard.proxy import (
             KeyStore,
             ProxyConfig,
             RedisRateLimiter,
             create_app,
         )
-        from bastion.guard.proxy.ratelimit import MemoryRateLimiter, RateLimiter  # noqa: PLC0415
+        from bastion.guard.proxy.ratelimit import MemoryRateLimiter, RateLimiter
     except ImportError:
         click.echo("error: the proxy needs the guard extra", err=True)
         click.echo("hint: pip install 'bastion-ml[guard]'", err=True)
@@ -289,7 +289,7 @@ def serve(
 def keygen(*, key_id: str, requests_per_minute: int | None, tokens_per_minute: int | None) -> None:
     """Make a client API key. Prints the key (shown once) to stderr and the JSON entry
     to store in the --keys file to stdout."""
-    from bastion.guard.proxy.keys import generate_key  # noqa: PLC0415
+    from bastion.guard.proxy.keys import generate_key
 
     key, digest = generate_key()
     entry: dict[str, Any] = {"id": key_id, "sha256": digest}

@@ -144,7 +144,7 @@ def load_policy(path: Path | str | None = None) -> Policy:
         raise PolicyError(f"cannot read policy {p}: {exc}") from exc
     if p.suffix in (".yaml", ".yml"):
         try:
-            import yaml  # type: ignore[import-untyped]  # noqa: PLC0415
+            import yaml  # type: ignore[import-untyped]
         except ImportError:
             raise PolicyError(
                 "YAML policies need PyYAML", hint="pip install 'bastion-ml[guard]'"

@@ -27,7 +27,7 @@ def _load(path: str) -> tuple[Any, Any]:
         if path in _LOADED:
             return _LOADED[path]
         try:
-            import transformers  # noqa: PLC0415
+            import transformers
         except ImportError:
             raise PolicyError(
                 "the transformer rule needs transformers and torch",
@@ -63,7 +63,7 @@ class TransformerClassifier:
             raise PolicyError("the transformer rule needs a 'path' to a local model directory")
 
     def check(self, text: str, ctx: Context) -> RuleResult:
-        import torch  # noqa: PLC0415
+        import torch
 
         tok, model = _load(self.path)
         limit = min(

@@ -62,7 +62,7 @@ class RedisRateLimiter:
     """Counts in Redis, shared by every proxy that uses the same ``prefix``."""
 
     def __init__(self, url: str, *, prefix: str = "bastion:guard:rl:") -> None:
-        import redis.asyncio as aioredis  # noqa: PLC0415 - optional dependency
+        import redis.asyncio as aioredis
 
         self._redis: Any = aioredis.from_url(url)
         self.prefix = prefix
