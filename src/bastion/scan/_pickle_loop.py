@@ -514,7 +514,10 @@ def _text_opcode(r: Reader, op: int, pos: int, at: int, stack: list[object]) -> 
         if op == 0x53:
             value = decode_protocol0_string(raw)
         else:
-            value = raw.decode("raw-unicode-escape").encode("utf-8", "surrogatepass")
+            try:
+                value = raw.decode("raw-unicode-escape").encode("utf-8", "surrogatepass")
+            except UnicodeDecodeError as exc:
+                raise Malformed(f"bad UNICODE argument at {at}: {exc}") from exc
         stack.append(value if len(value) <= MAX_STR else LONG_STRING)
         return 0, pos
     raw, pos = r.line(pos + 1)

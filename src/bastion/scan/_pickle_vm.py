@@ -171,19 +171,27 @@ class Reader:
         return 0
 
     def skip(self, pos: int, count: int) -> int:
-        """Skip ``count`` bytes from ``pos`` without keeping them; raise at a short stream."""
+        """Skip ``count`` bytes from ``pos`` without keeping them; raise at a short stream.
+
+        On a short stream the offsets are left as they were, so that the failing opcode's
+        position (not the end of the data) is what callers see.
+        """
         avail = len(self.buf) - pos
         if count <= avail:
             return pos + count
+        if self.eof:
+            raise Truncated(f"stream ends {count - avail} bytes inside a {count}-byte argument")
         left = count - avail
-        self.base += len(self.buf)
-        self.buf = b""
+        new_base = self.base + len(self.buf)
         while left > 0:
             chunk = self.stream.read(min(CHUNK * 8, left))
             if not chunk:
                 self.eof = True
                 raise Truncated(f"stream ends {left} bytes inside a {count}-byte argument")
             left -= len(chunk)
+            new_base += len(chunk)
+        self.base = new_base
+        self.buf = b""
         return 0
 
     def copy(self, pos: int, count: int, out: IO[bytes], *, latin1: bool = False) -> int:
