@@ -31,10 +31,6 @@ MAX_LINE = 1 << 16  # a GLOBAL/INST/GET/PUT argument line longer than this is ho
 MAX_STR = 256  # strings longer than this are kept as LONG_STRING (never a module name)
 SKIP_STRINGS_ABOVE = 1 << 16
 
-#: The protocol 0-5 opcodes this machine understands (pickletools' table is the reference).
-OPCODES = frozenset(b"(.012FIJKLMNPQRSTUVXabcdeghijlopqrstu}])GB\x8a\x8b\x8c\x8d\x8e\x8f")
-OPCODES |= frozenset(range(0x80, 0x99))
-
 
 class Truncated(ScanError):
     """The stream ended before the pickle's STOP opcode."""
@@ -126,11 +122,6 @@ class Sink(Protocol):
         bytes are UTF-8 text standing for latin-1 bytes (``_codecs.encode(s, "latin1")``
         is how protocol 2 writes bytes)."""
         ...
-
-
-def _strval(raw: bytes) -> object:
-    """The symbolic value of a text string given as UTF-8 bytes (str values stay bytes)."""
-    return raw if len(raw) <= MAX_STR else LONG_STRING
 
 
 class Reader:
@@ -253,7 +244,6 @@ class Machine:
         self.max_memo = max_memo
         self.lenient = lenient  # speculative runs: unknown memo/stack reads yield None
         self.protocol = 0
-        self.ops = 0
         self.progress = 0  # bytes parsed by the last run, set even when it fails
         self.memo_size = 0
         self.track_dicts = False  # set by the sink once a joblib array wrapper is imported
