@@ -14,7 +14,7 @@ from bastion.models import Severity
 from bastion.scan import Status, scan_path
 from bastion.scan._pickle_loop import run_one
 from bastion.scan._pickle_vm import Machine, Malformed, Reader, Truncated
-from bastion.scan.pickle import looks_like_pickle, strict_pickle_head
+from bastion.scan.pickle import _NullSink, looks_like_pickle, strict_pickle_head
 
 
 def scan_bytes(tmp_path: Path, data: bytes, name: str = "x.bin"):
@@ -139,7 +139,7 @@ def test_truncated_payload_still_reports_what_it_imports(tmp_path: Path) -> None
 
 
 def test_memo_read_before_write_is_malformed() -> None:
-    machine = Machine(Reader(io.BytesIO(b"\x80\x02h\x05.")), _Null())
+    machine = Machine(Reader(io.BytesIO(b"\x80\x02h\x05.")), _NullSink())
     with pytest.raises(Malformed):
         run_one(machine)
 
@@ -147,12 +147,12 @@ def test_memo_read_before_write_is_malformed() -> None:
 def test_huge_declared_length_is_truncated_not_allocated() -> None:
     data = b"\x80\x04\x8d" + struct.pack("<Q", 1 << 60) + b"abc"
     with pytest.raises(Truncated):
-        run_one(Machine(Reader(io.BytesIO(data)), _Null()))
+        run_one(Machine(Reader(io.BytesIO(data)), _NullSink()))
 
 
 def test_long_memo_index_is_accepted_without_huge_allocation() -> None:
     data = b"\x80\x02K\x01r\xff\xff\xff\x7fj\xff\xff\xff\x7f."
-    machine = Machine(Reader(io.BytesIO(data)), _Null())
+    machine = Machine(Reader(io.BytesIO(data)), _NullSink())
     assert run_one(machine) == len(data) - 1
 
 
@@ -174,26 +174,6 @@ def test_every_protocol_of_plain_data_is_clean(tmp_path: Path) -> None:
     for proto in range(6):
         result = scan_bytes(tmp_path, pickle.dumps(value, protocol=proto), f"p{proto}")
         assert result.status is Status.CLEAN, (proto, result.findings, result.errors)
-
-
-class _Null:
-    def on_import(self, value: object, opcode: str) -> None:
-        pass
-
-    def on_call(self, func: object, offset: int, opcode: str, args: object) -> None:
-        pass
-
-    def on_unresolved_import(self, offset: int, reason: str) -> None:
-        pass
-
-    def on_build(self, target: object, state: object, offset: int) -> None:
-        return None
-
-    def on_extension(self, code: int, offset: int) -> None:
-        pass
-
-    def on_persistent_id(self, offset: int) -> None:
-        pass
 
 
 def test_allowlisted_module_function_that_loads_nested_pickles_is_critical(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ class ScanContext:
         if name not in self.formats:
             self.formats.append(name)
 
-    def count_expanded(self, size: int, location: Location) -> None:
+    def count_expanded(self, size: int) -> None:
         self.expanded += size
         if self.expanded > self.limits.max_decompressed_total:
             raise LimitExceeded(

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location
-from bastion.scan._context import ScanContext
+from bastion.scan._context import HeadStream, ScanContext
 from bastion.scan._streams import Inflate
 from bastion.scan.base import ByteStream
 
@@ -56,12 +56,12 @@ class CompressedScanner:
             match = _ZFILE.match(head)
             assert match is not None
             head, method = head[match.end() - 1 :], "zlib"
-        rest = _Joined(head, stream)
+        rest = HeadStream(head, stream)
         ratio = ctx.limits.max_compression_ratio
         inflate: Inflate
 
         def check(size: int) -> None:
-            ctx.count_expanded(size, location)
+            ctx.count_expanded(size)
             produced, consumed = inflate.produced, max(inflate.consumed, 1)
             if produced > MIN_RATIO_CHECK and produced > ratio * consumed:
                 raise LimitExceeded(
@@ -76,15 +76,3 @@ class CompressedScanner:
             multi_stream=method in ("gzip", "bz2", "xz", "lzma"),
         )
         ctx.scan_stream(inflate, location)
-
-
-class _Joined:
-    def __init__(self, head: bytes, raw: ByteStream) -> None:
-        self._head = head
-        self._raw = raw
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            out, self._head = self._head, b""
-            return out
-        return self._raw.read(size)

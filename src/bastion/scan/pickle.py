@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bastion.errors import ScanError
-from bastion.models import Location, Severity
+from bastion.models import Location
 from bastion.scan._context import ScanContext
 from bastion.scan._pickle_loop import run_one
 from bastion.scan._pickle_sink import PickleSink
-from bastion.scan._pickle_vm import Machine, Reader, Sink, Skip, Truncated
+from bastion.scan._pickle_vm import Machine, Reader, Skip, Truncated
 from bastion.scan.base import ByteStream
 
 #: Opcodes a pickle can start with other than PROTO: the protocol 0/1 ones text rarely
@@ -152,5 +152,4 @@ class _NullSink:
         return None
 
 
-_: type[Sink] = _NullSink  # the null sink satisfies the protocol
-__all__ = ["PickleScanner", "Severity", "looks_like_pickle", "scan_pickles"]
+__all__ = ["PickleScanner", "looks_like_pickle", "scan_pickles", "strict_pickle_head"]

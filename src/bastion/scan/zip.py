@@ -301,22 +301,18 @@ def _scan_member(
             raw,
             method,
             limit=min(limits.max_member_size, max(member.size, 1) * 2 + (1 << 20)),
-            on_output=lambda n: ctx.count_expanded(n, where),
+            on_output=ctx.count_expanded,
         )
     if _is_storage(member.name, torch_prefixes):
         head = stream.read(4096)
         if not strict_pickle_head(head):
             return  # tensor bytes: never parsed
-        stream = _replay(head, stream)
+        stream = HeadStream(head, stream)
     ctx.scan_stream(stream, where)
 
 
 def _is_storage(name: str, torch_prefixes: set[str]) -> bool:
     return bool(_STORAGE.match(name)) and any(name.startswith(p) for p in torch_prefixes)
-
-
-def _replay(head: bytes, stream: ByteStream) -> ByteStream:
-    return HeadStream(head, stream)
 
 
 def _copy(src: ByteStream, dst: IO[bytes], limit: int) -> None:
