@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location, Severity
-from bastion.scan._context import ScanContext, Seekable, is_seekable
+from bastion.scan._context import ScanContext, is_seekable
 from bastion.scan._sniff import GGUF_MAGIC as MAGIC
 from bastion.scan._sniff import gguf_head
 from bastion.scan._template import check_template
@@ -141,7 +141,7 @@ class GgufScanner:
 
 
 def _size(stream: ByteStream) -> int | None:
-    if is_seekable(stream) and isinstance(stream, Seekable):
+    if is_seekable(stream):
         start = stream.tell()
         end = stream.seek(0, 2)
         stream.seek(start)

@@ -18,7 +18,7 @@ from typing import IO, ClassVar
 
 from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location, Severity
-from bastion.scan._context import HeadStream, ScanContext, Seekable, is_seekable
+from bastion.scan._context import HeadStream, ScanContext, is_seekable
 from bastion.scan._sniff import ZIP_CENTRAL as CENTRAL
 from bastion.scan._sniff import ZIP_EOCD as EOCD
 from bastion.scan._sniff import ZIP_LOCAL as LOCAL
@@ -54,7 +54,7 @@ class ZipScanner:
         return zip_tail(stream)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
-        if not is_seekable(stream) or not isinstance(stream, Seekable):
+        if not is_seekable(stream):
             import tempfile
 
             with tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT) as spool:
