@@ -557,7 +557,8 @@ def _ratio(a: Result | None, b: Result | None) -> str:
 
 def table(inp: Input, out: Path, results: dict[tuple[str, str], Result]) -> list[str]:
     path = inp.path(out)
-    size = f"{size_bytes(path) / 1e6:,.0f} MB" if path.exists() else "not generated"
+    n = size_bytes(path) if path.exists() else -1
+    size = "not generated" if n < 0 else f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n:,} bytes"
     count = len(files_under(path)) if path.exists() else 0
     head = f"### {inp.title}\n\n`{shown(path, out)}`: {size}, {count:,} file(s).\n"
     rows = [
