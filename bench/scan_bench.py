@@ -64,6 +64,7 @@ class Input:
 
 
 INPUTS = (
+    Input("tiny", "One tiny pickle (start-up time)", "tiny.pkl"),
     Input("checkpoint", "~1 GB PyTorch checkpoint (torch.save zip, float32 state dict)", "ckpt.pt"),
     Input("pickle", "~200 MB pickle of many small objects (protocol 4)", "many-objects.pkl"),
     Input("dir", "Directory of 1,000 small model files", "models-1000"),
@@ -83,6 +84,16 @@ def _record(i: int, score: float) -> dict[str, object]:
         "pos": (i * 0.5, -i),
         "ok": i % 3 == 0,
     }
+
+
+def gen_tiny(dest: Path) -> None:
+    """One small model file: what a pre-commit hook or a CI step scans, where start-up
+    time is all there is to measure."""
+    import pickle
+
+    state = {"layer.weight": [[0.5 * i + j for j in range(8)] for i in range(8)], "step": 1}
+    with dest.open("wb") as f:
+        pickle.dump(state, f, protocol=4)
 
 
 def gen_checkpoint(dest: Path) -> None:
@@ -158,6 +169,7 @@ def gen_dir(dest: Path) -> None:
 
 
 GENERATORS: dict[str, Callable[[Path], None]] = {
+    "tiny": gen_tiny,
     "checkpoint": gen_checkpoint,
     "pickle": gen_pickle,
     "dir": gen_dir,
@@ -545,7 +557,8 @@ def _ratio(a: Result | None, b: Result | None) -> str:
 
 def table(inp: Input, out: Path, results: dict[tuple[str, str], Result]) -> list[str]:
     path = inp.path(out)
-    size = f"{size_bytes(path) / 1e6:,.0f} MB" if path.exists() else "not generated"
+    n = size_bytes(path) if path.exists() else -1
+    size = "not generated" if n < 0 else f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n:,} bytes"
     count = len(files_under(path)) if path.exists() else 0
     head = f"### {inp.title}\n\n`{shown(path, out)}`: {size}, {count:,} file(s).\n"
     rows = [

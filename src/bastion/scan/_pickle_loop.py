@@ -13,6 +13,7 @@ State lives in local variables because attribute access per opcode costs ~20 %.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from bastion.errors import LimitExceeded
 from bastion.scan._pickle_vm import (
@@ -42,9 +43,6 @@ FIXED.update({0x80: 1, 0x82: 1, 0x8A: 1, 0x8C: 1, ord("M"): 2, 0x83: 2})
 FIXED.update({ord(c): 4 for c in "JjrXTB"})
 FIXED.update({0x84: 4, 0x8B: 4, ord("G"): 8, 0x8D: 8, 0x8E: 8, 0x95: 8, 0x96: 8})
 
-_DECIMAL = re.compile(rb"[+-]?\d{1,4300}")
-_LONG = re.compile(rb"[+-]?\d{1,4300}L?")
-_FLOAT = re.compile(rb"[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan|infinity)", re.I)
 # find_class accepts any string and fails at import time; so do we (no spaces or controls).
 _NAME = re.compile(rb"[^\x00-\x20\x7f]{1,512}")
 _SIZED = frozenset({0x8D, 0x58, 0x54, 0x42, 0x43, 0x8E, 0x96, 0x8A, 0x8B})
@@ -521,12 +519,13 @@ def _text_opcode(r: Reader, op: int, pos: int, at: int, stack: list[object]) -> 
         stack.append(value if len(value) <= MAX_STR else LONG_STRING)
         return 0, pos
     raw, pos = r.line(pos + 1)
+    decimal, long, floating = _text_numbers()
     if op == 0x49 or op == 0x67 or op == 0x70:
-        ok = _DECIMAL.fullmatch(raw) is not None
+        ok = decimal.fullmatch(raw) is not None
     elif op == 0x4C:
-        ok = _LONG.fullmatch(raw) is not None
+        ok = long.fullmatch(raw) is not None
     else:
-        ok = _FLOAT.fullmatch(raw) is not None
+        ok = floating.fullmatch(raw) is not None
     if not ok:
         raise Malformed(f"bad text argument {raw[:40]!r} at {at}")
     if op == 0x67 or op == 0x70:
@@ -573,3 +572,13 @@ def _skip_inline(m: Machine, pos: int, skip: Skip, at: int) -> int:
         run_one(nested)
         return r.pos
     return r.skip(pos, skip.size)
+
+
+@cache
+def _text_numbers() -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """INT/GET/PUT, LONG and FLOAT arguments of protocol 0/1 (compiled on first use)."""
+    return (
+        re.compile(rb"[+-]?\d{1,4300}"),
+        re.compile(rb"[+-]?\d{1,4300}L?"),
+        re.compile(rb"[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan|infinity)", re.I),
+    )

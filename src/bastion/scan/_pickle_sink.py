@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
 
 from bastion.models import Details, Finding, Location, Severity
@@ -31,7 +32,6 @@ JOBLIB_WRAPPERS = frozenset(
     }
 )
 _DTYPE_GLOBALS = frozenset({("numpy", "dtype"), ("numpy.core.multiarray", "dtype")})
-_TYPESTR = re.compile(r"[<>|=]?([a-zA-Z?])(\d*)(?:\[\w+\])?")
 _UNIT = {"b": 1, "i": 0, "u": 0, "f": 0, "c": 0, "S": 1, "a": 1, "U": 4, "V": 1, "M": 8, "m": 8}
 
 
@@ -271,7 +271,7 @@ def _dtype_size(value: object) -> tuple[int | None, bool]:
         return None, True
     if isinstance(state, tuple) and len(state) >= 6 and isinstance(state[5], int) and state[5] > 0:
         return state[5], False
-    match = _TYPESTR.fullmatch(typestr)
+    match = _typestr().fullmatch(typestr)
     if match is None:
         return None, False
     kind, digits = match.group(1), match.group(2)
@@ -304,3 +304,9 @@ def _describe(value: object, depth: int = 0) -> str:
     if isinstance(value, bool | int):
         return repr(value)
     return repr(value)[:60]
+
+
+@cache
+def _typestr() -> re.Pattern[str]:
+    """A NumPy dtype string such as ``<f4`` or ``|S10`` (compiled on first use)."""
+    return re.compile(r"[<>|=]?([a-zA-Z?])(\d*)(?:\[\w+\])?")

@@ -215,7 +215,8 @@ def _paths(module: str, name: str) -> list[str]:
 
 
 def _is_glob(text: str) -> bool:
-    return any(c in text for c in "*?[")
+    # Called for each of the ~3,000 allowed names at every start: no generator here.
+    return "*" in text or "?" in text or "[" in text
 
 
 def _compile(patterns: list[str], *, cross_dots: bool = True) -> re.Pattern[str]:

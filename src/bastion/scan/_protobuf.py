@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from bastion.errors import LimitExceeded, ScanError
 from bastion.scan._seekable import Window
+from bastion.scan._sniff import FIXED32, FIXED64, LENGTH, VARINT
 
-VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 MAX_DEPTH = 64
 _CHUNK = 1 << 16
 
@@ -165,13 +165,14 @@ def _decode(buf: bytes, i: int, where: int) -> tuple[int, int]:
     raise ScanError(f"protobuf varint near byte {where} is malformed or truncated")
 
 
-def varint_at(head: bytes, pos: int) -> tuple[int, int] | None:
-    """(value, position after it) of the varint at ``pos``; None when ``head`` ends first."""
-    value = 0
-    for i in range(10):
-        if pos + i >= len(head):
-            return None
-        value |= (head[pos + i] & 0x7F) << (7 * i)
-        if not head[pos + i] & 0x80:
-            return value, pos + i + 1
-    return None
+# The wire types are defined beside the format sniffs, which need them without this module.
+__all__ = [
+    "FIXED32",
+    "FIXED64",
+    "LENGTH",
+    "VARINT",
+    "Field",
+    "Message",
+    "Source",
+    "packed_or_plain_ints",
+]

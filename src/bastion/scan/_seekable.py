@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bastion.errors import LimitExceeded
-from bastion.scan._context import Seekable, is_seekable
+from bastion.scan._context import is_seekable
 from bastion.scan.base import ByteStream, SeekableStream
 
 SPOOL_LIMIT = 16 << 20
@@ -38,7 +38,7 @@ class Window:
 def random_access(stream: ByteStream, limit: int) -> Iterator[Window]:
     """``stream`` as a :class:`Window`; streams that cannot seek are spooled first
     (to memory, then to a temporary file), up to ``limit`` bytes."""
-    if is_seekable(stream) and isinstance(stream, Seekable):
+    if is_seekable(stream):
         yield Window(stream)
         return
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT) as spool:

@@ -3,43 +3,23 @@ scanned as whatever they hold (tar.gz, compressed joblib files, gzipped pickles)
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar
 
 from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location
 from bastion.scan._context import HeadStream, ScanContext
+from bastion.scan._sniff import compressed_head, compression_of, joblib_zfile
 from bastion.scan._streams import Inflate
 from bastion.scan.base import ByteStream
 
 MIN_RATIO_CHECK = 64 << 20
-_ZFILE = re.compile(rb"ZF0x[0-9a-fA-F]{1,17} *\x78")
-
-
-def compression_of(head: bytes) -> str | None:
-    """The compression format ``head`` starts with, if any."""
-    if head.startswith(b"\x1f\x8b\x08"):
-        return "gzip"
-    if head.startswith(b"BZh") and head[3:4].isdigit() and head[4:10] == b"1AY&SY":
-        return "bz2"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "xz"
-    if head[:1] == b"\x5d" and head[1:3] == b"\x00\x00" and len(head) >= 13:
-        return "lzma"  # LZMA "alone" format, as joblib writes it
-    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
-        return "zlib"
-    if head.startswith(b"\x04\x22\x4d\x18"):
-        return "lz4"
-    if _ZFILE.match(head):
-        return "joblib-zfile"  # joblib < 0.10: "ZF", the length in hex padded, then zlib
-    return None
 
 
 class CompressedScanner:
     name: ClassVar[str] = "compressed"
 
     def sniff(self, head: bytes) -> bool:
-        return compression_of(head) is not None
+        return compressed_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         head = stream.read(64)
@@ -53,7 +33,7 @@ class CompressedScanner:
             )
         ctx.note_format(method)
         if method == "joblib-zfile":
-            match = _ZFILE.match(head)
+            match = joblib_zfile().match(head)
             assert match is not None
             head, method = head[match.end() - 1 :], "zlib"
         rest = HeadStream(head, stream)

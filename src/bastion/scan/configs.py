@@ -20,11 +20,11 @@ from bastion.scan._embedded import search_embedded
 from bastion.scan._keras import check_config, looks_like_keras
 from bastion.scan._pickle_vm import Reader
 from bastion.scan._seekable import read_bounded
+from bastion.scan._sniff import json_head, template_head
 from bastion.scan._template import MAX_TEMPLATE, check_template
 from bastion.scan.base import ByteStream
 
 MAX_JSON = 128 << 20
-_TEMPLATE_STARTS = (b"{%", b"{{", b"{#")
 
 
 class JsonScanner:
@@ -33,10 +33,7 @@ class JsonScanner:
     name: ClassVar[str] = "json"
 
     def sniff(self, head: bytes) -> bool:
-        text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-        if not text.startswith(b"{") or text.startswith(_TEMPLATE_STARTS):
-            return False
-        return text[1:].lstrip()[:1] in (b'"', b"}")
+        return json_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         data = read_bounded(stream, MAX_JSON, "JSON file")
@@ -51,7 +48,7 @@ class TemplateScanner:
     name: ClassVar[str] = "jinja"
 
     def sniff(self, head: bytes) -> bool:
-        return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(_TEMPLATE_STARTS)
+        return template_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         data = read_bounded(stream, MAX_TEMPLATE, "template file")

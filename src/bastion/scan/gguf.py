@@ -15,11 +15,12 @@ from typing import ClassVar
 
 from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location, Severity
-from bastion.scan._context import ScanContext, Seekable, is_seekable
+from bastion.scan._context import ScanContext, is_seekable
+from bastion.scan._sniff import GGUF_MAGIC as MAGIC
+from bastion.scan._sniff import gguf_head
 from bastion.scan._template import check_template
 from bastion.scan.base import ByteStream
 
-MAGIC = b"GGUF"
 MAX_KV = 1 << 16
 MAX_TENSORS = 1 << 20
 MAX_STRING = 16 << 20
@@ -126,7 +127,7 @@ class GgufScanner:
     name: ClassVar[str] = "gguf"
 
     def sniff(self, head: bytes) -> bool:
-        return head.startswith(MAGIC)
+        return gguf_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         size = _size(stream)
@@ -140,7 +141,7 @@ class GgufScanner:
 
 
 def _size(stream: ByteStream) -> int | None:
-    if is_seekable(stream) and isinstance(stream, Seekable):
+    if is_seekable(stream):
         start = stream.tell()
         end = stream.seek(0, 2)
         stream.seek(start)

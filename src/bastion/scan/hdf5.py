@@ -22,9 +22,9 @@ from bastion.models import Location
 from bastion.scan._context import ScanContext
 from bastion.scan._keras import check_config
 from bastion.scan._seekable import Window, random_access
+from bastion.scan._sniff import hdf5_head, hdf5_tail
 from bastion.scan.base import ByteStream, SeekableStream
 
-MAGIC = b"\x89HDF\r\n\x1a\n"
 CONFIG_ATTRS = ("model_config", "training_config")
 TIMEOUT = 30.0
 MEMORY = 4 << 30
@@ -55,19 +55,10 @@ class Hdf5Scanner:
     name: ClassVar[str] = "hdf5"
 
     def sniff(self, head: bytes) -> bool:
-        return any(head[at : at + 8] == MAGIC for at in (0, 512, 1024, 2048))
+        return hdf5_head(head)
 
     def sniff_tail(self, stream: SeekableStream) -> bool:
-        """HDF5 files may start with a user block of 512 * 2**k bytes: the library looks
-        for the signature at each such offset, so a model can hide behind any prefix."""
-        size = stream.seek(0, 2)  # like zip's sniff_tail: the stream's own offsets
-        at = 4096
-        while at + 8 <= size:
-            stream.seek(at)
-            if stream.read(8) == MAGIC:
-                return True
-            at *= 2
-        return False
+        return hdf5_tail(stream)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         from importlib.util import find_spec

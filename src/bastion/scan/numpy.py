@@ -12,10 +12,10 @@ from bastion.models import Location, Severity
 from bastion.scan._context import ScanContext
 from bastion.scan._embedded import search_embedded
 from bastion.scan._pickle_vm import Reader
+from bastion.scan._sniff import npy_head
 from bastion.scan.base import ByteStream
 from bastion.scan.pickle import scan_pickles
 
-MAGIC = b"\x93NUMPY"
 _TYPESTR = re.compile(r"[<>|=]?([a-zA-Z?])(\d*)(?:\[\w+\])?")
 _UNIT = {"U": 4}
 
@@ -24,7 +24,7 @@ class NpyScanner:
     name: ClassVar[str] = "numpy"
 
     def sniff(self, head: bytes) -> bool:
-        return head.startswith(MAGIC)
+        return npy_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         prefix = stream.read(10)

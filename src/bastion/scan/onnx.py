@@ -24,18 +24,14 @@ from bastion.scan._protobuf import (
     Field,
     Message,
     packed_or_plain_ints,
-    varint_at,
 )
 from bastion.scan._seekable import random_access
+from bastion.scan._sniff import onnx_head, onnx_tail
 from bastion.scan.base import ByteStream, SeekableStream
 
-#: ModelProto's fields, as they appear as tags in the first bytes of a file.
-_MODEL_TAGS = {1: VARINT, 2: LENGTH, 3: LENGTH, 4: LENGTH, 5: VARINT, 6: LENGTH, 7: LENGTH,
-               8: LENGTH, 14: LENGTH, 20: LENGTH, 25: LENGTH}  # fmt: skip
 #: TensorProto data_type -> bits per element (strings have no fixed size).
 _BITS = {1: 32, 2: 8, 3: 8, 4: 16, 5: 16, 6: 32, 7: 64, 9: 8, 10: 16, 11: 64, 12: 32, 13: 64,
          14: 64, 15: 128, 16: 16, 17: 8, 18: 8, 19: 8, 20: 8, 21: 4, 22: 4, 23: 4}  # fmt: skip
-MAX_TOP_FIELDS = 10_000
 _ABSOLUTE = re.compile(r"^(?:[\\/]|[A-Za-z]:|[A-Za-z][\w+.-]*://)")
 
 
@@ -52,42 +48,10 @@ class OnnxScanner:
     name: ClassVar[str] = "onnx"
 
     def sniff(self, head: bytes) -> bool:
-        if len(head) < 4 or head[0] != 0x08 or not 3 <= head[1] <= 20:
-            return False  # ir_version first, as every writer orders it
-        pos, fields = 0, 0
-        while pos < len(head):
-            tag = varint_at(head, pos)
-            if tag is None:
-                return fields > 1
-            value, pos = tag
-            if _MODEL_TAGS.get(value >> 3) != value & 7:
-                return False
-            pos = _skip(head, pos, value & 7)
-            fields += 1
-            if pos < 0:
-                return fields > 1  # the head ends inside a field
-        return True
+        return onnx_head(head)
 
     def sniff_tail(self, stream: SeekableStream) -> bool:
-        """The whole file read as top-level ModelProto fields, in any order, ending exactly
-        at its end and holding a graph: writers that put ``ir_version`` last are caught too."""
-        start = 0  # like zip's sniff_tail: the stream's own offsets (others move it)
-        size = stream.seek(0, 2)
-        pos, graph = 0, False
-        for _ in range(MAX_TOP_FIELDS):
-            if pos == size:
-                return graph
-            stream.seek(start + pos)
-            head = stream.read(20)
-            tag = varint_at(head, 0)
-            if tag is None or _MODEL_TAGS.get(tag[0] >> 3) != tag[0] & 7:
-                return False
-            graph = graph or tag[0] >> 3 == 7
-            after = _skip(head, tag[1], tag[0] & 7, allow_beyond=True)
-            if after < 0 or pos + after > size:
-                return False
-            pos += after
-        return False
+        return onnx_tail(stream)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         folder = os.path.dirname(location.path) if not location.members else None
@@ -102,18 +66,6 @@ class OnnxScanner:
                 elif item.number == 25 and item.wire == LENGTH:
                     for node in model.sub(item).messages(7):
                         _node(node, walk)
-
-
-def _skip(head: bytes, pos: int, wire: int, *, allow_beyond: bool = False) -> int:
-    """Position after a field's payload in ``head``, or -1 when the head ends first
-    (with ``allow_beyond``, a length-delimited payload may end past the head)."""
-    if wire == VARINT:
-        value = varint_at(head, pos)
-        return -1 if value is None else value[1]
-    length = varint_at(head, pos)
-    if length is None or (length[1] + length[0] > len(head) and not allow_beyond):
-        return -1
-    return length[1] + length[0]
 
 
 def _graph(graph: Message, walk: _Walk) -> None:

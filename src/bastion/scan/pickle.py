@@ -10,11 +10,11 @@ from bastion.scan._context import ScanContext
 from bastion.scan._pickle_loop import run_one
 from bastion.scan._pickle_sink import PickleSink
 from bastion.scan._pickle_vm import Machine, Reader, Skip, Truncated
+from bastion.scan._sniff import PICKLE_STARTS as _STARTS
 from bastion.scan.base import ByteStream
 
 #: Opcodes a pickle can start with other than PROTO: the protocol 0/1 ones text rarely
 #: starts with, and every opcode above 0x80 (no UTF-8 text starts with those bytes).
-_STARTS = frozenset(b"(cN]})IJKLMFGSTUVX.") | frozenset(range(0x81, 0x99))
 
 
 class PickleScanner:

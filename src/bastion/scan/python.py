@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
@@ -20,13 +19,10 @@ from bastion.scan._context import ScanContext
 from bastion.scan._embedded import search_embedded
 from bastion.scan._pickle_vm import Reader
 from bastion.scan._seekable import read_bounded
+from bastion.scan._sniff import python_head
 from bastion.scan.base import ByteStream
 
 MAX_SOURCE = 16 << 20
-_START = re.compile(
-    r"(import\s+\w|from\s+[\w.]+\s+import\b|def\s+\w+\s*\(|class\s+\w+\s*[(:]|async\s+def\s"
-    r"|@[\w.]+|if\s+__name__\s*==|op_version_set\s*=|__all__\s*=|\"\"\"|''')"
-)
 _HIGH, _MEDIUM = Severity.HIGH, Severity.MEDIUM
 #: Dotted-name prefixes of dangerous calls: (prefix, what it does, severity).
 DANGEROUS: tuple[tuple[str, str, Severity], ...] = (
@@ -68,17 +64,7 @@ class PythonScanner:
     name: ClassVar[str] = "python"
 
     def sniff(self, head: bytes) -> bool:
-        try:
-            text = head.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            if exc.start < len(head) - 4:
-                return False
-            text = head[: exc.start].decode("utf-8-sig")
-        for line in text.splitlines():
-            stripped = line.strip()
-            if stripped and not stripped.startswith("#"):
-                return bool(_START.match(stripped))
-        return False
+        return python_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         data = read_bounded(stream, MAX_SOURCE, "Python source")

@@ -18,11 +18,11 @@ from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location, Severity
 from bastion.scan._context import ScanContext
 from bastion.scan._seekable import Window, random_access
+from bastion.scan._sniff import SAFETENSORS_MAX_HEADER as MAX_HEADER
+from bastion.scan._sniff import safetensors_head
 from bastion.scan._streams import Slice
 from bastion.scan.base import ByteStream
 
-#: The reference implementation refuses headers over 100 MB.
-MAX_HEADER = 100_000_000
 #: Bits per element of every dtype the format defines.
 DTYPE_BITS = {
     "BOOL": 8, "U8": 8, "I8": 8, "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8,
@@ -44,10 +44,7 @@ class SafetensorsScanner:
     name: ClassVar[str] = "safetensors"
 
     def sniff(self, head: bytes) -> bool:
-        if len(head) < 10:
-            return False
-        size = int.from_bytes(head[:8], "little")
-        return 2 <= size <= MAX_HEADER and head[8:9] == b"{"
+        return safetensors_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         with random_access(stream, ctx.limits.max_member_size) as window:

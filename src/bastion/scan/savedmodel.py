@@ -16,8 +16,9 @@ from bastion.models import Location, Severity
 from bastion.scan._context import ScanContext
 from bastion.scan._formats_data import tensorflow_ops
 from bastion.scan._keras import check_config
-from bastion.scan._protobuf import LENGTH, Message, varint_at
+from bastion.scan._protobuf import LENGTH, Message
 from bastion.scan._seekable import random_access
+from bastion.scan._sniff import keras_metadata_head, savedmodel_head
 from bastion.scan.base import ByteStream
 
 _RULES = {
@@ -33,11 +34,7 @@ class SavedModelScanner:
     name: ClassVar[str] = "tf-savedmodel"
 
     def sniff(self, head: bytes) -> bool:
-        # saved_model_schema_version = 1, then a MetaGraphDef starting with meta_info_def.
-        if not head.startswith(b"\x08\x01\x12"):
-            return False
-        length = varint_at(head, 3)
-        return length is not None and head[length[1] : length[1] + 1] == b"\x0a"
+        return savedmodel_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         seen: dict[str, list[str]] = {}
@@ -107,8 +104,7 @@ class KerasMetadataScanner:
     name: ClassVar[str] = "keras-metadata"
 
     def sniff(self, head: bytes) -> bool:
-        # SavedMetadata: repeated SavedObject nodes, each with a JSON metadata string.
-        return head[:1] == b"\x0a" and b'"class_name"' in head and b"\x08" in head[2:4]
+        return keras_metadata_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         with random_access(stream, ctx.limits.max_member_size) as window:

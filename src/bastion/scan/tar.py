@@ -9,27 +9,17 @@ from typing import ClassVar
 from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location, Severity
 from bastion.scan._context import ScanContext
+from bastion.scan._sniff import tar_head
 from bastion.scan.base import ByteStream
 
 MAX_SINGLE_READ = 64 << 20
-
-
-def _checksum_ok(block: bytes) -> bool:
-    if len(block) < 512:
-        return False
-    try:
-        stored = int(block[148:156].split(b"\x00", 1)[0].strip() or b"-1", 8)
-    except ValueError:
-        return False
-    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:512])
-    return stored == unsigned
 
 
 class TarScanner:
     name: ClassVar[str] = "tar"
 
     def sniff(self, head: bytes) -> bool:
-        return head[257:262] == b"ustar" or _checksum_ok(head[:512])
+        return tar_head(head)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
         guarded = _BoundedReads(stream)

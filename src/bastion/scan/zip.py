@@ -18,15 +18,16 @@ from typing import IO, ClassVar
 
 from bastion.errors import LimitExceeded, ScanError
 from bastion.models import Location, Severity
-from bastion.scan._context import HeadStream, ScanContext, Seekable, is_seekable
+from bastion.scan._context import HeadStream, ScanContext, is_seekable
+from bastion.scan._sniff import ZIP_CENTRAL as CENTRAL
+from bastion.scan._sniff import ZIP_EOCD as EOCD
+from bastion.scan._sniff import ZIP_LOCAL as LOCAL
+from bastion.scan._sniff import zip_head, zip_tail
 from bastion.scan._streams import Inflate, Slice
 from bastion.scan.base import ByteStream, SeekableStream
 from bastion.scan.pickle import strict_pickle_head
 
-EOCD = b"PK\x05\x06"
 EOCD64_LOCATOR = b"PK\x06\x07"
-CENTRAL = b"PK\x01\x02"
-LOCAL = b"PK\x03\x04"
 METHODS = {0: "stored", 8: "deflate", 12: "bz2", 14: "zip-lzma"}
 _STORAGE = re.compile(r"(?:^|.*/)data/[^/]+$")
 SPOOL_LIMIT = 16 << 20
@@ -47,30 +48,13 @@ class ZipScanner:
     name: ClassVar[str] = "zip"
 
     def sniff(self, head: bytes) -> bool:
-        return head.startswith((LOCAL, EOCD, b"PK\x07\x08"))
+        return zip_head(head)
 
     def sniff_tail(self, stream: SeekableStream) -> bool:
-        """True when a zip ends the stream, whatever its start: zip readers (and
-        ``torch.load``) find an archive from its end, so a pickle or an image in front
-        of it does not make it something else."""
-        size = stream.seek(0, 2)
-        tail_len = min(size, 65557 + 20)
-        stream.seek(size - tail_len)
-        tail = stream.read(tail_len)
-        at = tail.rfind(EOCD)
-        if at < 0 or len(tail) - at < 22:
-            return False
-        cd_size, cd_offset = struct.unpack("<2L", tail[at + 12 : at + 20])
-        eocd_pos = size - tail_len + at
-        if cd_size > eocd_pos:
-            return False
-        if cd_size == 0:
-            return bool(cd_offset <= eocd_pos)
-        stream.seek(eocd_pos - cd_size)
-        return stream.read(4) == CENTRAL
+        return zip_tail(stream)
 
     def scan(self, stream: ByteStream, location: Location, ctx: ScanContext) -> None:
-        if not is_seekable(stream) or not isinstance(stream, Seekable):
+        if not is_seekable(stream):
             import tempfile
 
             with tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT) as spool:
