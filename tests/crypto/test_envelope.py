@@ -52,8 +52,7 @@ def plaintext(n: int) -> bytes:
 def test_round_trip(n: int, chunk: int | None) -> None:
     data = plaintext(n)
     blob = seal(data)
-    full, rest = divmod(n, SEG)
-    segments_expected = max(1, full + (rest > 0))
+    segments_expected = n // SEG + 1  # the last is short, empty for an exact multiple
     assert len(blob) == HEADER_SIZE + n + segments_expected * 20
     assert open_(blob, chunk=chunk) == data
 
@@ -75,6 +74,9 @@ def test_file_helpers_default_segment_size() -> None:
     sealed, opened = io.BytesIO(), io.BytesIO()
     written = encrypt_file(io.BytesIO(data), sealed, KEY, associated_data=AD)
     assert written == len(sealed.getvalue()) == HEADER_SIZE + len(data) + 3 * 20
+    aligned = io.BytesIO()
+    encrypt_file(io.BytesIO(data[:-4]), aligned, KEY, associated_data=AD)
+    assert len(aligned.getvalue()) == HEADER_SIZE + len(data) - 4 + 3 * 20
     assert decrypt_file(io.BytesIO(sealed.getvalue()), opened, KEY, associated_data=AD) == len(data)
     assert opened.getvalue() == data
 
@@ -101,12 +103,19 @@ def test_truncation_at_a_segment_boundary() -> None:
         dec.finalize()
 
 
-def test_truncation_of_an_exact_multiple_drops_a_full_final_segment() -> None:
+def test_truncation_of_an_exact_multiple_drops_the_empty_last_segment() -> None:
     blob = seal(plaintext(2 * SEG))
     header, segs = segments(blob)
-    assert len(segs) == 2
+    assert [len(s) for s in segs] == [FRAME, FRAME, 20]
     with pytest.raises(IntegrityError, match="truncated"):
-        open_(header + segs[0])
+        open_(header + segs[0] + segs[1])
+
+
+def test_a_full_size_last_segment_is_not_canonical() -> None:
+    blob = bytearray(seal(plaintext(2 * SEG)))
+    blob[HEADER_SIZE + FRAME] |= 0x80  # segment 1 claims to be the last
+    with pytest.raises(IntegrityError, match="invalid frame"):
+        open_(bytes(blob[: HEADER_SIZE + 2 * FRAME]))
 
 
 @pytest.mark.parametrize("cut", [0, 1, HEADER_SIZE - 1, HEADER_SIZE, HEADER_SIZE + 3, -1])
@@ -283,3 +292,24 @@ def test_property_any_truncation_raises(n: int, cut: int, chunk: int) -> None:
 def test_property_arbitrary_bytes_only_raise_integrity_error(junk: bytes, chunk: int) -> None:
     with pytest.raises(IntegrityError):
         _feed(junk, chunk, [])
+
+
+class _ReadOnly:
+    """A stream with read() alone (no readinto), as some file-like objects are."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._inner.read(min(n, 1000))  # short reads too
+
+
+def test_file_helpers_accept_streams_without_readinto() -> None:
+    data = plaintext(3000)
+    sealed, opened = io.BytesIO(), io.BytesIO()
+    encrypt_file(_ReadOnly(data), sealed, KEY, associated_data=AD)  # type: ignore[arg-type]
+    decrypt_file(_ReadOnly(sealed.getvalue()), opened, KEY, associated_data=AD)  # type: ignore[arg-type]
+    assert opened.getvalue() == data
+    memory = BlobEncryptor(KEY, associated_data=AD, segment_size=SEG)
+    chunks = [memory.header(), memory.update(memoryview(data)), memory.update(bytearray(b"x"))]
+    assert open_(b"".join([*chunks, memory.finalize()])) == data + b"x"

@@ -19,7 +19,9 @@ Layout (all integers big-endian)::
   associated data = the header bytes followed by the caller's ``associated_data``.
 
 Every segment but the last holds exactly ``segment size`` plaintext bytes; the last holds
-0 to ``segment size`` bytes and is the only one whose nonce has the flag set. The frame's
+0 to ``segment size - 1`` (so a blob has exactly one encoding, and an empty last segment
+ends a blob whose size is a multiple of the segment size) and is the only one whose nonce
+has the flag set. The frame's
 copy of the flag and length only tell the decryptor where a segment ends: both are
 authenticated (the flag through the nonce, the length through the GCM tag), so changing
 them fails like any other edit. Truncation, reordering, duplication, bit flips, header
@@ -32,12 +34,15 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import TYPE_CHECKING, BinaryIO
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
 from bastion.errors import IntegrityError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+Bytes: TypeAlias = bytes | bytearray | memoryview
 
 __all__ = [
     "HEADER_SIZE",
@@ -108,6 +113,7 @@ class BlobEncryptor:
         self._aead = _aead(data_key, salt)
         self._size = segment_size
         self._pending = bytearray()
+        self._out = bytearray(_FRAME.size + segment_size + _TAG_SIZE)
         self._counter = 0
         self._finished = False
 
@@ -115,36 +121,43 @@ class BlobEncryptor:
         """The blob's header: write it before any ciphertext."""
         return self._header
 
-    def _seal(self, plaintext: memoryview | bytes, last: bool) -> bytes:
+    def _seal(self, plaintext: Bytes, last: bool) -> bytes:
         if self._counter >= _MAX_SEGMENTS:
             raise ValueError("blob too large: the segment counter would wrap")
         nonce = _nonce(self._prefix, self._counter, last)
         self._counter += 1
-        frame = _FRAME.pack((_LAST if last else 0) | len(plaintext))
-        return frame + self._aead.encrypt(nonce, plaintext, self._aad)
+        end = _FRAME.size + len(plaintext) + _TAG_SIZE
+        # Sealed into one reused buffer, then copied out once: a fresh 1 MiB allocation per
+        # segment for the cipher and another for the frame cost more than the cipher itself.
+        with memoryview(self._out) as out:
+            _FRAME.pack_into(out, 0, (_LAST if last else 0) | len(plaintext))
+            self._aead.encrypt_into(nonce, plaintext, self._aad, out[_FRAME.size : end])
+            return bytes(out[:end])
 
-    def update(self, data: bytes) -> bytes:
+    def update(self, data: Bytes) -> bytes:
         """The ciphertext of every segment completed so far (often empty)."""
         if self._finished:
             raise ValueError("update() after finalize()")
-        size = self._size
-        if not self._pending and len(data) <= size:
-            self._pending += data
-            return b""
-        source: bytes | bytearray = data
-        if self._pending:
-            self._pending += data
-            source = self._pending
-        # Keep 1..size bytes back: the last segment is sealed by finalize(), flagged last.
-        count = (len(source) - 1) // size
-        with memoryview(source) as view:
-            out = [self._seal(view[i * size : (i + 1) * size], False) for i in range(count)]
-            rest = bytes(view[count * size :])
-        self._pending = bytearray(rest)
+        size, out = self._size, []
+        with memoryview(data) as view:
+            start = 0
+            if self._pending:
+                start = min(size - len(self._pending), len(view))
+                self._pending += view[:start]
+                if len(self._pending) < size:
+                    return b""
+                out.append(self._seal(self._pending, False))
+                self._pending = bytearray()
+            # Whole segments straight from the caller's buffer: no copy of the plaintext.
+            count = (len(view) - start) // size
+            for i in range(count):
+                offset = start + i * size
+                out.append(self._seal(view[offset : offset + size], False))
+            self._pending += view[start + count * size :]
         return b"".join(out)
 
     def finalize(self) -> bytes:
-        """The last segment (0 to ``segment_size`` plaintext bytes), flagged as last."""
+        """The last segment (0 to ``segment_size - 1`` plaintext bytes), flagged as last."""
         if self._finished:
             raise ValueError("finalize() called twice")
         self._finished = True
@@ -211,16 +224,15 @@ class BlobDecryptor:
         self._counter += 1
         return plaintext
 
-    def _segments(self) -> tuple[list[bytes], int]:
-        """Authenticate every complete segment in the buffer; return them and bytes used."""
+    def _segments(self, buffer: Bytes) -> tuple[list[bytes], int]:
+        """Authenticate every complete segment in ``buffer``; return them and bytes used."""
         out: list[bytes] = []
         offset = 0
-        buffer = self._buffer
         with memoryview(buffer) as view:
             while not self._done and len(buffer) - offset >= _FRAME.size:
                 (frame,) = _FRAME.unpack_from(buffer, offset)
                 last, length = bool(frame & _LAST), frame & ~_LAST
-                if length > self._size or (not last and length != self._size):
+                if (length >= self._size) if last else (length != self._size):
                     raise self._fail(f"segment {self._counter} has an invalid frame")
                 end = offset + _FRAME.size + length + _TAG_SIZE
                 if end > len(buffer):
@@ -232,7 +244,7 @@ class BlobDecryptor:
             raise self._fail("data after the last segment")
         return out, offset
 
-    def update(self, data: bytes) -> bytes:
+    def update(self, data: Bytes) -> bytes:
         """Plaintext of every segment authenticated so far (reads the header first)."""
         if self._failed:
             raise IntegrityError("this blob already failed authentication")
@@ -240,13 +252,17 @@ class BlobDecryptor:
             if data:
                 raise self._fail("data after the last segment")
             return b""
-        self._buffer += data
-        if self._aead is None:
-            if len(self._buffer) < HEADER_SIZE:
-                return b""
-            self._read_header()
-        out, used = self._segments()
-        del self._buffer[:used]
+        if self._aead is None or self._buffer:
+            self._buffer += data
+            if self._aead is None:
+                if len(self._buffer) < HEADER_SIZE:
+                    return b""
+                self._read_header()
+            out, used = self._segments(self._buffer)
+            del self._buffer[:used]
+        else:  # nothing buffered: read the caller's bytes in place, keep only a partial tail
+            out, used = self._segments(data)
+            self._buffer += data[used:]
         return b"".join(out)
 
     def finalize(self) -> None:
@@ -257,14 +273,23 @@ class BlobDecryptor:
             raise self._fail("the encrypted blob is truncated: its last segment never came")
 
 
-_CHUNK = SEGMENT_SIZE
+def _chunks(src: BinaryIO, size: int) -> Iterator[memoryview]:
+    """Read ``src`` into one reused buffer (the en/decryptors keep no reference to it)."""
+    readinto = getattr(src, "readinto", None)
+    if readinto is None:  # a minimal stream: read() alone
+        while chunk := src.read(size):
+            yield memoryview(chunk)
+        return
+    view = memoryview(bytearray(size))
+    while n := readinto(view):
+        yield view[:n]
 
 
 def encrypt_file(src: BinaryIO, dst: BinaryIO, data_key: bytes, *, associated_data: bytes) -> int:
     """Encrypt ``src`` to ``dst`` (both binary streams); return the bytes written."""
     encryptor = BlobEncryptor(data_key, associated_data=associated_data)
     written = dst.write(encryptor.header())
-    while chunk := src.read(_CHUNK):
+    for chunk in _chunks(src, SEGMENT_SIZE):
         written += dst.write(encryptor.update(chunk))
     return written + dst.write(encryptor.finalize())
 
@@ -276,8 +301,8 @@ def decrypt_file(src: BinaryIO, dst: BinaryIO, data_key: bytes, *, associated_da
     only known at the end: on :class:`IntegrityError` discard whatever ``dst`` received.
     """
     decryptor = BlobDecryptor(data_key, associated_data=associated_data)
-    written = 0
-    while chunk := src.read(_CHUNK + _FRAME.size + _TAG_SIZE):
+    written = dst.write(decryptor.update(src.read(HEADER_SIZE)))  # then reads align with frames
+    for chunk in _chunks(src, _FRAME.size + SEGMENT_SIZE + _TAG_SIZE):
         written += dst.write(decryptor.update(chunk))
     decryptor.finalize()
     return written
