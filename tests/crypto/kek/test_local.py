@@ -59,7 +59,7 @@ def test_wrap_unwrap_rotate_and_reopen(tmp_path: Path) -> None:
 
     assert provider.rotate() == KeyRef("site-a", 2)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert len(list(tmp_path.iterdir())) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".kek.json.lock", "kek.json"]
     v2 = rewrap(v1, provider, context=b"blob-1")
     assert v2.version == 2
 
@@ -163,3 +163,20 @@ def test_open_refuses_invalid_files(tmp_path: Path, content: bytes) -> None:
     path.chmod(0o600)
     with pytest.raises(KeyProviderError, match="invalid"):
         LocalKeyFileProvider.open(path)
+
+
+def test_providers_sharing_a_file_see_each_others_rotations(tmp_path: Path) -> None:
+    path = tmp_path / "kek.json"
+    worker_a = LocalKeyFileProvider.create(path)
+    worker_b = LocalKeyFileProvider.open(path)
+    data_key = new_data_key()
+    assert worker_a.rotate().version == 2
+    wrapped = worker_a.wrap(data_key, context=b"c")
+    assert worker_b.unwrap(wrapped, context=b"c") == data_key  # b reloads on the miss
+    assert worker_b.wrap(data_key, context=b"c").version == 2  # and wraps with v2
+    assert worker_b.rotate().version == 3  # rotation re-reads under the lock
+    assert worker_a.rotate().version == 4  # never a version number twice
+    reopened = LocalKeyFileProvider.open(path)
+    assert reopened.current().version == 4
+    assert sorted(json.loads(path.read_text())["keys"]) == ["1", "2", "3", "4"]
+    assert stat.S_IMODE((tmp_path / ".kek.json.lock").stat().st_mode) == 0o600

@@ -7,17 +7,25 @@ The file is JSON with every version of a 32-byte AES key (base64)::
 
 It is created with mode 0600 and refused when group or others may read it; every write goes
 to a temporary file that is flushed to disk and renamed over the old one, so a crash leaves
-either the old file or the new, never half of one. Wrapping is AES-256-GCM (``cryptography``)
-with a random 96-bit nonce and :func:`~bastion.crypto.kek.base.wrap_aad` as associated data.
+either the old file or the new, never half of one. Several processes may share the file (a
+server's workers): rotation holds an exclusive lock on a ``.NAME.lock`` file beside it and
+re-reads the file under the lock, and a provider reloads the file when it sees it replaced
+(one ``stat`` per call), so every process wraps with the newest version.
+
+Wrapping is AES-256-GCM (``cryptography``) with a random 96-bit nonce and
+:func:`~bastion.crypto.kek.base.wrap_aad` as associated data.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +95,26 @@ def _read_private(path: Path) -> bytes:
         return f.read(_MAX_FILE + 1)
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(
+        path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600
+    )
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        info = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return (0, 0)
+    return (info.st_ino, info.st_mtime_ns)
+
+
 def _parse(data: bytes, path: Path) -> tuple[str, int, dict[int, bytes]]:
     try:
         if len(data) > _MAX_FILE:
@@ -121,6 +149,21 @@ class LocalKeyFileProvider:
         self._key_id = key_id
         self._current = current
         self._keys = dict(keys)
+        self._stamp = _stamp(self._path)
+
+    def _refresh(self) -> None:
+        """Reload the file if another provider (or process) replaced it since we read it."""
+        if _stamp(self._path) == self._stamp:
+            return
+        stamp = _stamp(self._path)
+        key_id, current, keys = _parse(_read_private(self._path), self._path)
+        if key_id != self._key_id:
+            raise KeyProviderError(
+                f"key file {self._path} now holds key {key_id!r}, not {self._key_id!r}"
+            )
+        self._keys = {**self._keys, **keys}
+        self._current = max(current, self._current)
+        self._stamp = stamp
 
     @classmethod
     def create(cls, path: Path, *, key_id: str = "local") -> LocalKeyFileProvider:
@@ -134,6 +177,7 @@ class LocalKeyFileProvider:
                 f"key file {path} already exists; refusing to overwrite a key",
                 hint="Open it instead, or move it away if it is really unused.",
             ) from None
+        provider._stamp = _stamp(provider._path)
         return provider
 
     @classmethod
@@ -156,6 +200,7 @@ class LocalKeyFileProvider:
         return json.dumps(doc, indent=2).encode() + b"\n"
 
     def current(self) -> KeyRef:
+        self._refresh()
         return KeyRef(self._key_id, self._current)
 
     def wrap(self, data_key: bytes, *, context: bytes) -> WrappedKey:
@@ -163,15 +208,18 @@ class LocalKeyFileProvider:
 
         if not isinstance(data_key, bytes) or len(data_key) != DATA_KEY_SIZE:
             raise ValueError(f"a data key is {DATA_KEY_SIZE} bytes")
+        version = self.current().version
         nonce = os.urandom(_NONCE)
-        aad = wrap_aad(self._key_id, self._current, context)
-        sealed = AESGCM(self._keys[self._current]).encrypt(nonce, data_key, aad)
-        return WrappedKey(self._key_id, self._current, nonce + sealed)
+        aad = wrap_aad(self._key_id, version, context)
+        sealed = AESGCM(self._keys[version]).encrypt(nonce, data_key, aad)
+        return WrappedKey(self._key_id, version, nonce + sealed)
 
     def unwrap(self, wrapped: WrappedKey, *, context: bytes) -> bytes:
         from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+        if wrapped.key_id == self._key_id and wrapped.version not in self._keys:
+            self._refresh()  # rotated by another process?
         key = self._keys.get(wrapped.version) if wrapped.key_id == self._key_id else None
         if key is None:
             raise IntegrityError(
@@ -192,9 +240,12 @@ class LocalKeyFileProvider:
         return data_key
 
     def rotate(self) -> KeyRef:
-        version = max(self._keys) + 1
-        keys = {**self._keys, version: os.urandom(DATA_KEY_SIZE)}
-        rotated = LocalKeyFileProvider(self._path, self._key_id, version, keys)
-        _write_atomic(self._path, rotated._dump(), replace=True)
-        self._keys, self._current = keys, version
-        return self.current()
+        with _locked(self._path):
+            self._refresh()
+            version = max(self._keys) + 1
+            keys = {**self._keys, version: os.urandom(DATA_KEY_SIZE)}
+            rotated = LocalKeyFileProvider(self._path, self._key_id, version, keys)
+            _write_atomic(self._path, rotated._dump(), replace=True)
+            self._keys, self._current = keys, version
+            self._stamp = _stamp(self._path)
+        return KeyRef(self._key_id, version)
