@@ -46,3 +46,34 @@ def test_invalid_refs(key_id: str, version: int) -> None:
         KeyRef(key_id, version)
     with pytest.raises(ValueError, match="invalid key"):
         WrappedKey(key_id, version, b"c")
+
+
+def test_public_names() -> None:
+    import bastion.crypto.envelope as envelope
+    import bastion.crypto.kek as kek
+
+    assert set(kek.__all__) == {
+        "PROVIDERS",
+        "KeyProvider",
+        "KeyProviderError",
+        "KeyRef",
+        "LocalKeyFileProvider",
+        "Pkcs11Provider",
+        "WrappedKey",
+        "rewrap",
+    }
+    assert set(envelope.__all__) == {
+        "HEADER_SIZE",
+        "MAX_SEGMENT_SIZE",
+        "MIN_SEGMENT_SIZE",
+        "SEGMENT_SIZE",
+        "BlobDecryptor",
+        "BlobEncryptor",
+        "decrypt_file",
+        "encrypt_file",
+        "new_data_key",
+    }
+    for module in (kek, envelope):
+        for name in module.__all__:
+            assert getattr(module, name) is not None
+    assert envelope.SEGMENT_SIZE == 1 << 20
