@@ -113,7 +113,7 @@ class BlobEncryptor:
         self._aead = _aead(data_key, salt)
         self._size = segment_size
         self._pending = bytearray()
-        self._out = bytearray(_FRAME.size + segment_size + _TAG_SIZE)
+        self._view = memoryview(bytearray(_FRAME.size + segment_size + _TAG_SIZE))
         self._counter = 0
         self._finished = False
 
@@ -121,47 +121,52 @@ class BlobEncryptor:
         """The blob's header: write it before any ciphertext."""
         return self._header
 
-    def _seal(self, plaintext: Bytes, last: bool) -> bytes:
+    def _seal(self, plaintext: Bytes, last: bool) -> memoryview:
+        """Frame and seal one segment into the reused output buffer; valid until the next."""
         if self._counter >= _MAX_SEGMENTS:
             raise ValueError("blob too large: the segment counter would wrap")
         nonce = _nonce(self._prefix, self._counter, last)
         self._counter += 1
         end = _FRAME.size + len(plaintext) + _TAG_SIZE
-        # Sealed into one reused buffer, then copied out once: a fresh 1 MiB allocation per
-        # segment for the cipher and another for the frame cost more than the cipher itself.
-        with memoryview(self._out) as out:
-            _FRAME.pack_into(out, 0, (_LAST if last else 0) | len(plaintext))
-            self._aead.encrypt_into(nonce, plaintext, self._aad, out[_FRAME.size : end])
-            return bytes(out[:end])
+        out = self._view[:end]
+        _FRAME.pack_into(out, 0, (_LAST if last else 0) | len(plaintext))
+        self._aead.encrypt_into(nonce, plaintext, self._aad, out[_FRAME.size :])
+        return out
 
-    def update(self, data: Bytes) -> bytes:
-        """The ciphertext of every segment completed so far (often empty)."""
+    def _sealed(self, data: Bytes) -> Iterator[memoryview]:
+        """Each segment ``data`` completes, sealed; consume each view before the next."""
         if self._finished:
             raise ValueError("update() after finalize()")
-        size, out = self._size, []
+        size = self._size
         with memoryview(data) as view:
             start = 0
             if self._pending:
                 start = min(size - len(self._pending), len(view))
                 self._pending += view[:start]
                 if len(self._pending) < size:
-                    return b""
-                out.append(self._seal(self._pending, False))
+                    return
+                yield self._seal(self._pending, False)
                 self._pending = bytearray()
             # Whole segments straight from the caller's buffer: no copy of the plaintext.
             count = (len(view) - start) // size
             for i in range(count):
                 offset = start + i * size
-                out.append(self._seal(view[offset : offset + size], False))
+                yield self._seal(view[offset : offset + size], False)
             self._pending += view[start + count * size :]
-        return b"".join(out)
+
+    def update(self, data: Bytes) -> bytes:
+        """The ciphertext of every segment completed so far (often empty)."""
+        # Segments are sealed into one reused buffer and copied out once: a fresh allocation
+        # per segment for the cipher and another for the frame cost more than the cipher.
+        parts = [bytes(sealed) for sealed in self._sealed(data)]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def finalize(self) -> bytes:
         """The last segment (0 to ``segment_size - 1`` plaintext bytes), flagged as last."""
         if self._finished:
             raise ValueError("finalize() called twice")
         self._finished = True
-        last = self._seal(bytes(self._pending), True)
+        last = bytes(self._seal(bytes(self._pending), True))
         self._pending = bytearray()
         return last
 
@@ -290,7 +295,8 @@ def encrypt_file(src: BinaryIO, dst: BinaryIO, data_key: bytes, *, associated_da
     encryptor = BlobEncryptor(data_key, associated_data=associated_data)
     written = dst.write(encryptor.header())
     for chunk in _chunks(src, SEGMENT_SIZE):
-        written += dst.write(encryptor.update(chunk))
+        for sealed in encryptor._sealed(chunk):  # written from the encryptor's buffer: no copy
+            written += dst.write(sealed)
     return written + dst.write(encryptor.finalize())
 
 
