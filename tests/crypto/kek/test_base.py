@@ -49,8 +49,7 @@ def test_invalid_refs(key_id: str, version: int) -> None:
 
 
 def test_public_names() -> None:
-    import bastion.crypto.envelope as envelope
-    import bastion.crypto.kek as kek
+    from bastion.crypto import envelope, kek
 
     assert set(kek.__all__) == {
         "PROVIDERS",
