@@ -8,6 +8,7 @@ The tree is shallow on purpose::
     ├── ScanError            a file that could not be scanned to the end
     │   └── LimitExceeded    a safety bound (size, depth, count) was reached
     └── VerificationError    a check that must pass did not
+        └── IntegrityError   encrypted bytes or a wrapped key failed authentication
 
 Each error carries a ``hint``: one sentence that says what the user can do.
 Nothing outside ``bastion.cli`` calls ``sys.exit``; the CLI maps these classes
@@ -60,3 +61,13 @@ class VerificationError(BastionError):
     """A verification that must pass did not. Verifiers return None or raise this."""
 
     hint = "Do not use the artefact; find out who changed it."
+
+
+class IntegrityError(VerificationError):
+    """Encrypted data or a wrapped key failed authentication: altered, truncated, reordered,
+    or opened with the wrong key or associated data. No unverified plaintext is ever returned."""
+
+    hint = (
+        "Do not use the data: restore it from a backup or a trusted copy, "
+        "and check that the right key and context were used."
+    )

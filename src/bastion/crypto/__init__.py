@@ -1,4 +1,6 @@
-"""Cryptographic building blocks (layer 1): digests, keys, signatures, certificate chains.
+"""Cryptographic building blocks (layer 1): digests, keys, signatures, certificate chains,
+streaming encryption of blobs (:mod:`~bastion.crypto.envelope`) and the key-encryption keys
+that wrap their data keys (:mod:`~bastion.crypto.kek`).
 
 Heavy libraries (``cryptography``, ``blake3``) are imported on first use, not here.
 """
