@@ -12,6 +12,7 @@ from bastion import __version__
 
 #: command name -> (module, attribute, one-line help). Ordered as shown in --help.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "up": ("bastion.cli.server", "up", "Start the model registry server (TLS, first admin)."),
     "scan": (
         "bastion.cli.scan",
         "scan",

@@ -46,7 +46,8 @@ class BlobStore:
         self.root = root
         self.keys = keys
         self.tmp = root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.tmp.mkdir(exist_ok=True, mode=0o700)
 
     def path(self, blob_id: str) -> Path:
         if len(blob_id) != 32 or not all(c in "0123456789abcdef" for c in blob_id):

@@ -98,9 +98,7 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("path", sa.String(1024), primary_key=True),
-        sa.Column(
-            "blob_id", sa.String(32), sa.ForeignKey("registry_blobs.id"), nullable=False
-        ),
+        sa.Column("blob_id", sa.String(32), sa.ForeignKey("registry_blobs.id"), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
     )
@@ -128,9 +126,7 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("path", sa.String(1024), primary_key=True),
-        sa.Column(
-            "blob_id", sa.String(32), sa.ForeignKey("registry_blobs.id"), nullable=False
-        ),
+        sa.Column("blob_id", sa.String(32), sa.ForeignKey("registry_blobs.id"), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
         sa.Column("scan", sa.Text(), nullable=False),
