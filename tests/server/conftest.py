@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from bastion.auth.tokens import issue_token
 from bastion.client import Client
 from bastion.server import ServerState, create_app
 from bastion.server.bootstrap import Paths, engine_for, open_state, prepare
+from bastion.server.mtls import ClientCertProtocol
 
 
 @dataclass
@@ -88,15 +90,23 @@ class Live:
         return issued.secret
 
 
-def _serve(state: ServerState, paths: Paths) -> Iterator[str]:
+def _serve(state: ServerState, paths: Paths, client_ca: Path | None = None) -> Iterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    mtls: dict[str, object] = {}
+    if client_ca is not None:
+        mtls = {
+            "ssl_ca_certs": str(client_ca),
+            "ssl_cert_reqs": ssl.CERT_REQUIRED,
+            "http": ClientCertProtocol,
+        }
     config = uvicorn.Config(
         create_app(state),
         ssl_certfile=str(paths.cert),
         ssl_keyfile=str(paths.cert_key),
         log_level="warning",
+        **mtls,  # type: ignore[arg-type]
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

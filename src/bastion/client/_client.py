@@ -103,18 +103,23 @@ class Client:
     def __init__(
         self,
         url: str,
-        token: str,
+        token: str | None,
         *,
         ca_cert: str | os.PathLike[str] | None = None,
+        client_cert: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
         timeout: float = 300.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        verify: ssl.SSLContext | bool = True
-        if ca_cert is not None:
-            verify = ssl.create_default_context(cafile=os.fspath(ca_cert))
+        """``token`` may be None with ``client_cert`` (certificate, key) under mTLS."""
+        verify = ssl.create_default_context(
+            cafile=os.fspath(ca_cert) if ca_cert is not None else None
+        )
+        if client_cert is not None:
+            verify.load_cert_chain(os.fspath(client_cert[0]), os.fspath(client_cert[1]))
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
             base_url=url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}"},
+            headers=headers,
             verify=verify,
             timeout=timeout,
             transport=transport,

@@ -63,7 +63,7 @@ def whoami(caller: Caller = requires(Permission.AUTHENTICATED)) -> dict[str, Any
     grants = caller.grants
     return {
         "principal": caller.id,
-        "token": _token_dict(caller.token),
+        "token": _token_dict(caller.token) if caller.token is not None else None,
         "global_roles": sorted(r.value for r in grants.global_roles),
         "namespace_roles": {ns: r.value for ns, r in sorted(grants.namespace_roles.items())},
     }

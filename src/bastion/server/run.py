@@ -11,6 +11,7 @@ from bastion.config import ServerSettings
 from bastion.db import redact_url
 from bastion.server.app import create_app
 from bastion.server.bootstrap import FirstStart, Paths, engine_for, open_state, prepare
+from bastion.server.mtls import ClientCertProtocol
 
 __all__ = ["Started", "serve"]
 
@@ -51,6 +52,7 @@ def serve(
         if settings.client_ca is not None:
             tls["ssl_ca_certs"] = str(settings.client_ca)
             tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+            tls["http"] = ClientCertProtocol
     try:
         uvicorn.run(
             app,

@@ -2,7 +2,8 @@
 
 Every route of the app declares what it needs with ``Depends(requires(Permission.X))``;
 a test walks every route and fails on one without it. The dependency authenticates the
-bearer token, loads the principal's grants, and asks :func:`bastion.auth.rbac.authorize`
+bearer token (or, without one, the connection's verified client certificate under mTLS),
+loads the principal's grants, and asks :func:`bastion.auth.rbac.authorize`
 (the one decision point), with the namespace taken from the route's ``namespace`` path
 parameter. Denials are audited.
 """
@@ -17,6 +18,7 @@ from fastapi import Depends, Request
 from bastion.audit import AuditEvent, Outcome
 from bastion.auth.rbac import Grants, Permission, PermissionDenied, authorize, load_grants
 from bastion.auth.tokens import AuthenticationError, TokenInfo, authenticate
+from bastion.server.mtls import certificate_principal
 
 __all__ = ["Caller", "Requires", "requires"]
 
@@ -26,7 +28,7 @@ class Caller:
     """The authenticated, authorized caller of one request."""
 
     grants: Grants
-    token: TokenInfo
+    token: TokenInfo | None  # None for a client certificate (mTLS)
 
     @property
     def id(self) -> str:
@@ -51,15 +53,22 @@ class Requires:
         state = request.app.state.bastion
         namespace = request.path_params.get("namespace")
         source = request.client.host if request.client else None
+        certificate = None
+        if "authorization" not in request.headers:
+            certificate = certificate_principal(request.scope.get("state"))
+        token: TokenInfo | None = None
         try:
             with state.engine.connect() as conn:
-                token = authenticate(conn, _bearer(request))
-                grants = load_grants(
-                    conn,
-                    token.principal,
-                    scope=token.scope,
-                    namespace_limits=token.namespaces,
-                )
+                if certificate is not None:
+                    grants = load_grants(conn, certificate)
+                else:
+                    token = authenticate(conn, _bearer(request))
+                    grants = load_grants(
+                        conn,
+                        token.principal,
+                        scope=token.scope,
+                        namespace_limits=token.namespaces,
+                    )
         except AuthenticationError as exc:
             state.audit.emit(
                 AuditEvent(
