@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from bastion.auth.rbac import Permission
+from bastion.registry.errors import TooLarge
 from bastion.registry.policy import NamespacePolicy
 from bastion.server.security import Caller, requires
 from bastion.server.state import ServerState
@@ -193,6 +194,10 @@ async def upload_file(
     caller: Caller = requires(Permission.MODEL_PUSH),
 ) -> dict[str, Any]:
     uploads = _state(request).uploads
+    declared = request.headers.get("content-length", "")
+    limit = uploads.registry.max_file_size
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"{path} is larger than the limit of {limit} bytes")
     sink = await run_in_threadpool(uploads.open_file, caller.id, namespace, upload_id, path)
     try:
         buffer = bytearray()
