@@ -256,7 +256,9 @@ def write_report(results: dict[str, object]) -> None:
         "one run. Median of "
         f"{results['repeats']} runs each.",
         "",
-        f"Machine: {results['machine']}. Measured {results['when']}.",
+        f"Machine: {results['machine']}. Measured {results['when']}; 1-minute load average "
+        f"{results['load_before']:.1f} before and {results['load_after']:.1f} after the run "
+        "(the machine is shared: a load above the 2 cores slows every row, peers included).",
         "",
         "Bastion: `bastion up` in a child process, TLS with its self-signed certificate, SQLite; "
         "every file hashed, scanned and encrypted (AES-256-GCM segments, per-blob data key) in one "
@@ -307,6 +309,7 @@ def main() -> None:
         "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}",
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_before": os.getloadavg()[0],
     }
     results["copy"] = bench_copy(model, args.repeats)
     print(f"copy: {results['copy']:.2f} s", flush=True)
@@ -316,6 +319,7 @@ def main() -> None:
         "skipped (--skip-mlflow)" if args.skip_mlflow else bench_mlflow(model, args.repeats)
     )
     print(f"mlflow: {results['mlflow']}", flush=True)
+    results["load_after"] = os.getloadavg()[0]
     (OUT / "registry-results.json").write_text(json.dumps(results, indent=2))
     write_report(results)
 
