@@ -172,3 +172,19 @@ def test_malformed_credentials_get_401(sqlite_env: Env, header: str) -> None:
     response = sqlite_env.client.get("/v1/whoami", headers={"Authorization": header})
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_grants_name_a_principal_kind(sqlite_env: Env) -> None:
+    h = sqlite_env.headers()
+    sqlite_env.client.post("/v1/namespaces", json={"name": "team"}, headers=h)
+    bad = sqlite_env.client.put(
+        "/v1/namespaces/team/grants", json={"principal": "alice", "role": "reader"}, headers=h
+    )
+    assert bad.status_code == 400
+    good = sqlite_env.client.put(
+        "/v1/namespaces/team/grants", json={"principal": "user:alice", "role": "reader"}, headers=h
+    )
+    assert good.status_code == 200
+    listed = sqlite_env.client.get("/v1/namespaces/team/grants", headers=h).json()
+    assert listed == {"grants": [{"principal": "user:alice", "role": "reader"}]}
+    assert "grant.add" in sqlite_env.audit.actions()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -112,7 +113,14 @@ def delete_token(
     return Response(status_code=204)
 
 
+_PRINCIPAL = re.compile(r"(token|user|cert):[^\s:]{1,200}")
+
+
 def _grant(request: Request, caller: Caller, body: GrantIn, namespace: str) -> dict[str, str]:
+    if not _PRINCIPAL.fullmatch(body.principal):
+        raise BadRequest(
+            f"invalid principal {body.principal[:80]!r}: token:NAME, user:NAME or cert:NAME"
+        )
     try:
         with _state(request).engine.begin() as conn:
             grant(conn, body.principal, body.role, namespace)
