@@ -65,7 +65,8 @@ def up(
     from bastion.server.run import serve
 
     try:
-        settings = Settings.load(config_file).server
+        loaded = Settings.load(config_file)
+        settings = loaded.server
         overrides: dict[str, Any] = {
             "data_dir": data_dir,
             "database_url": database_url,
@@ -77,7 +78,7 @@ def up(
         if insecure_http:
             settings = replace(settings, insecure_http=True, client_ca=None)
         # The integrator wires the tamper-evident audit log here; until then events stay in memory.
-        serve(settings, MemoryAuditSink(), on_ready=_announce)
+        serve(settings, MemoryAuditSink(), on_ready=_announce, scan_limits=loaded.scan.limits)
     except BastionError as exc:
         fail(exc)
 

@@ -25,6 +25,7 @@ from bastion.audit import AuditEvent, AuditSink
 from bastion.auth.base import Role
 from bastion.auth.rbac import GLOBAL, grant
 from bastion.auth.tokens import issue_token
+from bastion.config import ScanLimits
 from bastion.crypto.kek import KeyProvider, LocalKeyFileProvider
 from bastion.db import make_engine, migrate
 from bastion.db.base import bastion_meta
@@ -130,11 +131,19 @@ def open_state(
     *,
     keys: KeyProvider | None = None,
     max_file_size: int = 64 << 30,
+    scan_limits: ScanLimits | None = None,
 ) -> ServerState:
     """The server's shared state over a prepared data directory."""
     provider = keys or FollowedKeyFile(paths.key_file)
     store = BlobStore(paths.blobs, provider)
-    registry = Registry(engine, store, audit, work_dir=paths.work, max_file_size=max_file_size)
+    registry = Registry(
+        engine,
+        store,
+        audit,
+        work_dir=paths.work,
+        max_file_size=max_file_size,
+        scan_limits=scan_limits,
+    )
     sweep(registry)
     return ServerState(engine, registry, Uploads(registry), audit)
 

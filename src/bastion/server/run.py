@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bastion.audit import AuditSink
-from bastion.config import ServerSettings
+from bastion.config import ScanLimits, ServerSettings
 from bastion.db import redact_url
 from bastion.server.app import create_app
 from bastion.server.bootstrap import FirstStart, Paths, engine_for, open_state, prepare
@@ -31,6 +31,7 @@ def serve(
     audit: AuditSink,
     *,
     on_ready: Callable[[Started], None],
+    scan_limits: ScanLimits | None = None,
     log_level: str = "info",
 ) -> None:
     """Prepare and serve until interrupted. TLS is on unless ``settings.insecure_http``."""
@@ -39,7 +40,9 @@ def serve(
     paths = Paths(settings.data_dir)
     engine = engine_for(paths, settings.database_url)
     first = prepare(paths, engine, audit)
-    state = open_state(paths, engine, audit, max_file_size=settings.max_file_size)
+    state = open_state(
+        paths, engine, audit, max_file_size=settings.max_file_size, scan_limits=scan_limits
+    )
     app = create_app(state)
     scheme = "http" if settings.insecure_http else "https"
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
