@@ -12,9 +12,9 @@ from bastion.errors import ConfigError
 
 def test_server_settings_from_file_and_environment(tmp_path: Path) -> None:
     cfg = tmp_path / "bastion.toml"
-    cfg.write_text('[server]\nport = 9443\nhost = "0.0.0.0"\nmax_file_size = 1000\n')
+    cfg.write_text('[server]\nport = 9443\nhost = "10.0.0.5"\nmax_file_size = 1000\n')
     settings = Settings.load(cfg, environ={"BASTION_DATA_DIR": str(tmp_path / "d")}).server
-    assert (settings.port, settings.host, settings.max_file_size) == (9443, "0.0.0.0", 1000)
+    assert (settings.port, settings.host, settings.max_file_size) == (9443, "10.0.0.5", 1000)
     assert settings.data_dir == tmp_path / "d"
     assert settings.database_url is None
     assert settings.insecure_http is False
