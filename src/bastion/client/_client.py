@@ -325,7 +325,8 @@ class Client:
                     self._check(response)
                 announced = _repr_digest(response.headers.get("repr-digest"))
                 with out.open("wb") as dst:
-                    for chunk in response.iter_bytes(CHUNK):
+                    # Raw bytes: anything the server (or a proxy) re-encoded fails the digest.
+                    for chunk in response.iter_raw():
                         sha.update(chunk)
                         size += len(chunk)
                         dst.write(chunk)

@@ -200,14 +200,16 @@ async def upload_file(
         raise TooLarge(f"{path} is larger than the limit of {limit} bytes")
     sink = await run_in_threadpool(uploads.open_file, caller.id, namespace, upload_id, path)
     try:
-        buffer = bytearray()
+        parts: list[bytes] = []
+        held = 0
         async for chunk in request.stream():
-            buffer += chunk
-            if len(buffer) >= UPLOAD_BATCH:
-                await run_in_threadpool(sink.write, bytes(buffer))
-                buffer.clear()
-        if buffer:
-            await run_in_threadpool(sink.write, bytes(buffer))
+            parts.append(chunk)
+            held += len(chunk)
+            if held >= UPLOAD_BATCH:
+                await run_in_threadpool(sink.write, b"".join(parts))
+                parts, held = [], 0
+        if parts:
+            await run_in_threadpool(sink.write, b"".join(parts))
         staged = await run_in_threadpool(sink.close)
     except BaseException:
         sink.abort()
