@@ -52,6 +52,11 @@ class ServerSettings:
     client_ca: Path | None = None  # mTLS: client certificates must chain to this CA
     insecure_http: bool = False  # plain HTTP, only when the operator asks for it
     max_file_size: int = 64 * 2**30
+    # Key-encryption key: a 0600 file in the data directory, or a PKCS#11 token (HSM) whose
+    # PIN comes only from $BASTION_PKCS11_PIN.
+    pkcs11_module: str | None = None
+    pkcs11_token: str | None = None
+    pkcs11_key_id: str = "bastion-kek"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,8 @@ _SERVER_ENV = {
     "BASTION_SERVER_PORT": "port",
     "BASTION_SERVER_CLIENT_CA": "client_ca",
     "BASTION_SERVER_MAX_FILE_SIZE": "max_file_size",
+    "BASTION_PKCS11_MODULE": "pkcs11_module",
+    "BASTION_PKCS11_TOKEN": "pkcs11_token",
 }
 
 
@@ -129,6 +136,9 @@ def _server_settings(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSe
             client_ca=Path(merged["client_ca"]).expanduser() if merged.get("client_ca") else None,
             insecure_http=bool(merged.get("insecure_http", False)),
             max_file_size=int(merged.get("max_file_size", base.max_file_size)),
+            pkcs11_module=str(merged["pkcs11_module"]) if merged.get("pkcs11_module") else None,
+            pkcs11_token=str(merged["pkcs11_token"]) if merged.get("pkcs11_token") else None,
+            pkcs11_key_id=str(merged.get("pkcs11_key_id", base.pkcs11_key_id)),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid [server] settings: {exc}") from exc

@@ -149,10 +149,9 @@ def rotate(data_dir: Path | None, database_url: str | None, resume: bool) -> Non
 
     from bastion.audit import MemoryAuditSink
     from bastion.config import Settings
-    from bastion.crypto.kek import LocalKeyFileProvider
     from bastion.db import make_engine
     from bastion.registry.keys import rotate_keys
-    from bastion.server.bootstrap import Paths
+    from bastion.server.bootstrap import Paths, key_provider
 
     try:
         settings = Settings.load().server
@@ -162,7 +161,7 @@ def rotate(data_dir: Path | None, database_url: str | None, resume: bool) -> Non
         url = database_url or settings.database_url or paths.default_database_url()
         engine = make_engine(url)
         try:
-            provider = LocalKeyFileProvider.open(paths.key_file)
+            provider = key_provider(paths, settings)
             result = rotate_keys(engine, provider, MemoryAuditSink(), actor="cli", resume=resume)
         finally:
             engine.dispose()

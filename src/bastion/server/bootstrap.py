@@ -25,7 +25,7 @@ from bastion.audit import AuditEvent, AuditSink
 from bastion.auth.base import Role
 from bastion.auth.rbac import GLOBAL, grant
 from bastion.auth.tokens import issue_token
-from bastion.config import ScanLimits
+from bastion.config import ScanLimits, ServerSettings
 from bastion.crypto.kek import KeyProvider, LocalKeyFileProvider
 from bastion.db import make_engine, migrate
 from bastion.db.base import bastion_meta
@@ -36,9 +36,10 @@ from bastion.registry.upload import Uploads
 from bastion.server.state import ServerState
 from bastion.server.tls import ensure_certificate
 
-__all__ = ["FirstStart", "Paths", "open_state", "prepare"]
+__all__ = ["FirstStart", "Paths", "key_provider", "open_state", "prepare"]
 
 FIRST_ADMIN = "admin"
+PIN_ENV = "BASTION_PKCS11_PIN"
 FIRST_TOKEN_TTL = timedelta(days=90)
 
 
@@ -83,12 +84,33 @@ class FirstStart:
     created_cert: bool
 
 
-def prepare(paths: Paths, engine: Engine, audit: AuditSink) -> FirstStart:
-    """Create what is missing: directories, key file, certificate, schema, first admin."""
+def key_provider(paths: Paths, settings: ServerSettings | None = None) -> KeyProvider:
+    """The key-encryption key provider the settings name: a PKCS#11 token when a module is
+    set (PIN from ``$BASTION_PKCS11_PIN``), else the key file in the data directory."""
+    if settings is None or settings.pkcs11_module is None:
+        return FollowedKeyFile(paths.key_file)
+    from bastion.crypto.kek import KeyProviderError, Pkcs11Provider
+
+    pin = os.environ.get(PIN_ENV)
+    if not pin or not settings.pkcs11_token:
+        raise KeyProviderError(
+            f"PKCS#11 needs a token label (pkcs11_token) and the PIN in ${PIN_ENV}"
+        )
+    return Pkcs11Provider(
+        module=settings.pkcs11_module,
+        token_label=settings.pkcs11_token,
+        pin=pin,
+        key_id=settings.pkcs11_key_id,
+    )
+
+
+def prepare(paths: Paths, engine: Engine, audit: AuditSink, *, key_file: bool = True) -> FirstStart:
+    """Create what is missing: directories, key file (unless the KEK lives on a PKCS#11
+    token: ``key_file=False``), certificate, schema, first admin."""
     paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(paths.data_dir, 0o700)
     created_key = False
-    if not paths.key_file.exists():
+    if key_file and not paths.key_file.exists():
         LocalKeyFileProvider.create(paths.key_file)
         created_key = True
         audit.emit(AuditEvent(action="key.create", actor="system", resource="kek:local"))

@@ -10,7 +10,14 @@ from bastion.audit import AuditSink
 from bastion.config import ScanLimits, ServerSettings
 from bastion.db import redact_url
 from bastion.server.app import create_app
-from bastion.server.bootstrap import FirstStart, Paths, engine_for, open_state, prepare
+from bastion.server.bootstrap import (
+    FirstStart,
+    Paths,
+    engine_for,
+    key_provider,
+    open_state,
+    prepare,
+)
 from bastion.server.mtls import ClientCertProtocol
 
 __all__ = ["Started", "serve"]
@@ -39,9 +46,14 @@ def serve(
 
     paths = Paths(settings.data_dir)
     engine = engine_for(paths, settings.database_url)
-    first = prepare(paths, engine, audit)
+    first = prepare(paths, engine, audit, key_file=settings.pkcs11_module is None)
     state = open_state(
-        paths, engine, audit, max_file_size=settings.max_file_size, scan_limits=scan_limits
+        paths,
+        engine,
+        audit,
+        keys=key_provider(paths, settings),
+        max_file_size=settings.max_file_size,
+        scan_limits=scan_limits,
     )
     app = create_app(state)
     scheme = "http" if settings.insecure_http else "https"
