@@ -13,7 +13,10 @@ from bastion.errors import BastionError
 
 @click.command(
     epilog="\b\nExamples:\n  bastion up\n  bastion up --data-dir /srv/bastion "
-    "--database-url postgresql://bastion@db/bastion --host 0.0.0.0"
+    "--database-url postgresql://bastion@db/bastion --host 0.0.0.0\n"
+    "\b\nThe key-encryption key is a 0600 file in the data dir; to keep it on a PKCS#11\n"
+    "token (HSM) instead, set [server] pkcs11_module and pkcs11_token (or\n"
+    "BASTION_PKCS11_MODULE, BASTION_PKCS11_TOKEN) and the PIN in BASTION_PKCS11_PIN."
 )
 @click.option(
     "--data-dir",
