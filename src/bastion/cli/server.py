@@ -63,9 +63,8 @@ def up(
     """
     from dataclasses import replace
 
-    from bastion.audit import MemoryAuditSink
     from bastion.config import Settings
-    from bastion.server.run import serve
+    from bastion.server.run import LoggingAuditSink, serve
 
     try:
         loaded = Settings.load(config_file)
@@ -80,8 +79,8 @@ def up(
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if insecure_http:
             settings = replace(settings, insecure_http=True, client_ca=None)
-        # The integrator wires the tamper-evident audit log here; until then events stay in memory.
-        serve(settings, MemoryAuditSink(), on_ready=_announce, scan_limits=loaded.scan.limits)
+        # The tamper-evident audit log plugs in here; until then events go to the log.
+        serve(settings, LoggingAuditSink(), on_ready=_announce, scan_limits=loaded.scan.limits)
     except BastionError as exc:
         fail(exc)
 

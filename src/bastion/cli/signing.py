@@ -147,11 +147,11 @@ def rotate(data_dir: Path | None, database_url: str | None, resume: bool) -> Non
     re-wrapped under it (no data is re-encrypted). Safe while the server runs."""
     from dataclasses import replace
 
-    from bastion.audit import MemoryAuditSink
     from bastion.config import Settings
     from bastion.db import make_engine
     from bastion.registry.keys import rotate_keys
     from bastion.server.bootstrap import Paths, key_provider
+    from bastion.server.run import LoggingAuditSink
 
     try:
         settings = Settings.load().server
@@ -162,7 +162,7 @@ def rotate(data_dir: Path | None, database_url: str | None, resume: bool) -> Non
         engine = make_engine(url)
         try:
             provider = key_provider(paths, settings)
-            result = rotate_keys(engine, provider, MemoryAuditSink(), actor="cli", resume=resume)
+            result = rotate_keys(engine, provider, LoggingAuditSink(), actor="cli", resume=resume)
         finally:
             engine.dispose()
     except BastionError as exc:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bastion.audit import AuditSink
+from bastion.audit import AuditEvent, AuditSink
 from bastion.config import ScanLimits, ServerSettings
 from bastion.db import redact_url
 from bastion.server.app import create_app
@@ -20,7 +22,28 @@ from bastion.server.bootstrap import (
 )
 from bastion.server.mtls import ClientCertProtocol
 
-__all__ = ["Started", "serve"]
+__all__ = ["LoggingAuditSink", "Started", "serve"]
+
+
+class LoggingAuditSink:
+    """Audit events as JSON lines on the ``bastion.audit`` logger, until the tamper-evident
+    log is wired in; unlike a memory sink it does not grow with the server's lifetime."""
+
+    def __init__(self) -> None:
+        self._log = logging.getLogger("bastion.audit")
+
+    def emit(self, event: AuditEvent) -> None:
+        record = {
+            "time": event.time.isoformat(),
+            "action": event.action,
+            "actor": event.actor,
+            "outcome": event.outcome.value,
+            "resource": event.resource,
+            "source": event.source,
+            "reason": event.reason,
+            "details": dict(event.details),
+        }
+        self._log.warning("%s", json.dumps(record, sort_keys=True))
 
 
 @dataclass(frozen=True, slots=True)
