@@ -57,6 +57,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_registry_on_a_pkcs11_token(tmp_path: Path) -> None:
     if shutil.which("softhsm2-util") is None or not MODULE.exists():
         if os.environ.get("CI"):
