@@ -58,3 +58,18 @@ def test_public_api() -> None:
         "save_login",
     ]
     assert sorted(bastion.server.__all__) == ["PUBLIC_PATHS", "ServerState", "create_app"]
+
+
+def test_start_sweeps_what_a_crash_left(env: Env) -> None:
+    from bastion.server.bootstrap import open_state
+
+    store = env.state.registry.store
+    stray = store.path("ab" + "0" * 30)
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"left by a crash between rename and insert")
+    (store.tmp / "x.part").write_bytes(b"partial")
+    (env.state.registry.work_dir / "scan-x").write_bytes(b"plaintext scratch")
+    open_state(env.paths, env.state.engine, env.audit)
+    assert not stray.exists()
+    assert list(store.tmp.iterdir()) == []
+    assert list(env.state.registry.work_dir.iterdir()) == []
