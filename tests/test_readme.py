@@ -22,9 +22,9 @@ def _commands() -> list[str]:
 
 
 def test_first_screen_has_the_two_commands() -> None:
-    install_and_scan, install_and_test = _commands()
-    assert "pip install" in install_and_scan
-    assert "bastion scan" in install_and_scan
+    install_and_run, install_and_test = _commands()
+    assert "pip install" in install_and_run
+    assert "bastion up" in install_and_run
     assert "pytest" in install_and_test
     assert len(README.read_text(encoding="utf-8").split("\n---\n", 1)[0].splitlines()) <= 25
 

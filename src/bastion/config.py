@@ -42,8 +42,27 @@ class ScanSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """``bastion up``: where data lives, where to listen, TLS and limits."""
+
+    data_dir: Path = field(default_factory=lambda: Path("~/.bastion").expanduser())
+    database_url: str | None = None  # None: SQLite in the data directory
+    host: str = "127.0.0.1"
+    port: int = 8443
+    client_ca: Path | None = None  # mTLS: client certificates must chain to this CA
+    insecure_http: bool = False  # plain HTTP, only when the operator asks for it
+    max_file_size: int = 64 * 2**30
+    # Key-encryption key: a 0600 file in the data directory, or a PKCS#11 token (HSM) whose
+    # PIN comes only from $BASTION_PKCS11_PIN.
+    pkcs11_module: str | None = None
+    pkcs11_token: str | None = None
+    pkcs11_key_id: str = "bastion-kek"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     scan: ScanSettings = field(default_factory=ScanSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
 
     @classmethod
     def load(
@@ -64,7 +83,7 @@ class Settings:
             scan["workers"] = env["BASTION_SCAN_WORKERS"]
         if "BASTION_SCAN_POLICY" in env:
             scan["policy_files"] = [p for p in env["BASTION_SCAN_POLICY"].split(os.pathsep) if p]
-        return cls(scan=_scan_settings(scan))
+        return cls(scan=_scan_settings(scan), server=_server_settings(data.get("server", {}), env))
 
 
 def _scan_settings(raw: Mapping[str, Any]) -> ScanSettings:
@@ -84,3 +103,42 @@ def _scan_settings(raw: Mapping[str, Any]) -> ScanSettings:
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"invalid [scan] settings: {exc}") from exc
+
+
+_SERVER_ENV = {
+    "BASTION_DATA_DIR": "data_dir",
+    "BASTION_DATABASE_URL": "database_url",
+    "BASTION_SERVER_HOST": "host",
+    "BASTION_SERVER_PORT": "port",
+    "BASTION_SERVER_CLIENT_CA": "client_ca",
+    "BASTION_SERVER_MAX_FILE_SIZE": "max_file_size",
+    "BASTION_PKCS11_MODULE": "pkcs11_module",
+    "BASTION_PKCS11_TOKEN": "pkcs11_token",
+}
+
+
+def _server_settings(raw: Mapping[str, Any], env: Mapping[str, str]) -> ServerSettings:
+    merged = dict(raw)
+    for var, name in _SERVER_ENV.items():
+        if env.get(var):
+            merged[name] = env[var]
+    known = {f.name for f in fields(ServerSettings)}
+    unknown = set(merged) - known
+    if unknown:
+        raise ConfigError(f"unknown [server] settings: {', '.join(sorted(unknown))}")
+    try:
+        base = ServerSettings()
+        return ServerSettings(
+            data_dir=Path(merged.get("data_dir", base.data_dir)).expanduser(),
+            database_url=str(merged["database_url"]) if merged.get("database_url") else None,
+            host=str(merged.get("host", base.host)),
+            port=int(merged.get("port", base.port)),
+            client_ca=Path(merged["client_ca"]).expanduser() if merged.get("client_ca") else None,
+            insecure_http=bool(merged.get("insecure_http", False)),
+            max_file_size=int(merged.get("max_file_size", base.max_file_size)),
+            pkcs11_module=str(merged["pkcs11_module"]) if merged.get("pkcs11_module") else None,
+            pkcs11_token=str(merged["pkcs11_token"]) if merged.get("pkcs11_token") else None,
+            pkcs11_key_id=str(merged.get("pkcs11_key_id", base.pkcs11_key_id)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid [server] settings: {exc}") from exc

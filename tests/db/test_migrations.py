@@ -13,7 +13,12 @@ from bastion.db import Base, current_heads, make_engine, migrate, normalize_url,
 from bastion.errors import ConfigError
 
 #: Every module that declares tables on Base; the comparison below only sees imported ones.
-TABLE_MODULES: list[str] = ["bastion.db.base"]
+TABLE_MODULES: list[str] = [
+    "bastion.db.base",
+    "bastion.auth.tokens",
+    "bastion.auth.rbac",
+    "bastion.registry.tables",
+]
 
 
 def test_migrations_match_the_declared_tables(database_url: str) -> None:
@@ -24,7 +29,7 @@ def test_migrations_match_the_declared_tables(database_url: str) -> None:
         assert current_heads(engine) == frozenset()
         migrate(engine)
         heads = current_heads(engine)
-        assert "db_0001" in heads
+        assert heads  # db_0001, or the heads of the branches built on it
         migrate(engine)  # idempotent: a second start changes nothing
         assert current_heads(engine) == heads
         with engine.connect() as conn:

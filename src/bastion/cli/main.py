@@ -12,12 +12,23 @@ from bastion import __version__
 
 #: command name -> (module, attribute, one-line help). Ordered as shown in --help.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "up": ("bastion.cli.server", "up", "Start the model registry server (TLS, first admin)."),
+    "login": ("bastion.cli.registry", "login", "Log in to a registry (stores URL, CA, token)."),
+    "push": ("bastion.cli.registry", "push", "Upload a model version; the server scans it."),
+    "pull": ("bastion.cli.registry", "pull", "Download a version, verified before it is written."),
+    "ls": ("bastion.cli.registry", "ls", "List namespaces, models or versions."),
+    "info": ("bastion.cli.registry", "info", "Show a version: state, files, signature, findings."),
+    "release": ("bastion.cli.registry", "release", "Release a quarantined version (audited)."),
     "scan": (
         "bastion.cli.scan",
         "scan",
         "Scan model files for code injection before anything loads them.",
     ),
-    "keys": ("bastion.cli.signing", "keys", "Create signing keys (ECDSA P-256 or Ed25519)."),
+    "keys": (
+        "bastion.cli.signing",
+        "keys",
+        "Signing keys; rotate the registry's key-encryption key.",
+    ),
     "sign": (
         "bastion.cli.signing",
         "sign",

@@ -1,0 +1,226 @@
+"""Role-based access control: role grants per namespace, and THE authorization function.
+
+Default deny: a principal with no grant can do nothing but say who it is. Rights come only
+from grants: a namespace role (reader < publisher < maintainer < admin, each including the
+ones before it) or a global role (admin: everything; auditor: metadata and audit data,
+never model bytes). A token narrows what its holder may do (its scope and namespace
+limits); it never widens it.
+
+Every HTTP route declares one :class:`Permission`; :func:`authorize` is the only place that
+decides whether a principal has it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from bastion.auth.base import GLOBAL_ROLES, NAMESPACE_ROLES, Principal, Role
+from bastion.db import Base
+from bastion.errors import BastionError
+
+__all__ = [
+    "GLOBAL",
+    "Grants",
+    "Permission",
+    "PermissionDenied",
+    "authorize",
+    "grant",
+    "list_grants",
+    "load_grants",
+    "revoke",
+    "role_grants",
+]
+
+#: The namespace column's value for a global grant.
+GLOBAL = ""
+
+role_grants = sa.Table(
+    "role_grants",
+    Base.metadata,
+    sa.Column("principal", sa.String(255), primary_key=True),
+    sa.Column("namespace", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), primary_key=True),
+)
+
+
+class Permission(enum.StrEnum):
+    """What a route needs. The value is shown in OpenAPI and in denials."""
+
+    AUTHENTICATED = "authenticated"  # any valid principal: whoami, listing what it may see
+    METADATA_READ = "metadata:read"  # models, versions, files, scan reports, policies
+    MODEL_PULL = "model:pull"  # model bytes
+    MODEL_PUSH = "model:push"
+    POLICY_WRITE = "policy:write"
+    RELEASE = "version:release"  # release a quarantined version
+    GRANT_MANAGE = "grant:manage"  # namespace role grants
+    AUDIT_READ = "audit:read"
+    NAMESPACE_CREATE = "namespace:create"
+    TOKEN_MANAGE = "token:manage"  # noqa: S105 - a permission name, not a secret
+    GLOBAL_GRANT_MANAGE = "grant:manage-global"
+    KEY_ROTATE = "key:rotate"
+
+    @property
+    def namespaced(self) -> bool:
+        return self in _NAMESPACE_MINIMUM
+
+
+#: The least namespace role that holds each namespaced permission.
+_NAMESPACE_MINIMUM: Mapping[Permission, Role] = MappingProxyType(
+    {
+        Permission.METADATA_READ: Role.READER,
+        Permission.MODEL_PULL: Role.READER,
+        Permission.MODEL_PUSH: Role.PUBLISHER,
+        Permission.POLICY_WRITE: Role.MAINTAINER,
+        Permission.RELEASE: Role.ADMIN,
+        Permission.GRANT_MANAGE: Role.ADMIN,
+    }
+)
+#: What the global auditor may do, in any namespace or none.
+_AUDITOR = frozenset({Permission.METADATA_READ, Permission.AUDIT_READ})
+
+
+class PermissionDenied(BastionError):
+    """The principal is authenticated but lacks the permission."""
+
+    hint = "Ask an admin of the namespace for a role that includes this permission."
+
+
+@dataclass(frozen=True, slots=True)
+class Grants:
+    """Everything :func:`authorize` needs about a principal, loaded once per request.
+
+    ``scope`` and ``namespace_limits`` come from the credential (an API token); a
+    credential without limits has scope ``Role.ADMIN`` and no namespace limits.
+    """
+
+    principal: Principal
+    global_roles: frozenset[Role] = frozenset()
+    namespace_roles: Mapping[str, Role] = field(default_factory=dict)
+    scope: Role = Role.ADMIN
+    namespace_limits: tuple[str, ...] = ()
+
+    def _within_limits(self, namespace: str | None) -> bool:
+        if not self.namespace_limits:
+            return True
+        return namespace is not None and namespace in self.namespace_limits
+
+    def namespace_role(self, namespace: str) -> Role | None:
+        """The role the principal effectively holds in ``namespace`` (scope applied)."""
+        if not self._within_limits(namespace):
+            return None
+        held = self.namespace_roles.get(namespace)
+        if Role.ADMIN in self.global_roles:
+            held = Role.ADMIN
+        if held is None or self.scope is Role.AUDITOR:
+            return None
+        return held if held.rank <= self.scope.rank else self.scope
+
+    def may_audit(self, namespace: str | None) -> bool:
+        global_reader = bool({Role.ADMIN, Role.AUDITOR} & self.global_roles)
+        scoped = self.scope in (Role.ADMIN, Role.AUDITOR)
+        return global_reader and scoped and self._within_limits(namespace)
+
+    @property
+    def is_global_admin(self) -> bool:
+        return (
+            Role.ADMIN in self.global_roles
+            and self.scope is Role.ADMIN
+            and not self.namespace_limits
+        )
+
+
+def authorize(grants: Grants, permission: Permission, namespace: str | None = None) -> None:
+    """Return None when ``grants`` hold ``permission`` (in ``namespace``); else raise
+    :class:`PermissionDenied`. The single decision point for every route."""
+    if permission is Permission.AUTHENTICATED:
+        return
+    if permission in _AUDITOR and grants.may_audit(namespace):
+        return
+    minimum = _NAMESPACE_MINIMUM.get(permission)
+    if minimum is not None:
+        if namespace is None:
+            raise ValueError(f"{permission} needs a namespace")
+        role = grants.namespace_role(namespace)
+        if role is not None and role.rank >= minimum.rank:
+            return
+    elif grants.is_global_admin:
+        return
+    where = f" in namespace {namespace!r}" if namespace else ""
+    raise PermissionDenied(f"{grants.principal.id} lacks {permission.value}{where}")
+
+
+def _check(role: Role, namespace: str) -> None:
+    allowed = GLOBAL_ROLES if namespace == GLOBAL else NAMESPACE_ROLES
+    if role not in allowed:
+        where = "globally" if namespace == GLOBAL else "in a namespace"
+        raise ValueError(f"role {role.value!r} cannot be granted {where}")
+
+
+def grant(conn: Connection, principal_id: str, role: Role, namespace: str = GLOBAL) -> None:
+    """Give ``principal_id`` ``role`` in ``namespace`` (``GLOBAL`` for a global role)."""
+    _check(role, namespace)
+    exists = conn.execute(
+        sa.select(role_grants.c.role).where(
+            role_grants.c.principal == principal_id,
+            role_grants.c.namespace == namespace,
+            role_grants.c.role == role.value,
+        )
+    ).first()
+    if exists is None:
+        conn.execute(
+            role_grants.insert().values(principal=principal_id, namespace=namespace, role=role)
+        )
+
+
+def revoke(conn: Connection, principal_id: str, role: Role, namespace: str = GLOBAL) -> bool:
+    result = conn.execute(
+        role_grants.delete().where(
+            role_grants.c.principal == principal_id,
+            role_grants.c.namespace == namespace,
+            role_grants.c.role == role.value,
+        )
+    )
+    return result.rowcount > 0
+
+
+def list_grants(conn: Connection, namespace: str | None = None) -> list[tuple[str, str, Role]]:
+    """(principal, namespace, role) rows, for one namespace or all."""
+    query = sa.select(role_grants).order_by(role_grants.c.namespace, role_grants.c.principal)
+    if namespace is not None:
+        query = query.where(role_grants.c.namespace == namespace)
+    return [(r.principal, r.namespace, Role(r.role)) for r in conn.execute(query)]
+
+
+def load_grants(
+    conn: Connection,
+    principal: Principal,
+    *,
+    scope: Role = Role.ADMIN,
+    namespace_limits: tuple[str, ...] = (),
+) -> Grants:
+    rows = conn.execute(
+        sa.select(role_grants.c.namespace, role_grants.c.role).where(
+            role_grants.c.principal == principal.id
+        )
+    ).all()
+    global_roles = frozenset(Role(r.role) for r in rows if r.namespace == GLOBAL)
+    per_namespace: dict[str, Role] = {}
+    for r in rows:
+        if r.namespace != GLOBAL:
+            role = Role(r.role)
+            best = per_namespace.get(r.namespace)
+            if best is None or role.rank > best.rank:
+                per_namespace[r.namespace] = role
+    return Grants(
+        principal,
+        global_roles,
+        MappingProxyType(per_namespace),
+        scope,
+        namespace_limits,
+    )

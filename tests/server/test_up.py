@@ -1,0 +1,89 @@
+"""`bastion up` as a newcomer runs it: a child process, TLS on, token printed once."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bastion.client import Client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(data: Path, port: int, *extra: str) -> tuple[subprocess.Popen[str], list[str]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
+    env.pop("BASTION_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from bastion.cli.main import main; main()",
+            "up",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    for line in proc.stdout:
+        lines.append(line)
+        if "Uvicorn running" in line or time.monotonic() > deadline:
+            break
+    return proc, lines
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    proc.wait(30)
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_first_start_then_second_start(tmp_path: Path) -> None:
+    data, port = tmp_path / "bastion", _port()
+    proc, lines = _start(data, port)
+    try:
+        text = "".join(lines)
+        token = re.search(r"(bst_[0-9a-f]{12}_[A-Za-z0-9_-]{43})", text)
+        assert token is not None, text
+        assert f"bastion login https://127.0.0.1:{port} --ca-cert {data}/tls/cert.pem" in text
+        assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(data / "kek.json").st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(data / "tls" / "key.pem").st_mode) == 0o600
+        with Client(f"https://127.0.0.1:{port}", token[1], ca_cert=data / "tls" / "cert.pem") as c:
+            assert c.whoami()["global_roles"] == ["admin"]
+        with pytest.raises(httpx.ConnectError):  # the certificate is not trusted by default
+            httpx.get(f"https://127.0.0.1:{port}/healthz")
+        with pytest.raises(httpx.HTTPError):  # plain HTTP is refused, not redirected
+            httpx.get(f"http://127.0.0.1:{port}/healthz")
+    finally:
+        _stop(proc)
+    proc, lines = _start(data, port)
+    try:
+        assert "bst_" not in "".join(lines)  # the first admin is made once
+    finally:
+        _stop(proc)
