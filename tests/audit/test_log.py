@@ -155,7 +155,7 @@ def test_rehashed_edit_is_caught_by_the_signed_checkpoint(
             ),
             {"e": forged, "h": leaf_hash(forged)},
         )
-    with pytest.raises(LogTamperedError, match="re-hashed|subtree") as info:
+    with pytest.raises(LogTamperedError, match=r"re-hashed|subtree") as info:
         verify_log(filled, signer)
     assert info.value.first_bad <= 200
 
@@ -175,7 +175,7 @@ def test_replaced_checkpoint_is_detected(
 ) -> None:
     other = NoteSigner.load_or_create(tmp_path / "other.key", ORIGIN)
     with filled.begin() as conn:
-        size, note = conn.execute(
+        size, _note = conn.execute(
             sa.text("SELECT size, note FROM audit_checkpoints ORDER BY size LIMIT 1")
         ).one()
     from bastion.audit.checkpoint import Checkpoint

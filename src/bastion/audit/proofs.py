@@ -185,3 +185,9 @@ def check_proof(document: str | bytes, verifier: NoteVerifier) -> dict[str, Any]
         verify_consistency(old.size, new.size, old.root, new.root, hashes)
         return {"type": kind, "old_size": old.size, "new_size": new.size}
     raise VerificationError(f"unknown proof type {kind!r}")
+
+
+def latest_checkpoint(engine: Engine) -> str:
+    """The newest signed checkpoint note."""
+    with engine.connect() as conn:
+        return _note(conn, None)[1]
