@@ -176,3 +176,19 @@ def test_alert_settings_from_the_file_and_environment(tmp_path: Path) -> None:
     path.write_text("[alerts]\nbogus = 1\n")
     with pytest.raises(ConfigError, match="bogus"):
         Settings.load(path, environ={})
+
+
+def test_public_api() -> None:
+    import bastion.monitoring
+
+    assert sorted(bastion.monitoring.__all__) == [
+        "Alert",
+        "AlertEngine",
+        "FanOutSink",
+        "LogNotifier",
+        "Metrics",
+        "MetricsNotifier",
+        "MetricsSink",
+        "WebhookNotifier",
+        "render_latest",
+    ]
