@@ -107,3 +107,23 @@ def test_checkpoint_and_key(store: list[str]) -> None:
     assert note.startswith(ORIGIN + "\n60\n")
     code, vkey = run("key", *store)
     assert vkey.startswith(ORIGIN + "+")
+
+
+def test_verify_records_its_result_and_alerts_on_failure(store: list[str]) -> None:
+    assert run("verify", *store)[0] == 0
+    engine = make_engine(store[-1])
+    with engine.begin() as conn:
+        actions = conn.execute(sa.text("SELECT action FROM audit_entries WHERE idx >= 60"))
+        assert list(actions.scalars()) == ["audit.verify"]
+        conn.execute(sa.text("DELETE FROM audit_entries WHERE idx = 5"))
+    assert run("verify", *store)[0] == 1
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT action, outcome FROM audit_entries WHERE idx >= 61 ORDER BY idx")
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("audit.verify", "failure"),
+        ("alert.audit_verify_failed", "success"),
+    ]
+    assert run("verify", *store, "--no-record")[0] == 1

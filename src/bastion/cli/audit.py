@@ -96,8 +96,26 @@ def audit() -> None:
 )
 @click.option("--key", "vkey", help="Verifier key (name+hash+key); default: the data dir's key.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--record/--no-record",
+    default=True,
+    show_default=True,
+    help="Append the result to the log as an audit.verify event (alerts on failure).",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="BASTION_CONFIG",
+    help="Settings file: its [alerts] section (webhook) applies to a failed verify.",
+)
 def verify(
-    engine: Any, signer: Any, checkpoint_files: tuple[Path, ...], vkey: str | None, as_json: bool
+    engine: Any,
+    signer: Any,
+    checkpoint_files: tuple[Path, ...],
+    vkey: str | None,
+    as_json: bool,
+    record: bool,
+    config: Path | None,
 ) -> None:
     """Recompute the tree and check every signed checkpoint.
 
@@ -115,6 +133,8 @@ def verify(
     try:
         report = verify_log(engine, verifier, checkpoints=notes)
     except LogTamperedError as exc:
+        if record:
+            _record_verify(engine, signer, config, exc.first_bad, exc.problems[0])
         if as_json:
             click.echo(
                 json.dumps(
@@ -127,6 +147,8 @@ def verify(
             for problem in exc.problems[:20]:
                 click.echo(f"  {problem}", err=True)
         sys.exit(EXIT_FINDINGS)
+    if record:
+        _record_verify(engine, signer, config, None, None)
     result = {
         "ok": True,
         "size": report.size,
@@ -141,6 +163,35 @@ def verify(
         click.echo(f"ok: {report.size} entries, {report.checkpoints} signed checkpoints verified")
         if report.unsigned:
             click.echo(f"note: the last {report.unsigned} entries await the next checkpoint")
+
+
+def _record_verify(
+    engine: Any, signer: Any, config: Path | None, first_bad: int | None, problem: str | None
+) -> None:
+    """Log the verification; a failure also goes through the alert rules."""
+    from bastion.audit.base import AuditEvent, Outcome
+    from bastion.audit.log import AuditLog
+    from bastion.config import Settings
+    from bastion.monitoring import AlertEngine, FanOutSink, LogNotifier, WebhookNotifier
+
+    settings = Settings.load(config).alerts
+    event = AuditEvent(
+        action="audit.verify",
+        actor="cli",
+        outcome=Outcome.SUCCESS if first_bad is None else Outcome.FAILURE,
+        source="cli",
+        reason=problem,
+        details={} if first_bad is None else {"first_bad": first_bad},
+    )
+    with AuditLog(engine, signer=signer) as log:
+        notifiers: list[Any] = [LogNotifier(log)]
+        hook = None
+        if settings.webhook_url and first_bad is not None:
+            hook = WebhookNotifier(settings.webhook_url, secret=settings.webhook_secret or "")
+            notifiers.append(hook)
+        FanOutSink([log, AlertEngine(settings, notifiers)]).emit(event)
+        if hook is not None:
+            hook.close()
 
 
 @audit.command()
