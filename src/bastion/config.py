@@ -60,9 +60,24 @@ class ServerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """``[alerts]``: rules evaluated on the audit event stream, and where alerts go."""
+    login_failures: int = 5  # failures per actor and source within the window
+    login_window: float = 300.0  # seconds
+    download_factor: float = 10.0  # alert above this multiple of a principal's baseline
+    download_min: int = 50  # ... and at least this many downloads in one window
+    download_window: float = 3600.0  # seconds per baseline window
+    download_alpha: float = 0.3  # EWMA weight of the newest window
+    on_actions: tuple[str, ...] = ("model.release", "key.rotate")  # always alert
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)  # or BASTION_ALERTS_WEBHOOK_SECRET
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     scan: ScanSettings = field(default_factory=ScanSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @classmethod
     def load(
@@ -83,7 +98,36 @@ class Settings:
             scan["workers"] = env["BASTION_SCAN_WORKERS"]
         if "BASTION_SCAN_POLICY" in env:
             scan["policy_files"] = [p for p in env["BASTION_SCAN_POLICY"].split(os.pathsep) if p]
-        return cls(scan=_scan_settings(scan), server=_server_settings(data.get("server", {}), env))
+        alerts = dict(data.get("alerts", {}))
+        if "BASTION_ALERTS_WEBHOOK_URL" in env:
+            alerts["webhook_url"] = env["BASTION_ALERTS_WEBHOOK_URL"]
+        if "BASTION_ALERTS_WEBHOOK_SECRET" in env:
+            alerts["webhook_secret"] = env["BASTION_ALERTS_WEBHOOK_SECRET"]
+        return cls(
+            scan=_scan_settings(scan),
+            server=_server_settings(data.get("server", {}), env),
+            alerts=_alert_settings(alerts),
+        )
+
+
+def _alert_settings(raw: Mapping[str, Any]) -> AlertSettings:
+    unknown = set(raw) - {f.name for f in fields(AlertSettings)}
+    if unknown:
+        raise ConfigError(f"unknown [alerts] settings: {', '.join(sorted(unknown))}")
+    values = dict(raw)
+    if "on_actions" in values:
+        values["on_actions"] = tuple(str(a) for a in values["on_actions"])
+    try:
+        result = dataclasses.replace(AlertSettings(), **values)
+        for name in ("login_failures", "download_min"):
+            if int(getattr(result, name)) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("login_window", "download_factor", "download_window", "download_alpha"):
+            if float(getattr(result, name)) <= 0:
+                raise ValueError(f"{name} must be positive")
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid [alerts] settings: {exc}") from exc
+    return result
 
 
 def _scan_settings(raw: Mapping[str, Any]) -> ScanSettings:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
+import bastion.db
 from bastion.db import Base, current_heads, make_engine, migrate, normalize_url, redact_url
 from bastion.errors import ConfigError
 
@@ -18,6 +21,7 @@ TABLE_MODULES: list[str] = [
     "bastion.auth.tokens",
     "bastion.auth.rbac",
     "bastion.registry.tables",
+    "bastion.audit.tables",
 ]
 
 
@@ -30,6 +34,8 @@ def test_migrations_match_the_declared_tables(database_url: str) -> None:
         migrate(engine)
         heads = current_heads(engine)
         assert heads  # db_0001, or the heads of the branches built on it
+        scripts = ScriptDirectory(str(Path(bastion.db.__file__).with_name("migrations")))
+        assert heads == frozenset(scripts.get_heads())  # every branch at its head
         migrate(engine)  # idempotent: a second start changes nothing
         assert current_heads(engine) == heads
         with engine.connect() as conn:

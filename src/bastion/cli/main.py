@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Verify a model against its signature; names each file that differs.",
     ),
     "guard": ("bastion.cli.guard", "guard", "LLM firewall: check prompts and responses; proxy."),
+    "audit": ("bastion.cli.audit", "audit", "Verify, prove, search and export the audit log."),
 }
 
 
