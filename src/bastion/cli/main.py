@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Verify a model against its signature; names each file that differs.",
     ),
     "guard": ("bastion.cli.guard", "guard", "LLM firewall: check prompts and responses; proxy."),
+    "users": ("bastion.cli.users", "users", "Manage users, roles, MFA and sessions (server host)."),
 }
 
 
