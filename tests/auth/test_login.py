@@ -6,6 +6,9 @@ import dataclasses
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from bastion.audit import MemoryAuditSink, Outcome
@@ -17,6 +20,7 @@ from bastion.auth.errors import (
     MfaStateError,
     PermissionDenied,
     Throttled,
+    UserNotFound,
 )
 from bastion.auth.passwords import Argon2Hasher
 from bastion.auth.service import IdentityService
@@ -324,3 +328,30 @@ def test_no_secret_reaches_the_audit_log(
     assert len(audit.events) == 5
     for secret in secrets_:
         assert secret not in text
+
+
+@hypothesis_settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(name=st.text(max_size=80), password=st.text(max_size=80))
+def test_any_name_and_password_fail_cleanly(
+    service: IdentityService, hasher: CountingHasher, name: str, password: str
+) -> None:
+    # NUL bytes, surrogates and huge names never reach the database as a crash.
+    before = hasher.calls["verify"]
+    with pytest.raises((AuthenticationFailed, Throttled)) as info:
+        service.login(name, password)  # no source: only per-name throttling applies
+    if isinstance(info.value, AuthenticationFailed):
+        assert str(info.value) == "invalid credentials"
+        assert hasher.calls["verify"] == before + 1
+
+
+def test_admin_calls_with_impossible_names_are_clean_errors(service: IdentityService) -> None:
+    for name in ["\x00", "a\x00b", "\udcff", "x" * 1000]:
+        with pytest.raises(UserNotFound):
+            service.reset_mfa(OPERATOR, name)
+    service.create_user(OPERATOR, "alice", PASSWORD)
+    with pytest.raises(ValueError, match="session id"):
+        service.revoke_sessions(OPERATOR, "alice", "\x00")
+    with pytest.raises(ValueError, match="printable"):
+        service.grant(OPERATOR, "alice", Role.READER, "team\x00")

@@ -111,7 +111,7 @@ class ServiceCore:
         return conn.execute(select(users).where(users.c.name == name)).first()
 
     def require_user(self, conn: Connection, name: str) -> Any:
-        row = self.find_user(conn, name)
+        row = self.find_user(conn, name) if USER_NAME.fullmatch(name) else None
         if row is None:
             raise UserNotFound(f"no user named {name!r}")
         return row

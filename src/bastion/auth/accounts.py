@@ -3,6 +3,7 @@ list and revoke sessions. Every change, and every refusal, is an audit event."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ from bastion.auth.user_grants import (
     roles_for,
     validate,
 )
+
+_SESSION_ID = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +222,8 @@ class Accounts(ServiceCore):
         source: str | None = None,
     ) -> int:
         """Revoke one session by id, or all of the user's sessions; returns how many."""
+        if session_id is not None and not _SESSION_ID.fullmatch(session_id):
+            raise ValueError("a session id is 16 hexadecimal digits")
         with self.engine.begin() as conn:
             self._self_or_admin(conn, actor, name, "session.revoke")
             row = self.require_user(conn, name)

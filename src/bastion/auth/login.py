@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, insert, update
 from bastion.audit.base import Outcome
 from bastion.auth import sessions as session_store
 from bastion.auth import totp
-from bastion.auth._core import Actor, ServiceCore, user_principal
+from bastion.auth._core import USER_NAME, Actor, ServiceCore, user_principal
 from bastion.auth.errors import (
     AuthenticationFailed,
     MfaRequired,
@@ -51,7 +51,8 @@ class Logins(ServiceCore):
         :class:`AuthenticationFailed` for any wrong credential, and :class:`MfaRequired`
         when the password was right and a code is needed.
         """
-        actor = user_principal(name) if len(name) <= 64 else "anonymous"
+        valid_name = USER_NAME.fullmatch(name) is not None
+        actor = user_principal(name) if valid_name else "anonymous"
         try:
             self.throttle.check(name, source)
         except Throttled as exc:
@@ -59,7 +60,8 @@ class Logins(ServiceCore):
                       reason="throttled", locked=exc.locked)  # fmt: skip
             raise
         with self.engine.begin() as conn:
-            row = self.find_user(conn, name) if len(name) <= 64 else None
+            # a name that cannot exist is never sent to the database, but costs the same
+            row = self.find_user(conn, name) if valid_name else None
             try:
                 self.hasher.verify(row.password_hash if row else self._dummy_hash, password)
                 ok = row is not None and not row.disabled

@@ -59,8 +59,8 @@ def validate(role: Role, namespace: str) -> None:
             raise ValueError(f"{role} is a namespace role: name the namespace")
     elif role not in NAMESPACE_ROLES:
         raise ValueError(f"{role} is a global role: grant it without a namespace")
-    elif not namespace or len(namespace) > 200:
-        raise ValueError("a namespace name is 1 to 200 characters")
+    elif not namespace or len(namespace) > 200 or not namespace.isprintable():
+        raise ValueError("a namespace name is 1 to 200 printable characters")
 
 
 def roles_for(conn: Connection, principal: str) -> list[Grant]:
