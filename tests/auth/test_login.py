@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -26,6 +28,8 @@ from bastion.auth.passwords import Argon2Hasher
 from bastion.auth.service import IdentityService
 from bastion.auth.sessions import SessionScope
 from bastion.auth.tables import users
+from bastion.auth.throttle import LoginThrottle
+from bastion.auth.throttle_redis import RedisThrottleStore
 from bastion.config import AuthSettings
 from tests.auth.conftest import OPERATOR, PASSWORD, Clock, CountingHasher, make_service
 
@@ -355,3 +359,35 @@ def test_admin_calls_with_impossible_names_are_clean_errors(service: IdentitySer
         service.revoke_sessions(OPERATOR, "alice", "\x00")
     with pytest.raises(ValueError, match="printable"):
         service.grant(OPERATOR, "alice", Role.READER, "team\x00")
+
+
+def test_servers_sharing_redis_throttle_together(
+    engine: Engine, settings: AuthSettings, audit: MemoryAuditSink, clock: Clock
+) -> None:
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("BASTION_TEST_REDIS", "redis://127.0.0.1:6379/0"))
+    prefix = f"bastion-test:{uuid.uuid4().hex}:"
+    try:
+        servers = [
+            IdentityService(
+                engine, settings=settings, audit=audit, clock=clock,
+                throttle=LoginThrottle.from_settings(
+                    RedisThrottleStore(client, prefix=prefix), settings, clock=clock
+                ),
+            )
+            for _ in range(2)
+        ]  # fmt: skip
+        servers[0].create_user(OPERATOR, "alice", PASSWORD)
+        for i in range(4):  # failures spread over two servers count together
+            with pytest.raises(AuthenticationFailed):
+                servers[i % 2].login("alice", "wrong-password-entirely")
+        for server in servers:
+            with pytest.raises(Throttled):
+                server.login("alice", PASSWORD)
+        servers[1].unlock(OPERATOR, "alice")
+        servers[0].login("alice", PASSWORD)
+    finally:
+        for key in client.scan_iter(match=prefix + "*"):
+            client.delete(key)
+        client.close()

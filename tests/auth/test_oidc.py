@@ -25,8 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from bastion.audit import MemoryAuditSink
 from bastion.auth.base import Role
+from bastion.auth.errors import AuthenticationFailed
 from bastion.auth.oidc import GroupRole, OidcClient, OidcConfig, OidcError
+from bastion.auth.service import IdentityService
+from bastion.auth.sessions import SessionScope
+from tests.auth.conftest import OPERATOR
 from tests.guard.proxy.conftest import Server
 
 CLIENT_ID, CLIENT_SECRET = "bastion", "client-secret-for-tests"
@@ -198,3 +203,29 @@ def test_group_mappings_are_validated() -> None:
     with pytest.raises(ValueError, match="namespace role"):
         OidcConfig(issuer="https://idp", client_id="x", redirect_uri=REDIRECT,
                    group_roles={"g": (GroupRole(Role.READER),)})  # fmt: skip
+
+
+def test_sso_login_creates_the_user_and_syncs_roles(
+    client: OidcClient, provider: Provider, service: IdentityService, audit: MemoryAuditSink
+) -> None:
+    provider.user = provider.user | {"groups": ["ml-admins", "team-a"], "amr": ["pwd"]}
+    issued = service.sso_login(client.finish(*browse(client)), source="203.0.113.5")
+    assert issued.session.scope is SessionScope.ENROL_MFA  # admin, no second factor yet
+    assert {(g.namespace, g.role) for g in service.get_user("alice").grants} == {
+        ("*", Role.ADMIN), ("team-a", Role.MAINTAINER)
+    }  # fmt: skip
+    with pytest.raises(AuthenticationFailed):
+        service.login("alice", "any-password-at-all")  # no usable local password
+    service.grant(OPERATOR, "alice", Role.READER, "team-b")  # granted by a person: kept
+    provider.user = provider.user | {"groups": ["team-a"], "amr": ["pwd", "mfa"]}
+    issued = service.sso_login(client.finish(*browse(client)))
+    assert issued.session.scope is SessionScope.FULL
+    assert issued.session.mfa  # the provider's second factor counts
+    assert {(g.namespace, g.role) for g in service.get_user("alice").grants} == {
+        ("team-a", Role.MAINTAINER), ("team-b", Role.READER)
+    }  # fmt: skip
+    assert ("user.revoke", "sso") in [(e.action, e.actor) for e in audit.events]
+    provider.user = provider.user | {"groups": ["ml-admins"], "amr": ["pwd"]}
+    service.set_disabled(OPERATOR, "alice", disabled=True)
+    with pytest.raises(AuthenticationFailed):
+        service.sso_login(client.finish(*browse(client)))

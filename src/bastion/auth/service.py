@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from bastion.auth._core import Actor, Operator
 from bastion.auth.accounts import Accounts, User
-from bastion.auth.login import Logins, MfaConfirmed
+from bastion.auth.login import MfaConfirmed
+from bastion.auth.sso import SsoLogins
 
 
-class IdentityService(Accounts, Logins):
+class IdentityService(Accounts, SsoLogins):
     """Users, roles, logins, sessions and MFA over one database. Thread-safe."""
 
 
