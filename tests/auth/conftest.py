@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from bastion.audit import MemoryAuditSink
 from bastion.auth.passwords import Argon2Hasher
+from bastion.auth.secretbox import SecretBox
 from bastion.auth.service import IdentityService, Operator
 from bastion.auth.throttle import LoginThrottle, MemoryThrottleStore
 from bastion.config import AuthSettings
@@ -18,6 +19,7 @@ from bastion.db import make_engine, migrate
 
 CHEAP = {"argon2_time_cost": 1, "argon2_memory_kib": 64, "argon2_parallelism": 1}
 PASSWORD = "violet-anchor-ferris-71"  # noqa: S105
+BOX = SecretBox.generate()
 
 
 class Clock:
@@ -90,8 +92,9 @@ def make_service(
 ) -> IdentityService:
     throttle = LoginThrottle.from_settings(MemoryThrottleStore(), settings, clock=clock)
     return IdentityService(
-        engine, settings=settings, audit=audit, hasher=hasher, throttle=throttle, clock=clock
-    )
+        engine, settings=settings, audit=audit, hasher=hasher, throttle=throttle, clock=clock,
+        secret_box=BOX,
+    )  # fmt: skip
 
 
 @pytest.fixture

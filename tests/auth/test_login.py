@@ -31,7 +31,7 @@ from bastion.auth.tables import users
 from bastion.auth.throttle import LoginThrottle
 from bastion.auth.throttle_redis import RedisThrottleStore
 from bastion.config import AuthSettings
-from tests.auth.conftest import OPERATOR, PASSWORD, Clock, CountingHasher, make_service
+from tests.auth.conftest import BOX, OPERATOR, PASSWORD, Clock, CountingHasher, make_service
 
 
 def enrol(service: IdentityService, clock: Clock, name: str = "alice") -> tuple[str, list[str]]:
@@ -371,7 +371,7 @@ def test_servers_sharing_redis_throttle_together(
     try:
         servers = [
             IdentityService(
-                engine, settings=settings, audit=audit, clock=clock,
+                engine, settings=settings, audit=audit, clock=clock, secret_box=BOX,
                 throttle=LoginThrottle.from_settings(
                     RedisThrottleStore(client, prefix=prefix), settings, clock=clock
                 ),

@@ -16,10 +16,12 @@ from bastion.audit.base import AuditEvent, AuditSink, DetailValue, Outcome
 from bastion.auth.base import Principal, PrincipalKind, Role
 from bastion.auth.errors import PermissionDenied, UserNotFound
 from bastion.auth.passwords import Argon2Hasher, PasswordHasher, PasswordPolicy
+from bastion.auth.secretbox import SecretBox
 from bastion.auth.tables import users
 from bastion.auth.throttle import LoginThrottle, MemoryThrottleStore
 from bastion.auth.user_grants import Grant, needs_mfa, roles_for
 from bastion.config import AuthSettings
+from bastion.errors import VerificationError
 
 USER_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
@@ -61,6 +63,7 @@ class ServiceCore:
         *,
         settings: AuthSettings,
         audit: AuditSink,
+        secret_box: SecretBox,
         hasher: PasswordHasher | None = None,
         throttle: LoginThrottle | None = None,
         clock: Callable[[], float] = time.time,
@@ -68,6 +71,7 @@ class ServiceCore:
         self.engine = engine
         self.settings = settings
         self.audit = audit
+        self.secret_box = secret_box
         self.hasher = hasher if hasher is not None else Argon2Hasher.from_settings(settings)
         self.throttle = (
             throttle
@@ -123,6 +127,18 @@ class ServiceCore:
             .where(users.c.id == user_id)
             .values(credential_epoch=users.c.credential_epoch + 1)
         )
+
+    def seal_totp(self, name: str, secret: str) -> str:
+        return self.secret_box.seal(secret, owner=f"totp:{name}")
+
+    def open_totp(self, row: Any) -> str | None:
+        """The user's TOTP secret, or None when there is none or this key cannot open it."""
+        if not row.totp_secret:
+            return None
+        try:
+            return self.secret_box.open(row.totp_secret, owner=f"totp:{row.name}")
+        except VerificationError:
+            return None
 
     def mfa_required(self, grants: list[Grant]) -> bool:
         return self.settings.mfa_required_for_all or needs_mfa(grants)

@@ -119,7 +119,8 @@ class Logins(ServiceCore):
 
     def _second_factor(self, conn: Connection, row: Any, code: str) -> str | None:
         """ "totp" or "recovery" for an accepted code, None otherwise. Each code works once."""
-        step = totp.matching_step(row.totp_secret, code, now=self.clock())
+        secret = self.open_totp(row)
+        step = totp.matching_step(secret, code, now=self.clock()) if secret else None
         if step is not None:
             # Atomic: of two logins with the same code, only one moves the step forward.
             moved = conn.execute(
@@ -208,7 +209,7 @@ class Logins(ServiceCore):
             conn.execute(
                 update(users)
                 .where(users.c.id == row.id)
-                .values(totp_secret=enrolment.secret, totp_last_step=None)
+                .values(totp_secret=self.seal_totp(name, enrolment.secret), totp_last_step=None)
             )
         self.emit("user.mfa.enrol", actor, resource=user_principal(name))
         return enrolment
@@ -236,9 +237,10 @@ class Logins(ServiceCore):
 
     def _confirm(self, conn: Connection, name: str, code: str, actor: str) -> tuple[Any, list[str]]:
         row = self.require_user(conn, name)
-        if row.mfa_enabled or not row.totp_secret:
+        secret = self.open_totp(row)
+        if row.mfa_enabled or secret is None:
             raise MfaStateError("no MFA enrolment is waiting for confirmation")
-        step = totp.matching_step(row.totp_secret, code, now=self.clock())
+        step = totp.matching_step(secret, code, now=self.clock())
         if step is None:
             self.emit("user.mfa.confirm", actor, outcome=Outcome.FAILURE,
                       resource=user_principal(name), reason="wrong code")  # fmt: skip

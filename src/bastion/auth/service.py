@@ -1,6 +1,7 @@
 """The identity service: one object the server, the console and the CLI call.
 
-    service = IdentityService(engine, settings=settings.auth, audit=sink)
+    box = SecretBox.from_file(data_dir / "identity.key", create=True)
+    service = IdentityService(engine, settings=settings.auth, audit=sink, secret_box=box)
     service.create_user(Operator(), "alice", "a long passphrase of words")
     issued = service.login("alice", "a long passphrase of words", source="203.0.113.7")
     session = service.authenticate(issued.token)

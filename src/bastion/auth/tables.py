@@ -1,9 +1,10 @@
 """The identity tables: users, their recovery codes and their sessions.
 
 Times are integer Unix seconds (UTC) so that SQLite and PostgreSQL compare them the
-same way. Secrets are never stored in the clear except the TOTP secret, which the
-server must read to check codes; passwords are Argon2id hashes, recovery codes and
-session tokens are SHA-256 hashes of high-entropy random values.
+same way. Secrets are never stored in the clear: TOTP secrets, which the server must
+read to check codes, are sealed with AES-GCM under a key kept outside the database
+(secretbox.py); passwords are Argon2id hashes; recovery codes and session tokens are
+SHA-256 hashes of high-entropy random values.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ users = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     # bumped by a password change, an MFA reset and a new need for MFA: ends every session
     Column("credential_epoch", Integer, nullable=False, default=0),
-    Column("totp_secret", String(64), nullable=True),
+    Column("totp_secret", String(128), nullable=True),  # sealed: see secretbox.py
     Column("mfa_enabled", Boolean, nullable=False, default=False),
     # the last TOTP time step accepted: a code for it or an earlier step is refused
     Column("totp_last_step", BigInteger, nullable=True),

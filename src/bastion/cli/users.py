@@ -88,6 +88,7 @@ def users(ctx: click.Context, database_url: str | None, data_dir: str | None,
 @contextmanager
 def _service(ctx: click.Context) -> Iterator[Any]:
     from bastion.auth.errors import AuthError, MfaStateError, UserExists, UserNotFound
+    from bastion.auth.secretbox import SecretBox
     from bastion.auth.service import IdentityService
     from bastion.config import Settings
     from bastion.db import make_engine, migrate
@@ -103,7 +104,8 @@ def _service(ctx: click.Context) -> Iterator[Any]:
         engine = make_engine(url)
         migrate(engine)
         sink = _JsonlAuditSink(data_dir / "audit" / "identity.jsonl")
-        yield IdentityService(engine, settings=settings.auth, audit=sink)
+        box = SecretBox.from_file(data_dir / "identity.key", create=True)
+        yield IdentityService(engine, settings=settings.auth, audit=sink, secret_box=box)
     except (UserNotFound, UserExists, MfaStateError) as exc:
         _fail(exc, EXIT_ERROR)
     except AuthError as exc:

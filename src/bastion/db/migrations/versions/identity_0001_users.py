@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("credential_epoch", sa.Integer(), nullable=False),
-        sa.Column("totp_secret", sa.String(64), nullable=True),
+        sa.Column("totp_secret", sa.String(128), nullable=True),
         sa.Column("mfa_enabled", sa.Boolean(), nullable=False),
         sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
