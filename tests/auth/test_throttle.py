@@ -110,3 +110,16 @@ def test_source_is_throttled_across_accounts(store: ThrottleStore) -> None:
     throttle.success("d")  # a success clears the account, never the source
     with pytest.raises(Throttled):
         throttle.check("d", "203.0.113.9")
+
+
+def test_memory_store_stays_bounded() -> None:
+    store = MemoryThrottleStore(max_keys=100)
+    for i in range(100):
+        store.record_failure(f"account:old{i}", POLICY, 0.0)
+    store.record_failure("account:new", POLICY, 10_000.0)  # the old ones have aged out
+    assert store.get("account:old0").failures == 0
+    assert store.get("account:new").failures == 1
+    for i in range(500):
+        store.record_failure(f"account:n{i}", POLICY, 10_000.0 + i)
+    assert len(store._states) <= 100
+    assert store.get("account:n499").failures == 1  # the newest are kept

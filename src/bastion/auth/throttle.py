@@ -65,9 +65,13 @@ class ThrottleStore(Protocol):
 
 
 class MemoryThrottleStore:
-    def __init__(self) -> None:
+    """One process's throttle state. Keys whose failures have aged out are dropped once
+    ``max_keys`` is reached, so guessed names cannot grow it without bound."""
+
+    def __init__(self, *, max_keys: int = 100_000) -> None:
         self._states: dict[str, ThrottleState] = {}
         self._lock = threading.Lock()
+        self._max_keys = max_keys
 
     def get(self, key: str) -> ThrottleState:
         with self._lock:
@@ -75,6 +79,8 @@ class MemoryThrottleStore:
 
     def record_failure(self, key: str, policy: ThrottlePolicy, now: float) -> ThrottleState:
         with self._lock:
+            if len(self._states) >= self._max_keys and key not in self._states:
+                self._evict(policy, now)
             state = self._states.get(key, ThrottleState()).advance(policy, now)
             self._states[key] = state
             return state
@@ -82,6 +88,17 @@ class MemoryThrottleStore:
     def clear(self, key: str) -> None:
         with self._lock:
             self._states.pop(key, None)
+
+    def _evict(self, policy: ThrottlePolicy, now: float) -> None:
+        horizon = max(policy.window_seconds, policy.lockout_seconds)
+        stale = [k for k, st in self._states.items()
+                 if now - st.last_failure > horizon and st.blocked_until <= now]  # fmt: skip
+        for k in stale:
+            del self._states[k]
+        if len(self._states) >= self._max_keys:  # all recent: drop the oldest half
+            oldest = sorted(self._states, key=lambda k: self._states[k].last_failure)
+            for k in oldest[: len(oldest) // 2]:
+                del self._states[k]
 
 
 class LoginThrottle:
