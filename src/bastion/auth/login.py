@@ -170,9 +170,13 @@ class Logins(ServiceCore):
     ) -> IssuedSession:
         """Change one's own password; every session ends and a new one is returned."""
         session = self.authenticate(token)
+        self.throttle.check(session.user, source)  # a stolen session cannot guess the password
         with self.engine.begin() as conn:
             row = self.require_user(conn, session.user)
-            self.hasher.verify(row.password_hash, old)
+            try:
+                self.hasher.verify(row.password_hash, old)
+            except AuthenticationFailed:
+                self._failed(row.name, user_principal(row.name), source, "wrong old password")
             self.policy.check(new, username=row.name)
             conn.execute(
                 update(users)
