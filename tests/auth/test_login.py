@@ -229,10 +229,13 @@ def test_concurrent_logins_with_one_code_succeed_once(
     assert sorted(results) == ["ok", "refused", "refused", "refused"]
 
 
-def test_recovery_codes_work_once_each(service: IdentityService, clock: Clock) -> None:
+def test_recovery_codes_work_once_each(
+    service: IdentityService, clock: Clock, audit: MemoryAuditSink
+) -> None:
     service.create_user(OPERATOR, "alice", PASSWORD)
     _, codes = enrol(service, clock)
     assert service.login("alice", PASSWORD, code=codes[0].upper()).session.mfa
+    assert audit.events[-1].details["recovery_codes_left"] == 9
     with pytest.raises(AuthenticationFailed):
         service.login("alice", PASSWORD, code=codes[0])
     service.login("alice", PASSWORD, code=codes[1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from bastion.audit.base import Outcome
 from bastion.auth import sessions as session_store
@@ -113,8 +113,14 @@ class Logins(ServiceCore):
             mfa=mfa, ttl=ttl, source=source, now=self.now(),
         )  # fmt: skip
         self.throttle.success(row.name)
+        left = None  # how close the user is to running out of recovery codes
+        if method == "recovery":
+            left = conn.execute(
+                select(func.count()).select_from(recovery_codes).where(
+                    recovery_codes.c.user_id == row.id, recovery_codes.c.used_at.is_(None))
+            ).scalar_one()  # fmt: skip
         self.emit("auth.login", actor, source=source, scope=scope.value, second_factor=method,
-                  session=issued.session.id)  # fmt: skip
+                  session=issued.session.id, recovery_codes_left=left)  # fmt: skip
         return issued
 
     def _second_factor(self, conn: Connection, row: Any, code: str) -> str | None:
