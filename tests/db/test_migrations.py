@@ -22,6 +22,8 @@ TABLE_MODULES: list[str] = [
     "bastion.auth.rbac",
     "bastion.registry.tables",
     "bastion.audit.tables",
+    "bastion.auth.tables",
+    "bastion.auth.user_grants",
 ]
 
 
