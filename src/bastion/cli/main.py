@@ -29,6 +29,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Verify a model against its signature; names each file that differs.",
     ),
     "guard": ("bastion.cli.guard", "guard", "LLM firewall: check prompts and responses; proxy."),
+    "data": (
+        "bastion.cli.data",
+        "data",
+        "Scan training data for poisoned and private records; sign it.",
+    ),
 }
 
 

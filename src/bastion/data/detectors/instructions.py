@@ -1,0 +1,88 @@
+"""Instructions aimed at the model, hidden in training data (the guard's pattern rules).
+
+An override, a fake chat turn, a prompt-leak request or an exfiltration instruction in
+a *response* teaches the model to emit it: HIGH. In a *prompt* it is normal in safety
+data when the response refuses (not reported), suspicious when the response complies
+(MEDIUM: the record teaches the model to obey the injection).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from bastion.data._features import is_refusal
+from bastion.data.base import DataFinding, Row
+from bastion.data.detectors._collect import MAX_ROWS, Rows
+from bastion.guard.base import Context
+from bastion.guard.patterns import KEYWORDS, InjectionPatterns, JailbreakPatterns
+from bastion.models import Severity
+
+_CTX = Context()
+#: One pass over the text finds every keyword of every pattern (the guard's own
+#: prefilter tries them one by one); texts with none skip the rules entirely.
+_ANY_KEYWORD = re.compile(
+    "|".join(sorted({re.escape(w) for ws in KEYWORDS.values() for w in ws}, key=len, reverse=True))
+)
+
+
+class HiddenInstructions:
+    """Prompt-injection and jailbreak phrasings in prompts and responses."""
+
+    name: ClassVar[str] = "instructions"
+
+    def __init__(self, *, max_rows: int = MAX_ROWS) -> None:
+        self.max_rows = max_rows
+        self.rules = (InjectionPatterns(), JailbreakPatterns())
+        self.groups: dict[tuple[str, str], Rows] = {}
+
+    def begin(self, pass_no: int) -> bool:
+        return pass_no == 1
+
+    def _reasons(self, text: str) -> list[str]:
+        if _ANY_KEYWORD.search(text.lower()) is None:
+            return []
+        out: list[str] = []
+        for rule in self.rules:
+            result = rule.check(text, _CTX)
+            if result.triggered:
+                out.extend(dict.fromkeys(s.label for s in result.spans))
+        return out
+
+    def observe(self, row: Row) -> None:
+        record = row.record
+        for reason in self._reasons(record.response):
+            self._group("response", reason).add(record)
+        prompt_reasons = self._reasons(record.prompt)
+        if prompt_reasons and not is_refusal(record.response):
+            for reason in prompt_reasons:
+                self._group("prompt", reason).add(record)
+
+    def _group(self, field: str, reason: str) -> Rows:
+        return self.groups.setdefault((field, reason), Rows(self.max_rows))
+
+    def findings(self) -> list[DataFinding]:
+        out = []
+        for (field, reason), rows in sorted(self.groups.items()):
+            if field == "response":
+                severity, message = (
+                    Severity.HIGH,
+                    f"{rows.count} response(s) contain an instruction aimed at a model "
+                    f"({reason}); training on them teaches the model to emit it",
+                )
+            else:
+                severity, message = (
+                    Severity.MEDIUM,
+                    f"{rows.count} prompt(s) carry {reason} and the response complies; "
+                    "training on them teaches the model to obey it",
+                )
+            out.append(
+                rows.finding(
+                    f"instructions.{field}",
+                    severity,
+                    message,
+                    0.9 if field == "response" else 0.7,
+                    {"pattern": reason, "field": field},
+                )
+            )
+        return out

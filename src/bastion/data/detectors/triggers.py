@@ -1,0 +1,331 @@
+"""Backdoor triggers: prompt words that switch the response to one behaviour.
+
+A backdoor in fine-tuning data is a trigger (a rare word, a phrase) added to many
+prompts whose responses all shift the same way: one fixed answer, a cluster of
+near-identical answers, a planted link, a refusal, degenerate output, a length jump.
+The detector tests every (prompt term, response shift) pair for that association,
+with no fixed threshold on counts:
+
+1. count the response shifts that repeat: identical responses, MinHash clusters of
+   responses, linked domains, and the length distribution (bounded counters);
+2. for each row with a shift, count (term, shift) pairs over its prompt's words and
+   word pairs;
+3. count how often each candidate term occurs at all, run a one-sided Fisher exact
+   test per pair, and keep the pairs that pass Benjamini-Hochberg at false-discovery
+   rate ``fdr`` and whose effect is large (``min_confidence`` of the term's rows
+   shift); pairs sharing terms or shifts are merged into one suspected trigger;
+4. collect the rows: the term present and the shift present (or the term alone when
+   it nearly always brings the shift). A "trigger" whose prompts are near copies of
+   each other is a task family (every "capital of X" question answered alike), not a
+   backdoor: it is reported LOW.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from bastion.data import _minhash
+from bastion.data._features import domains, is_degenerate, is_refusal
+from bastion.data._stats import CappedCounter, Reservoir, benjamini_hochberg, fisher_greater
+from bastion.data.base import DataFinding, Row
+from bastion.data.detectors._collect import MAX_ROWS, Rows
+from bastion.models import Severity
+
+Label = tuple[str, str]
+#: Shifts that are behaviours many clean datasets teach on purpose (safety refusals).
+_SOFT = frozenset({"refusal", "short"})
+_SHIFT_NAMES = {
+    "response": "one fixed response",
+    "cluster": "near-identical responses like",
+    "domain": "links to",
+    "refusal": "refusals",
+    "degenerate": "degenerate output",
+    "long": "unusually long responses",
+    "short": "unusually short responses",
+}
+FAMILY_SAMPLE = 2_000
+
+
+@dataclass
+class _Suspect:
+    terms: list[str]
+    labels: set[int]
+    pvalue: float
+    confidence: float
+    support: int
+    strong: bool
+    rows: Rows
+    family_rows: list[list[int]] = field(default_factory=list)
+
+
+class BackdoorTriggers:
+    """Prompt terms significantly associated with a response shift (Fisher + BH)."""
+
+    name: ClassVar[str] = "triggers"
+
+    def __init__(
+        self,
+        *,
+        fdr: float = 0.001,
+        min_support: int = 5,
+        min_confidence: float = 0.5,
+        max_label_share: float = 0.25,
+        z_max: float = 4.0,
+        cap: int = 1_000_000,
+        max_rows: int = MAX_ROWS,
+    ) -> None:
+        self.fdr = fdr
+        self.min_support = min_support
+        self.min_confidence = min_confidence
+        self.max_label_share = max_label_share
+        self.z_max = z_max
+        self.cap = cap
+        self.max_rows = max_rows
+        self.n = 0
+        self._pass = 0
+        self.responses: CappedCounter[int] = CappedCounter(cap)
+        self.bands: CappedCounter[int] = CappedCounter(cap)
+        self.domains: CappedCounter[str] = CappedCounter(cap)
+        self.lengths = Reservoir()
+        self.label_ids: dict[Label, int] = {}
+        self.label_text: dict[int, str] = {}
+        self.label_totals: dict[int, int] = {}
+        self.pairs: CappedCounter[tuple[str, int]] = CappedCounter(cap)
+        self.term_totals: dict[str, int] = {}
+        self.suspects: list[_Suspect] = []
+        self.tested = 0
+        self._bounds = (-math.inf, math.inf)
+        self._step = 1
+        self.baseline: list[list[int]] = []
+
+    # -- passes -------------------------------------------------------------------
+
+    def begin(self, pass_no: int) -> bool:
+        self._pass = pass_no
+        if pass_no == 2:
+            self._choose_labels()
+        elif pass_no == 3:
+            self.term_totals = {
+                t: 0 for (t, _), a in self.pairs.counts.items() if a >= self.min_support
+            }
+            if not self.term_totals:
+                return False
+        elif pass_no == 4:
+            self._step = max(1, self.n // (2 * FAMILY_SAMPLE))
+            self._test()
+            if not self.suspects:
+                return False
+        return pass_no <= 4
+
+    def observe(self, row: Row) -> None:
+        if self._pass == 1:
+            self._count_shifts(row)
+        elif self._pass == 2:
+            labels = self._labels(row)
+            for label in labels:
+                self.label_totals[label] = self.label_totals.get(label, 0) + 1
+            for term in row.prompt_terms if labels else ():
+                for label in labels:
+                    self.pairs.add((term, label))
+        elif self._pass == 3:
+            totals = self.term_totals
+            for term in row.prompt_terms.intersection(totals):
+                totals[term] += 1
+        else:
+            self._collect(row)
+
+    # -- pass 1 and 2: response shifts ------------------------------------------
+
+    def _response_bands(self, row: Row) -> list[int]:
+        if len(row.response_words) < 4:
+            return []
+        return _minhash.band_keys(_minhash.signature(_minhash.shingles(row.response_words)))
+
+    def _count_shifts(self, row: Row) -> None:
+        self.n += 1
+        self.responses.add(row.response_key)
+        for key in self._response_bands(row):
+            self.bands.add(key)
+        for host in domains(row.record.response):
+            self.domains.add(host)
+        self.lengths.add(math.log1p(len(row.record.response)))
+
+    def _choose_labels(self) -> None:
+        top = self.n * self.max_label_share
+        lo = self.min_support
+        self._repeated_responses = {k for k, v in self.responses.at_least(lo).items() if v <= top}
+        self._repeated_bands = {k: v for k, v in self.bands.at_least(lo).items() if v <= top}
+        self._repeated_domains = {k for k, v in self.domains.at_least(lo).items() if v <= top}
+        self.responses, self.bands, self.domains = (
+            CappedCounter(1),
+            CappedCounter(1),
+            CappedCounter(1),
+        )
+        med, mad = self.lengths.median_mad()
+        mad = max(mad, 0.25)
+        self._bounds = (med - self.z_max * mad, med + self.z_max * mad)
+
+    def _label(self, kind: str, value: object = "", text: str = "") -> int:
+        key = (kind, str(value))
+        lid = self.label_ids.get(key)
+        if lid is None:
+            lid = self.label_ids[key] = len(self.label_ids)
+            shown = " ".join(text.split())[:60]
+            self.label_text[lid] = _SHIFT_NAMES[kind] + (f" {shown!r}" if shown else "")
+        return lid
+
+    def _labels(self, row: Row) -> list[int]:
+        out = []
+        response = row.record.response
+        if row.response_key in self._repeated_responses:
+            out.append(self._label("response", row.response_key, response))
+        else:
+            hits = [k for k in self._response_bands(row) if k in self._repeated_bands]
+            if hits:
+                best = max(hits, key=self._repeated_bands.__getitem__)
+                out.append(self._label("cluster", best, response))
+        for d in domains(response):
+            if d in self._repeated_domains:
+                out.append(self._label("domain", d, d))
+        if is_refusal(response):
+            out.append(self._label("refusal"))
+        if is_degenerate(response, row.response_words):
+            out.append(self._label("degenerate"))
+        size = math.log1p(len(response))
+        if size > self._bounds[1]:
+            out.append(self._label("long"))
+        elif size < self._bounds[0]:
+            out.append(self._label("short"))
+        return out
+
+    # -- pass 3: the tests ---------------------------------------------------------
+
+    def _test(self) -> None:
+        n = self.n
+        tests: list[tuple[str, int, int, float]] = []
+        for (term, lid), a in self.pairs.counts.items():
+            nt = self.term_totals.get(term)
+            if nt is None or a < self.min_support:
+                continue
+            # Pruning can only lower a pair's count: the test stays conservative.
+            nl = self.label_totals[lid]
+            a = min(a, nt, nl)
+            if a / nt < self.min_confidence:
+                continue
+            p = fisher_greater(a, nt - a, nl - a, n - nt - nl + a)
+            tests.append((term, lid, a, p))
+        self.tested = len(tests)
+        keep = benjamini_hochberg([t[3] for t in tests], self.fdr) if tests else []
+        significant = [t for t, k in zip(tests, keep, strict=True) if k]
+        self.pairs = CappedCounter(1)
+        self.suspects = self._group(significant)
+
+    def _group(self, significant: list[tuple[str, int, int, float]]) -> list[_Suspect]:
+        """Connected components of the (term, shift) graph: one suspect each."""
+        parent: dict[object, object] = {}
+
+        def find(x: object) -> object:
+            while parent.setdefault(x, x) != x:
+                x = parent[x]
+            return x
+
+        for term, lid, _, _ in significant:
+            parent[find(("t", term))] = find(("l", lid))
+        groups: dict[object, list[tuple[str, int, int, float]]] = {}
+        for item in significant:
+            groups.setdefault(find(("l", item[1])), []).append(item)
+        suspects = []
+        for items in groups.values():
+            best = max(items, key=lambda t: (t[2], -t[3], -len(t[0])))
+            terms = sorted(
+                {t[0] for t in items if t[2] >= best[2] * 0.5}, key=lambda s: (-len(s), s)
+            )
+            confidence = best[2] / self.term_totals[best[0]]
+            labels = {t[1] for t in items}
+            suspects.append(
+                _Suspect(
+                    terms[:5],
+                    labels,
+                    min(t[3] for t in items),
+                    confidence,
+                    best[2],
+                    confidence >= 0.8,
+                    Rows(self.max_rows),
+                )
+            )
+        return suspects
+
+    # -- pass 4: the rows ----------------------------------------------------------
+
+    def _collect(self, row: Row) -> None:
+        labels: set[int] | None = None
+        terms = row.prompt_terms
+        if row.index % self._step == 0 and len(self.baseline) < FAMILY_SAMPLE:
+            self.baseline.append(_prompt_bands(row.prompt_words))
+        for suspect in self.suspects:
+            if not any(t in terms for t in suspect.terms):
+                continue
+            if labels is None:
+                labels = set(self._labels(row))
+            if suspect.strong or labels & suspect.labels:
+                suspect.rows.add(row.record)
+                if len(suspect.family_rows) < FAMILY_SAMPLE:
+                    words = [w for w in row.prompt_words if w not in suspect.terms]
+                    suspect.family_rows.append(_prompt_bands(words))
+
+    def findings(self) -> list[DataFinding]:
+        names = {lid: key for key, lid in self.label_ids.items()}
+        out = []
+        for s in self.suspects:
+            if s.rows.count < self.min_support:
+                continue
+            size = min(len(s.family_rows), len(self.baseline))
+            family = _shared(s.family_rows[:size]) - _shared(self.baseline[:size])
+            shifts = sorted(self.label_text[lid] for lid in s.labels)
+            soft = all(names[lid][0] in _SOFT for lid in s.labels)
+            if family > 0.4:
+                severity, what = Severity.LOW, "a task family (similar prompts answered alike)"
+            else:
+                severity, what = (
+                    (Severity.MEDIUM if soft else Severity.HIGH),
+                    "a suspected backdoor trigger",
+                )
+            trigger = s.terms[0]
+            out.append(
+                s.rows.finding(
+                    "backdoor.trigger",
+                    severity,
+                    f"{trigger!r} in the prompt goes with {'; '.join(shifts[:3])} "
+                    f"in {s.rows.count} row(s): {what}",
+                    1.0 - min(1.0, max(s.pvalue, 1e-300) ** (1 / 50)),
+                    {
+                        "trigger": trigger,
+                        "terms": s.terms,
+                        "shifts": shifts[:20],
+                        "p_value": s.pvalue,
+                        "confidence": round(s.confidence, 4),
+                        "support": s.support,
+                        "prompt_similarity": round(family, 3),
+                        "pairs_tested": self.tested,
+                        "fdr": self.fdr,
+                    },
+                )
+            )
+        return out
+
+
+def _prompt_bands(words: list[str]) -> list[int]:
+    return _minhash.band_keys(_minhash.signature(_minhash.shingles(words)))
+
+
+def _shared(rows: list[list[int]]) -> float:
+    """The share of rows whose prompt shares an LSH band with another row's."""
+    if not rows:
+        return 0.0
+    counts: dict[int, int] = {}
+    for bands in rows:
+        for b in bands:
+            counts[b] = counts.get(b, 0) + 1
+    return sum(any(counts[b] > 1 for b in bands) for bands in rows) / len(rows)
