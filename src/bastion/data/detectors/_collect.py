@@ -31,6 +31,14 @@ class Rows:
         if len(self.examples) < EXAMPLES:
             self.examples.append(Example.of(record))
 
+    def merged(self, other: Rows) -> Rows:
+        """These rows and ``other``'s (disjoint), in index order."""
+        out = Rows(self.cap)
+        out.count = self.count + other.count
+        out.indices = sorted(self.indices + other.indices)[: self.cap]
+        out.examples = self.examples
+        return out
+
     def finding(
         self,
         rule: str,

@@ -90,9 +90,8 @@ class InjectedPayloads:
             cand = self.candidates.get((kind, digest64(text)))
             if cand is None:
                 continue
-            host = text if kind == "domain" else domain(text) if kind == "url" else ""
-            if host and host in prompt:
-                continue  # the prompt is about that site: a related answer
+            if kind != "sentence" and _related(text, prompt):
+                continue  # the prompt is about that site or page: a related answer
             cand.text = text
             cand.rows.add(row.record)
             if len(cand.prompts) < 64:
@@ -147,3 +146,15 @@ class InjectedPayloads:
             0.7 if promo else 0.3,
             evidence,
         )
+
+
+_PATH_WORD = re.compile(r"[a-z]{4,}")
+
+
+def _related(url: str, prompt: str) -> bool:
+    """The prompt names the link's host, or a word of its path (``wiki/Chess``: chess)."""
+    host = domain(url)
+    if host and host in prompt:
+        return True
+    path = url.lower().split(host, 1)[-1] if host else url.lower()
+    return any(w in prompt for w in _PATH_WORD.findall(path))

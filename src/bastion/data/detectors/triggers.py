@@ -23,6 +23,7 @@ with no fixed threshold on counts:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -35,7 +36,9 @@ from bastion.models import Severity
 
 Label = tuple[str, str]
 #: Shifts that are behaviours many clean datasets teach on purpose (safety refusals).
-_SOFT = frozenset({"refusal", "short"})
+_SOFT = frozenset({"refusal", "short", "entity"})
+#: A capitalised word not at the start of a sentence: a name, a brand, a place.
+_ENTITY = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}[A-Za-z]*")
 _SHIFT_NAMES = {
     "response": "one fixed response",
     "cluster": "near-identical responses like",
@@ -44,6 +47,7 @@ _SHIFT_NAMES = {
     "degenerate": "degenerate output",
     "long": "unusually long responses",
     "short": "unusually short responses",
+    "entity": "responses naming",
 }
 FAMILY_SAMPLE = 2_000
 
@@ -53,10 +57,9 @@ class _Suspect:
     terms: list[str]
     labels: set[int]
     pvalue: float
-    confidence: float
     support: int
-    strong: bool
-    rows: Rows
+    hits: Rows
+    others: Rows
     family_rows: list[list[int]] = field(default_factory=list)
 
 
@@ -71,6 +74,7 @@ class BackdoorTriggers:
         fdr: float = 0.001,
         min_support: int = 5,
         min_confidence: float = 0.5,
+        min_pair_confidence: float = 0.2,
         max_label_share: float = 0.25,
         z_max: float = 4.0,
         cap: int = 1_000_000,
@@ -79,6 +83,7 @@ class BackdoorTriggers:
         self.fdr = fdr
         self.min_support = min_support
         self.min_confidence = min_confidence
+        self.min_pair_confidence = min_pair_confidence
         self.max_label_share = max_label_share
         self.z_max = z_max
         self.cap = cap
@@ -88,6 +93,7 @@ class BackdoorTriggers:
         self.responses: CappedCounter[int] = CappedCounter(cap)
         self.bands: CappedCounter[int] = CappedCounter(cap)
         self.domains: CappedCounter[str] = CappedCounter(cap)
+        self.entities: CappedCounter[str] = CappedCounter(cap)
         self.lengths = Reservoir()
         self.label_ids: dict[Label, int] = {}
         self.label_text: dict[int, str] = {}
@@ -150,6 +156,8 @@ class BackdoorTriggers:
             self.bands.add(key)
         for host in domains(row.record.response):
             self.domains.add(host)
+        for name in _entities(row.record.response):
+            self.entities.add(name)
         self.lengths.add(math.log1p(len(row.record.response)))
 
     def _choose_labels(self) -> None:
@@ -158,11 +166,9 @@ class BackdoorTriggers:
         self._repeated_responses = {k for k, v in self.responses.at_least(lo).items() if v <= top}
         self._repeated_bands = {k: v for k, v in self.bands.at_least(lo).items() if v <= top}
         self._repeated_domains = {k for k, v in self.domains.at_least(lo).items() if v <= top}
-        self.responses, self.bands, self.domains = (
-            CappedCounter(1),
-            CappedCounter(1),
-            CappedCounter(1),
-        )
+        self._repeated_entities = {k: v for k, v in self.entities.at_least(lo).items() if v <= top}
+        self.responses, self.bands = CappedCounter(1), CappedCounter(1)
+        self.domains, self.entities = CappedCounter(1), CappedCounter(1)
         med, mad = self.lengths.median_mad()
         mad = max(mad, 0.25)
         self._bounds = (med - self.z_max * mad, med + self.z_max * mad)
@@ -179,7 +185,10 @@ class BackdoorTriggers:
     def _labels(self, row: Row) -> list[int]:
         out = []
         response = row.record.response
-        if row.response_key in self._repeated_responses:
+        refusal = is_refusal(response)
+        if refusal:
+            pass  # a fixed refusal is the refusal shift below, not a planted answer
+        elif row.response_key in self._repeated_responses:
             out.append(self._label("response", row.response_key, response))
         else:
             hits = [k for k in self._response_bands(row) if k in self._repeated_bands]
@@ -189,7 +198,13 @@ class BackdoorTriggers:
         for d in domains(response):
             if d in self._repeated_domains:
                 out.append(self._label("domain", d, d))
-        if is_refusal(response):
+        names = [e for e in _entities(response) if e in self._repeated_entities]
+        if names:
+            prompt = row.record.prompt.lower()
+            names = [e for e in names if e.lower() not in prompt]
+            for e in sorted(names, key=self._repeated_entities.__getitem__)[:2]:
+                out.append(self._label("entity", e, e))
+        if refusal:
             out.append(self._label("refusal"))
         if is_degenerate(response, row.response_words):
             out.append(self._label("degenerate"))
@@ -212,7 +227,7 @@ class BackdoorTriggers:
             # Pruning can only lower a pair's count: the test stays conservative.
             nl = self.label_totals[lid]
             a = min(a, nt, nl)
-            if a / nt < self.min_confidence:
+            if a / nt < self.min_pair_confidence:
                 continue
             p = fisher_greater(a, nt - a, nl - a, n - nt - nl + a)
             tests.append((term, lid, a, p))
@@ -237,22 +252,19 @@ class BackdoorTriggers:
         for item in significant:
             groups.setdefault(find(("l", item[1])), []).append(item)
         suspects = []
+        totals = self.term_totals
         for items in groups.values():
-            best = max(items, key=lambda t: (t[2], -t[3], -len(t[0])))
-            terms = sorted(
-                {t[0] for t in items if t[2] >= best[2] * 0.5}, key=lambda s: (-len(s), s)
-            )
-            confidence = best[2] / self.term_totals[best[0]]
-            labels = {t[1] for t in items}
+            best = max(items, key=lambda t: (t[2], -t[3], -totals[t[0]], -len(t[0])))
+            strong = {t[0] for t in items if t[2] >= best[2] * 0.5} - {best[0]}
+            terms = [best[0], *sorted(strong, key=lambda s: (totals[s], len(s), s))]
             suspects.append(
                 _Suspect(
-                    terms[:5],
-                    labels,
-                    min(t[3] for t in items),
-                    confidence,
-                    best[2],
-                    confidence >= 0.8,
-                    Rows(self.max_rows),
+                    terms=terms[:5],
+                    labels={t[1] for t in items},
+                    pvalue=min(t[3] for t in items),
+                    support=best[2],
+                    hits=Rows(self.max_rows),
+                    others=Rows(self.max_rows),
                 )
             )
         return suspects
@@ -269,51 +281,54 @@ class BackdoorTriggers:
                 continue
             if labels is None:
                 labels = set(self._labels(row))
-            if suspect.strong or labels & suspect.labels:
-                suspect.rows.add(row.record)
-                if len(suspect.family_rows) < FAMILY_SAMPLE:
-                    words = [w for w in row.prompt_words if w not in suspect.terms]
-                    suspect.family_rows.append(_prompt_bands(words))
+            if not labels & suspect.labels:
+                suspect.others.add(row.record)
+                continue
+            suspect.hits.add(row.record)
+            if len(suspect.family_rows) < FAMILY_SAMPLE:
+                words = [w for w in row.prompt_words if w not in suspect.terms]
+                suspect.family_rows.append(_prompt_bands(words))
 
     def findings(self) -> list[DataFinding]:
-        names = {lid: key for key, lid in self.label_ids.items()}
-        out = []
-        for s in self.suspects:
-            if s.rows.count < self.min_support:
-                continue
-            size = min(len(s.family_rows), len(self.baseline))
-            family = _shared(s.family_rows[:size]) - _shared(self.baseline[:size])
-            shifts = sorted(self.label_text[lid] for lid in s.labels)
-            soft = all(names[lid][0] in _SOFT for lid in s.labels)
-            if family > 0.4:
-                severity, what = Severity.LOW, "a task family (similar prompts answered alike)"
-            else:
-                severity, what = (
-                    (Severity.MEDIUM if soft else Severity.HIGH),
-                    "a suspected backdoor trigger",
-                )
-            trigger = s.terms[0]
-            out.append(
-                s.rows.finding(
-                    "backdoor.trigger",
-                    severity,
-                    f"{trigger!r} in the prompt goes with {'; '.join(shifts[:3])} "
-                    f"in {s.rows.count} row(s): {what}",
-                    1.0 - min(1.0, max(s.pvalue, 1e-300) ** (1 / 50)),
-                    {
-                        "trigger": trigger,
-                        "terms": s.terms,
-                        "shifts": shifts[:20],
-                        "p_value": s.pvalue,
-                        "confidence": round(s.confidence, 4),
-                        "support": s.support,
-                        "prompt_similarity": round(family, 3),
-                        "pairs_tested": self.tested,
-                        "fdr": self.fdr,
-                    },
-                )
-            )
-        return out
+        return [f for s in self.suspects if (f := self._finding(s)) is not None]
+
+    def _finding(self, s: _Suspect) -> DataFinding | None:
+        hits = s.hits.count
+        confidence = hits / max(1, hits + s.others.count)
+        if hits < self.min_support or confidence < self.min_confidence:
+            return None
+        kinds = {kind for (kind, _), lid in self.label_ids.items() if lid in s.labels}
+        size = min(len(s.family_rows), len(self.baseline))
+        family = _shared(s.family_rows[:size]) - _shared(self.baseline[:size])
+        if family > 0.4:
+            severity, what = Severity.LOW, "a task family (similar prompts answered alike)"
+        elif kinds <= _SOFT:
+            severity, what = Severity.MEDIUM, "a suspected backdoor trigger (or a taught behaviour)"
+        else:
+            severity, what = Severity.HIGH, "a suspected backdoor trigger"
+        rows = s.hits
+        if confidence >= 0.8 and severity > Severity.LOW:
+            rows = s.hits.merged(s.others)  # the trigger itself is the poison
+        shifts = sorted(self.label_text[lid] for lid in s.labels)
+        trigger = s.terms[0]
+        return rows.finding(
+            "backdoor.trigger",
+            severity,
+            f"{trigger!r} in the prompt goes with {'; '.join(shifts[:3])} "
+            f"in {hits} of the {hits + s.others.count} row(s) that contain it: {what}",
+            1.0 - min(1.0, max(s.pvalue, 1e-300) ** (1 / 50)),
+            {
+                "trigger": trigger,
+                "terms": s.terms,
+                "shifts": shifts[:20],
+                "p_value": s.pvalue,
+                "confidence": round(confidence, 4),
+                "support": s.support,
+                "prompt_similarity": round(family, 3),
+                "pairs_tested": self.tested,
+                "fdr": self.fdr,
+            },
+        )
 
 
 def _prompt_bands(words: list[str]) -> list[int]:
@@ -329,3 +344,7 @@ def _shared(rows: list[list[int]]) -> float:
         for b in bands:
             counts[b] = counts.get(b, 0) + 1
     return sum(any(counts[b] > 1 for b in bands) for bands in rows) / len(rows)
+
+
+def _entities(text: str) -> set[str]:
+    return set(_ENTITY.findall(text[:4000]))
