@@ -14,19 +14,21 @@ from dataclasses import dataclass
 
 _C = "bdfghjklmnprstvwz"
 _V = "aeiou"
-FUNCTION = (
+_FUNCTION = (
     "the a of to and in is it that for on with as was by at be this from or have an they "
     "which you were all there would their we been has when who will more if out so what up "
     "its about into than them can only other new some could time these two may then do first "
     "any now such like over even most made after also did many before must through back years "
     "where much your way well down should because each just those people how"
-).split()
-TOPICS = (
+)
+FUNCTION = _FUNCTION.split()
+_TOPICS = (
     "python gardening history physics music travel finance chess biology astronomy painting "
     "cooking baking running cycling geology poetry economics chemistry databases networking "
     "photography knitting sailing archery pottery linguistics statistics robotics ecology "
     "philosophy architecture carpentry beekeeping calligraphy origami climbing fishing surfing"
-).split()
+)
+TOPICS = _TOPICS.split()
 PROMPTS = (
     "Explain {t} to a beginner who knows {w} and {w}.",
     "What are common mistakes people make with {t}, especially {w} {w}?",
