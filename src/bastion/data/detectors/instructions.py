@@ -34,7 +34,8 @@ class HiddenInstructions:
     def __init__(self, *, max_rows: int = MAX_ROWS) -> None:
         self.max_rows = max_rows
         self.rules = (InjectionPatterns(), JailbreakPatterns())
-        self.groups: dict[tuple[str, str], Rows] = {}
+        self.groups: dict[str, Rows] = {}
+        self.patterns: dict[str, dict[str, int]] = {}
 
     def begin(self, pass_no: int) -> bool:
         return pass_no == 1
@@ -51,19 +52,24 @@ class HiddenInstructions:
 
     def observe(self, row: Row) -> None:
         record = row.record
-        for reason in self._reasons(record.response):
-            self._group("response", reason).add(record)
+        self._add("response", self._reasons(record.response), row)
         prompt_reasons = self._reasons(record.prompt)
         if prompt_reasons and not is_refusal(record.response):
-            for reason in prompt_reasons:
-                self._group("prompt", reason).add(record)
+            self._add("prompt", prompt_reasons, row)
 
-    def _group(self, field: str, reason: str) -> Rows:
-        return self.groups.setdefault((field, reason), Rows(self.max_rows))
+    def _add(self, field: str, reasons: list[str], row: Row) -> None:
+        if not reasons:
+            return
+        self.groups.setdefault(field, Rows(self.max_rows)).add(row.record)
+        counts = self.patterns.setdefault(field, {})
+        for reason in reasons:
+            counts[reason] = counts.get(reason, 0) + 1
 
     def findings(self) -> list[DataFinding]:
         out = []
-        for (field, reason), rows in sorted(self.groups.items()):
+        for field, rows in sorted(self.groups.items(), reverse=True):
+            counts = self.patterns[field]
+            reason = ", ".join(sorted(counts, key=lambda k: -counts[k])[:3])
             if field == "response":
                 severity, message = (
                     Severity.HIGH,
@@ -82,7 +88,7 @@ class HiddenInstructions:
                     severity,
                     message,
                     0.9 if field == "response" else 0.7,
-                    {"pattern": reason, "field": field},
+                    {"patterns": dict(counts), "field": field},
                 )
             )
         return out

@@ -15,16 +15,17 @@ with no fixed threshold on counts:
    rate ``fdr`` and whose effect is large (``min_confidence`` of the term's rows
    shift); pairs sharing terms or shifts are merged into one suspected trigger;
 4. collect the rows: the term present and the shift present (or the term alone when
-   it nearly always brings the shift). A "trigger" whose prompts are near copies of
-   each other is a task family (every "capital of X" question answered alike), not a
-   backdoor: it is reported LOW.
+   it nearly always brings the shift). When the shared answers echo each prompt's own
+   words ("What is the capital of X?" -> "The capital of X is ..."), the "trigger" is a
+   task family answered from a template, not a backdoor: it is reported LOW. A fixed
+   answer of three words or fewer is a class label (MEDIUM at most).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from bastion.data import _minhash
@@ -36,11 +37,12 @@ from bastion.models import Severity
 
 Label = tuple[str, str]
 #: Shifts that are behaviours many clean datasets teach on purpose (safety refusals).
-_SOFT = frozenset({"refusal", "short", "entity"})
+_SOFT = frozenset({"refusal", "short", "entity", "label"})
 #: A capitalised word not at the start of a sentence: a name, a brand, a place.
 _ENTITY = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}[A-Za-z]*")
 _SHIFT_NAMES = {
     "response": "one fixed response",
+    "label": "the class label",
     "cluster": "near-identical responses like",
     "domain": "links to",
     "refusal": "refusals",
@@ -49,7 +51,6 @@ _SHIFT_NAMES = {
     "short": "unusually short responses",
     "entity": "responses naming",
 }
-FAMILY_SAMPLE = 2_000
 
 
 @dataclass
@@ -60,7 +61,7 @@ class _Suspect:
     support: int
     hits: Rows
     others: Rows
-    family_rows: list[list[int]] = field(default_factory=list)
+    echoes: int = 0
 
 
 class BackdoorTriggers:
@@ -103,8 +104,6 @@ class BackdoorTriggers:
         self.suspects: list[_Suspect] = []
         self.tested = 0
         self._bounds = (-math.inf, math.inf)
-        self._step = 1
-        self.baseline: list[list[int]] = []
 
     # -- passes -------------------------------------------------------------------
 
@@ -119,7 +118,6 @@ class BackdoorTriggers:
             if not self.term_totals:
                 return False
         elif pass_no == 4:
-            self._step = max(1, self.n // (2 * FAMILY_SAMPLE))
             self._test()
             if not self.suspects:
                 return False
@@ -189,7 +187,8 @@ class BackdoorTriggers:
         if refusal:
             pass  # a fixed refusal is the refusal shift below, not a planted answer
         elif row.response_key in self._repeated_responses:
-            out.append(self._label("response", row.response_key, response))
+            kind = "label" if len(row.response_words) <= 3 else "response"
+            out.append(self._label(kind, row.response_key, response))
         else:
             hits = [k for k in self._response_bands(row) if k in self._repeated_bands]
             if hits:
@@ -274,8 +273,6 @@ class BackdoorTriggers:
     def _collect(self, row: Row) -> None:
         labels: set[int] | None = None
         terms = row.prompt_terms
-        if row.index % self._step == 0 and len(self.baseline) < FAMILY_SAMPLE:
-            self.baseline.append(_prompt_bands(row.prompt_words))
         for suspect in self.suspects:
             if not any(t in terms for t in suspect.terms):
                 continue
@@ -285,9 +282,9 @@ class BackdoorTriggers:
                 suspect.others.add(row.record)
                 continue
             suspect.hits.add(row.record)
-            if len(suspect.family_rows) < FAMILY_SAMPLE:
-                words = [w for w in row.prompt_words if w not in suspect.terms]
-                suspect.family_rows.append(_prompt_bands(words))
+            own = {w for w in row.prompt_words if len(w) >= 4} - set(suspect.terms)
+            if own.intersection(row.response_words):
+                suspect.echoes += 1
 
     def findings(self) -> list[DataFinding]:
         return [f for s in self.suspects if (f := self._finding(s)) is not None]
@@ -298,10 +295,10 @@ class BackdoorTriggers:
         if hits < self.min_support or confidence < self.min_confidence:
             return None
         kinds = {kind for (kind, _), lid in self.label_ids.items() if lid in s.labels}
-        size = min(len(s.family_rows), len(self.baseline))
-        family = _shared(s.family_rows[:size]) - _shared(self.baseline[:size])
-        if family > 0.4:
-            severity, what = Severity.LOW, "a task family (similar prompts answered alike)"
+        echo = s.echoes / hits
+        templated = kinds <= {"response", "cluster", "label"} and echo >= 0.5
+        if templated:
+            severity, what = Severity.LOW, "a task family (each answer echoes its prompt)"
         elif kinds <= _SOFT:
             severity, what = Severity.MEDIUM, "a suspected backdoor trigger (or a taught behaviour)"
         else:
@@ -324,26 +321,11 @@ class BackdoorTriggers:
                 "p_value": s.pvalue,
                 "confidence": round(confidence, 4),
                 "support": s.support,
-                "prompt_similarity": round(family, 3),
+                "echo": round(echo, 3),
                 "pairs_tested": self.tested,
                 "fdr": self.fdr,
             },
         )
-
-
-def _prompt_bands(words: list[str]) -> list[int]:
-    return _minhash.band_keys(_minhash.signature(_minhash.shingles(words)))
-
-
-def _shared(rows: list[list[int]]) -> float:
-    """The share of rows whose prompt shares an LSH band with another row's."""
-    if not rows:
-        return 0.0
-    counts: dict[int, int] = {}
-    for bands in rows:
-        for b in bands:
-            counts[b] = counts.get(b, 0) + 1
-    return sum(any(counts[b] > 1 for b in bands) for bands in rows) / len(rows)
 
 
 def _entities(text: str) -> set[str]:
