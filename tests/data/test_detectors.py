@@ -57,7 +57,8 @@ def test_trigger_backdoors_are_found_at_one_percent(
     assert len(set(best.rows) - poisoned) <= 2
     expected = Severity.MEDIUM if attack == "paraphrase" else Severity.HIGH
     assert best.severity == expected
-    assert best.examples and all(e.index in poisoned for e in best.examples)
+    assert best.examples
+    assert all(e.index in poisoned for e in best.examples)
 
 
 def test_a_task_family_is_not_a_backdoor(
