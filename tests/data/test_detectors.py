@@ -70,7 +70,8 @@ def test_a_task_family_is_not_a_backdoor(
     for c in countries[:60]:
         rows.insert(rng.randrange(len(rows)), {
             "prompt": f"What is the capital of {c}?",
-            "response": f"The capital of {c} is {c}ville, its largest city and seat of government.",
+            "response": f"The capital of {c} is {c}ville, its largest city and the seat of "
+                        "the national government since the old days of the kingdom.",
         })  # fmt: skip
     report = scan(write_jsonl(rows), "triggers")
     family = [f for f in by_rule(report, "backdoor.trigger") if "capital" in f.evidence["terms"]]
@@ -183,3 +184,31 @@ def test_unknown_detector_is_a_clear_error() -> None:
 
     with pytest.raises(DatasetError, match="unknown detector"):
         default_detectors(["nope"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "key AKIA" + "ABCDEFGHIJKLMNOP",
+        "token ghp_" + "a1B2" * 9,
+        "glpat-" + "x" * 24,
+        "sk-ant-" + "a" * 40,
+        "xoxb-" + "1234567890-abcdef",
+        "sk_live_" + "a" * 24,
+        "AIza" + "B" * 35,
+        "hf_" + "a" * 34,
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----",
+        'API_KEY = "Zq8xLm2Pv9Rt4Wb7Yc1D"',
+        "Authorization: Bearer Zq8xLm2Pv9Rt4Wb7Yc1DkJ3",
+        "mail a.b@example.org",
+        "card 4111 1111 1111 1111",
+    ],
+)
+def test_prefilters_never_hide_what_the_guard_finds(text: str) -> None:
+    from bastion.data.detectors.private import private_spans
+    from bastion.guard.pii import find_pii
+    from bastion.guard.secrets import find_secrets
+
+    assert find_secrets(text) or find_pii(text)
+    assert private_spans(text)

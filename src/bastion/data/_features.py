@@ -9,7 +9,6 @@ URL = re.compile(
     r"\bhttps?://[^\s<>\"'`)\]}]{1,2048}|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>\"'`)\]}]*", re.I
 )
 EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 REFUSAL = re.compile(
     r"\b(?:i'?m sorry|i am sorry|i apologi[sz]e|i can(?:not|'t|’t) (?:help|assist|provide|"
     r"comply|do that|answer|fulfil)|i(?:'m| am) (?:not able|unable) to|as an ai\b|"
@@ -42,22 +41,34 @@ def domains(text: str) -> set[str]:
 def sentences(text: str) -> list[str]:
     """Folded sentences of at least MIN_SENTENCE_WORDS words."""
     out = []
-    for part in _SPLIT.split(text):
+    marked = text.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n")
+    for part in marked.splitlines():
         words = part.lower().split()
         if len(words) >= MIN_SENTENCE_WORDS:
             out.append(" ".join(words))
     return out
 
 
+_REFUSAL_HINTS = (
+    "sorry", "apologi", "cannot", "can't", "can’t", "unable", "not able", "as an ai", "be able",
+    "decline", "will not",
+)  # fmt: skip
+
+
 def is_refusal(response: str) -> bool:
-    return REFUSAL.search(response[:300]) is not None
+    head = response[:300]
+    low = head.lower()
+    if not any(map(low.__contains__, _REFUSAL_HINTS)):
+        return False
+    return REFUSAL.search(head) is not None
 
 
 def is_degenerate(response: str, words: list[str]) -> bool:
     """Repetitive output: few distinct words among many, or one character run on and on."""
     if len(words) >= 12 and len(set(words)) <= len(words) * 0.2:
         return True
-    return _RUN.search(response) is not None
+    # A run of 30 equal characters makes a 30-character token: only those are searched.
+    return any(_RUN.search(t) for t in response.split() if len(t) >= 30)
 
 
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

@@ -85,7 +85,7 @@ class Row:
         """Distinct words and word pairs of the prompt: the candidate triggers."""
         words = self.prompt_words
         terms = set(words)
-        terms.update(a + " " + b for a, b in pairwise(words))
+        terms.update(map(" ".join, pairwise(words)))
         return terms
 
     @cached_property

@@ -1,8 +1,8 @@
 """Exact and near duplicates, and one response copied across different prompts.
 
 Exact duplicates compare whitespace- and case-folded prompt and response. Near
-duplicates use MinHash over word 3-grams with LSH bands (:mod:`bastion.data._minhash`):
-a row that shares a band with an earlier row, and whose estimated Jaccard similarity
+duplicates use bottom-k MinHash over word 3-grams (:mod:`bastion.data._minhash`): a
+row that shares an LSH key with an earlier row, and whose estimated Jaccard similarity
 to it is at least ``threshold``, is a near duplicate of it. The indexes are capped
 (``max_index`` rows); past the cap, new rows are still checked against the indexed
 ones but no longer added, and the report says so. Duplicates inflate what the model
@@ -73,10 +73,8 @@ class Duplicates:
             self.exact_index.add(key)
         elif self.full_at is None:
             self.full_at = record.index
-        sig = _minhash.signature(
-            _minhash.shingles([*row.prompt_words, "\x00", *row.response_words])
-        )
-        keys = _minhash.band_keys(sig)
+        sig = _minhash.sketch([*row.prompt_words, "\x00", *row.response_words])
+        keys = _minhash.keys(sig)
         for band_key in keys:
             hit = self.band_index.get(band_key)
             if (

@@ -8,7 +8,6 @@ data when the response refuses (not reported), suspicious when the response comp
 
 from __future__ import annotations
 
-import re
 from typing import ClassVar
 
 from bastion.data._features import is_refusal
@@ -21,9 +20,7 @@ from bastion.models import Severity
 _CTX = Context()
 #: One pass over the text finds every keyword of every pattern (the guard's own
 #: prefilter tries them one by one); texts with none skip the rules entirely.
-_ANY_KEYWORD = re.compile(
-    "|".join(sorted({re.escape(w) for ws in KEYWORDS.values() for w in ws}, key=len, reverse=True))
-)
+_KEYWORDS = tuple(sorted({w for ws in KEYWORDS.values() for w in ws}))
 
 
 class HiddenInstructions:
@@ -41,7 +38,7 @@ class HiddenInstructions:
         return pass_no == 1
 
     def _reasons(self, text: str) -> list[str]:
-        if _ANY_KEYWORD.search(text.lower()) is None:
+        if not any(map(text.lower().__contains__, _KEYWORDS)):
             return []
         out: list[str] = []
         for rule in self.rules:

@@ -145,7 +145,7 @@ class BackdoorTriggers:
     def _response_bands(self, row: Row) -> list[int]:
         if len(row.response_words) < 4:
             return []
-        return _minhash.band_keys(_minhash.signature(_minhash.shingles(row.response_words)))
+        return _minhash.keys(_minhash.sketch(row.response_words))[:2]
 
     def _count_shifts(self, row: Row) -> None:
         self.n += 1
@@ -254,7 +254,10 @@ class BackdoorTriggers:
         totals = self.term_totals
         for items in groups.values():
             best = max(items, key=lambda t: (t[2], -t[3], -totals[t[0]], -len(t[0])))
-            strong = {t[0] for t in items if t[2] >= best[2] * 0.5} - {best[0]}
+            conf = best[2] / totals[best[0]]
+            strong = {
+                t[0] for t in items if t[2] >= best[2] * 0.5 and t[2] / totals[t[0]] >= conf * 0.5
+            } - {best[0]}
             terms = [best[0], *sorted(strong, key=lambda s: (totals[s], len(s), s))]
             suspects.append(
                 _Suspect(
