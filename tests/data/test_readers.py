@@ -171,6 +171,13 @@ def test_datasets_folder_may_not_name_files_outside(tmp_path: Path) -> None:
     (folder / "state.json").write_text(json.dumps({"_data_files": [{"filename": "../x.arrow"}]}))
     with pytest.raises(DatasetError, match="bad data file"):
         items(folder)
+    (folder / "state.json").unlink()
+    (folder / "dataset_dict.json").write_text("[1, 2]")
+    with pytest.raises(DatasetError, match="no splits list"):
+        items(folder)
+    (folder / "dataset_dict.json").write_text("{broken")
+    with pytest.raises(DatasetError, match="cannot read"):
+        items(folder)
 
 
 def test_folder_of_files_and_missing_paths(tmp_path: Path) -> None:

@@ -111,7 +111,8 @@ def saved_dataset_files(folder: Path) -> list[Path] | None:
     if (folder / "state.json").is_file():
         return _split_files(folder)
     if (folder / "dataset_dict.json").is_file():
-        splits = _json(folder / "dataset_dict.json").get("splits")
+        info = _json(folder / "dataset_dict.json")
+        splits = info.get("splits") if isinstance(info, dict) else None
         if not isinstance(splits, list):
             raise DatasetError(f"{folder / 'dataset_dict.json'} has no splits list")
         out: list[Path] = []
