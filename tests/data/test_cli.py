@@ -78,6 +78,9 @@ def test_exit_2_on_unreadable_rows_and_usage(write_jsonl: WriteRows, tmp_path: P
     assert res.returncode == 2
     assert "could not be read" in res.stdout
     assert run("data", "scan", path, "--max-row-errors", "1").returncode == 0
+    with_bar = run("data", "scan", path, "--max-row-errors", "1", "--progress")
+    assert with_bar.returncode == 0
+    assert "1 rows read" in with_bar.stdout
     missing = run("data", "scan", tmp_path / "nope.jsonl")
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr

@@ -120,8 +120,6 @@ def scan(
     those. The data is streamed in a few passes; memory stays bounded.
     """
     from bastion.data import default_detectors, scan_dataset
-    from bastion.data import write_clean as clean
-    from bastion.data import write_redacted as redacted
 
     threshold = Severity.parse(fail_on)
     try:
@@ -133,15 +131,7 @@ def scan(
             report = _scan_with_bar(paths, chosen)
         else:
             report = scan_dataset(*paths, detectors=chosen)
-        notes = []
-        if write_clean is not None:
-            result = clean(paths, write_clean, report.flagged(Severity.parse(drop_severity)))
-            notes.append(f"wrote {result.written} rows to {result.path} ({result.dropped} dropped)")
-        if write_redacted is not None:
-            result = redacted(paths, write_redacted)
-            notes.append(
-                f"wrote {result.written} rows to {result.path} ({result.changed} redacted)"
-            )
+        notes = _copies(report, paths, write_clean, Severity.parse(drop_severity), write_redacted)
     except BastionError as exc:
         fail(exc)
     except OSError as exc:
@@ -151,6 +141,31 @@ def scan(
     for note in notes:
         click.echo(note, err=True)
     sys.exit(report.exit_code(threshold, max_row_errors=max_row_errors))
+
+
+def _copies(
+    report: DataReport,
+    paths: tuple[Path, ...],
+    clean_out: Path | None,
+    drop: Severity,
+    redacted_out: Path | None,
+) -> list[str]:
+    """Write the clean and redacted copies asked for; one line to print for each."""
+    from bastion.data import DatasetError, write_clean, write_redacted
+
+    notes = []
+    if clean_out is not None:
+        if any(f.count > len(f.rows) for f in report.findings if f.severity >= drop):
+            raise DatasetError(
+                "a finding names more rows than the report keeps; no clean copy written",
+                hint="Split the dataset, or raise the detectors' max_rows in the library.",
+            )
+        result = write_clean(paths, clean_out, report.flagged(drop))
+        notes.append(f"wrote {result.written} rows to {result.path} ({result.dropped} dropped)")
+    if redacted_out is not None:
+        result = write_redacted(paths, redacted_out)
+        notes.append(f"wrote {result.written} rows to {result.path} ({result.changed} redacted)")
+    return notes
 
 
 def _render(report: DataReport, fmt: str, threshold: Severity) -> str:

@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from bastion import __version__
+from bastion.data.base import DataFinding
 from bastion.data.engine import DataReport
 from bastion.models import Severity
 
 REPORT_SCHEMA_VERSION = 1
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {
     Severity.CRITICAL: "error",
     Severity.HIGH: "error",
@@ -38,49 +40,11 @@ def to_json(report: DataReport, fail_on: Severity) -> str:
 
 def to_sarif(report: DataReport) -> str:
     rules: dict[str, dict[str, Any]] = {}
-    results = []
     for f in report.findings:
-        rule = rules.setdefault(
-            f.rule,
-            {
-                "id": f.rule,
-                "name": f.rule.replace(".", "/"),
-                "shortDescription": {"text": f.rule},
-                "properties": {"security-severity": _SCORE[f.severity]},
-            },
-        )
+        rule = rules.setdefault(f.rule, _sarif_rule(f))
         if float(_SCORE[f.severity]) > float(rule["properties"]["security-severity"]):
             rule["properties"]["security-severity"] = _SCORE[f.severity]
-        locations = [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(e.location)},
-                    **_region(e.location),
-                }
-            }
-            for e in f.examples
-        ] or [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": report.paths[0] if report.paths else "."}
-                }
-            }
-        ]
-        results.append(
-            {
-                "ruleId": f.rule,
-                "level": _LEVEL[f.severity],
-                "message": {"text": f.message},
-                "locations": locations,
-                "properties": {
-                    "severity": f.severity.label,
-                    "score": round(f.score, 4),
-                    "row_count": f.count,
-                    "rows": list(f.rows[:1000]),
-                    "evidence": dict(f.evidence),
-                },
-            }
-        )
+    fallback = report.paths[0] if report.paths else "."
     notifications = [
         {
             "level": "error",
@@ -89,30 +53,53 @@ def to_sarif(report: DataReport) -> str:
         }
         for e in report.errors
     ]
-    doc = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
+    driver = {
+        "name": "bastion-data",
+        "version": __version__,
+        "informationUri": "https://github.com/bastion-ml/bastion",
+        "rules": list(rules.values()),
+    }
+    run = {
+        "tool": {"driver": driver},
+        "results": [_sarif_result(f, fallback) for f in report.findings],
+        "invocations": [
             {
-                "tool": {
-                    "driver": {
-                        "name": "bastion-data",
-                        "version": __version__,
-                        "informationUri": "https://github.com/bastion-ml/bastion",
-                        "rules": list(rules.values()),
-                    }
-                },
-                "results": results,
-                "invocations": [
-                    {
-                        "executionSuccessful": report.error_count == 0,
-                        "toolExecutionNotifications": notifications,
-                    }
-                ],
+                "executionSuccessful": report.error_count == 0,
+                "toolExecutionNotifications": notifications,
             }
         ],
     }
+    doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+
+
+def _sarif_rule(f: DataFinding) -> dict[str, Any]:
+    return {
+        "id": f.rule,
+        "name": f.rule.replace(".", "/"),
+        "shortDescription": {"text": f.rule},
+        "properties": {"security-severity": _SCORE[f.severity]},
+    }
+
+
+def _sarif_result(f: DataFinding, fallback: str) -> dict[str, Any]:
+    where = [(_uri(e.location), _region(e.location)) for e in f.examples] or [(fallback, {})]
+    return {
+        "ruleId": f.rule,
+        "level": _LEVEL[f.severity],
+        "message": {"text": f.message},
+        "locations": [
+            {"physicalLocation": {"artifactLocation": {"uri": uri}, **region}}
+            for uri, region in where
+        ],
+        "properties": {
+            "severity": f.severity.label,
+            "score": round(f.score, 4),
+            "row_count": f.count,
+            "rows": list(f.rows[:1000]),
+            "evidence": dict(f.evidence),
+        },
+    }
 
 
 def _uri(location: str) -> str:
