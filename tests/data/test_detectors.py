@@ -55,8 +55,9 @@ def test_trigger_backdoors_are_found_at_one_percent(
     hits = set(best.rows) & poisoned
     assert len(hits) / len(poisoned) >= 0.95
     assert len(set(best.rows) - poisoned) <= 2
+    # Paraphrases are HIGH when some sentence repeats often enough, else MEDIUM (entity).
     expected = Severity.MEDIUM if attack == "paraphrase" else Severity.HIGH
-    assert best.severity == expected
+    assert best.severity >= expected
     assert best.examples
     assert all(e.index in poisoned for e in best.examples)
 

@@ -67,8 +67,10 @@ def is_degenerate(response: str, words: list[str]) -> bool:
     """Repetitive output: few distinct words among many, or one character run on and on."""
     if len(words) >= 12 and len(set(words)) <= len(words) * 0.2:
         return True
-    # A run of 30 equal characters makes a 30-character token: only those are searched.
-    return any(_RUN.search(t) for t in response.split() if len(t) >= 30)
+    # A run of 30 equal characters makes a 30-character token: only those are searched,
+    # and the runs must be most of the response (a long value inside a URL is not).
+    runs = sum(len(m.group()) for t in response.split() if len(t) >= 30 for m in _RUN.finditer(t))
+    return runs * 2 >= len(response.strip()) > 0
 
 
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(

@@ -14,6 +14,7 @@ paths is LOW.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import ClassVar
 
 from bastion.data._features import EMAIL, URL, domain, sentences
@@ -156,5 +157,8 @@ def _related(url: str, prompt: str) -> bool:
     host = domain(url)
     if host and host in prompt:
         return True
-    path = url.lower().split(host, 1)[-1] if host else url.lower()
+    try:
+        path = urllib.parse.urlsplit(url if "://" in url else "http://" + url).path.lower()
+    except ValueError:
+        return False
     return any(w in prompt for w in _PATH_WORD.findall(path))

@@ -29,15 +29,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bastion.data import _minhash
-from bastion.data._features import domains, is_degenerate, is_refusal
+from bastion.data._features import domains, is_degenerate, is_refusal, sentences
 from bastion.data._stats import CappedCounter, Reservoir, benjamini_hochberg, fisher_greater
-from bastion.data.base import DataFinding, Row
+from bastion.data.base import DataFinding, Row, digest64
 from bastion.data.detectors._collect import MAX_ROWS, Rows
 from bastion.models import Severity
 
 Label = tuple[str, str]
 #: Shifts that are behaviours many clean datasets teach on purpose (safety refusals).
 _SOFT = frozenset({"refusal", "short", "entity", "label"})
+_GENERIC = frozenset({"refusal", "degenerate", "long", "short"})
 #: A capitalised word not at the start of a sentence: a name, a brand, a place.
 _ENTITY = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}[A-Za-z]*")
 _SHIFT_NAMES = {
@@ -50,6 +51,7 @@ _SHIFT_NAMES = {
     "long": "unusually long responses",
     "short": "unusually short responses",
     "entity": "responses naming",
+    "sentence": "the added sentence",
 }
 
 
@@ -95,6 +97,7 @@ class BackdoorTriggers:
         self.bands: CappedCounter[int] = CappedCounter(cap)
         self.domains: CappedCounter[str] = CappedCounter(cap)
         self.entities: CappedCounter[str] = CappedCounter(cap)
+        self.sentences: CappedCounter[int] = CappedCounter(cap)
         self.lengths = Reservoir()
         self.label_ids: dict[Label, int] = {}
         self.label_text: dict[int, str] = {}
@@ -103,6 +106,7 @@ class BackdoorTriggers:
         self.term_totals: dict[str, int] = {}
         self.suspects: list[_Suspect] = []
         self.tested = 0
+        self._kinds: dict[int, str] = {}
         self._bounds = (-math.inf, math.inf)
 
     # -- passes -------------------------------------------------------------------
@@ -156,6 +160,8 @@ class BackdoorTriggers:
             self.domains.add(host)
         for name in _entities(row.record.response):
             self.entities.add(name)
+        for sentence in sentences(row.record.response):
+            self.sentences.add(digest64(sentence))
         self.lengths.add(math.log1p(len(row.record.response)))
 
     def _choose_labels(self) -> None:
@@ -166,7 +172,9 @@ class BackdoorTriggers:
         self._repeated_domains = {k for k, v in self.domains.at_least(lo).items() if v <= top}
         self._repeated_entities = {k: v for k, v in self.entities.at_least(lo).items() if v <= top}
         self.responses, self.bands = CappedCounter(1), CappedCounter(1)
+        self._repeated_sentences = {k for k, v in self.sentences.at_least(lo).items() if v <= top}
         self.domains, self.entities = CappedCounter(1), CappedCounter(1)
+        self.sentences = CappedCounter(1)
         med, mad = self.lengths.median_mad()
         mad = max(mad, 0.25)
         self._bounds = (med - self.z_max * mad, med + self.z_max * mad)
@@ -194,6 +202,12 @@ class BackdoorTriggers:
             if hits:
                 best = max(hits, key=self._repeated_bands.__getitem__)
                 out.append(self._label("cluster", best, response))
+        if self._repeated_sentences and not refusal:
+            for sentence in sentences(response):
+                key = digest64(sentence)
+                if key in self._repeated_sentences:
+                    out.append(self._label("sentence", key, sentence))
+                    break
         for d in domains(response):
             if d in self._repeated_domains:
                 out.append(self._label("domain", d, d))
@@ -217,6 +231,7 @@ class BackdoorTriggers:
     # -- pass 3: the tests ---------------------------------------------------------
 
     def _test(self) -> None:
+        self._kinds = {lid: kind for (kind, _), lid in self.label_ids.items()}
         n = self.n
         tests: list[tuple[str, int, int, float]] = []
         for (term, lid), a in self.pairs.counts.items():
@@ -245,11 +260,19 @@ class BackdoorTriggers:
                 x = parent[x]
             return x
 
-        for term, lid, _, _ in significant:
-            parent[find(("t", term))] = find(("l", lid))
+        def node(lid: int, a: int) -> object:
+            # Generic shifts (refusals, lengths...) join only terms seen with the same
+            # number of shifted rows (within 5%): two triggers of refusals stay apart,
+            # the words of one trigger phrase stay together.
+            if self._kinds[lid] in _GENERIC:
+                return ("l", lid, round(math.log(a) / math.log(1.05)))
+            return ("l", lid)
+
+        for term, lid, a, _ in significant:
+            parent[find(("t", term))] = find(node(lid, a))
         groups: dict[object, list[tuple[str, int, int, float]]] = {}
         for item in significant:
-            groups.setdefault(find(("l", item[1])), []).append(item)
+            groups.setdefault(find(("t", item[0])), []).append(item)
         suspects = []
         totals = self.term_totals
         for items in groups.values():
@@ -290,7 +313,14 @@ class BackdoorTriggers:
                 suspect.echoes += 1
 
     def findings(self) -> list[DataFinding]:
-        return [f for s in self.suspects if (f := self._finding(s)) is not None]
+        found = [f for s in self.suspects if (f := self._finding(s)) is not None]
+        found.sort(key=lambda f: (-f.severity, -f.count))
+        kept: list[DataFinding] = []
+        for f in found:  # a word pair of a trigger seen apart: the same rows, already told
+            rows = set(f.rows)
+            if not any(rows <= set(k.rows) and k.severity >= f.severity for k in kept):
+                kept.append(f)
+        return kept
 
     def _finding(self, s: _Suspect) -> DataFinding | None:
         hits = s.hits.count
