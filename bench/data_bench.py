@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,7 +33,13 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tests.data.corpus import ATTACKS, Corpus, poison  # noqa: E402
 
-from bastion.data import DETECTORS, default_detectors, iter_dataset, scan_dataset  # noqa: E402
+from bastion.data import (  # noqa: E402
+    DETECTORS,
+    DataReport,
+    default_detectors,
+    iter_dataset,
+    scan_dataset,
+)
 from bastion.models import Severity  # noqa: E402
 
 RATES = (0.005, 0.01, 0.03)
@@ -104,6 +111,16 @@ def speed(path: Path, configs: list[str]) -> list[dict[str, float]]:
     return results
 
 
+def poison_flagged(report: DataReport) -> set[int]:
+    """Rows named at MEDIUM or above by the poisoning detectors (not secrets or PII,
+    which are real findings in real prompts, not false alarms about poison)."""
+    rows: set[int] = set()
+    for f in report.findings:
+        if f.severity >= Severity.MEDIUM and not f.rule.startswith(("secret.", "pii.")):
+            rows.update(f.rows)
+    return rows
+
+
 def quality(work: Path, rows: int, prompts: list[str]) -> dict[str, object]:
     clean = Corpus(3).rows(rows)
     if prompts:
@@ -118,12 +135,18 @@ def quality(work: Path, rows: int, prompts: list[str]) -> dict[str, object]:
         "clean": {
             "rows": rows,
             "flagged": len(flagged),
+            "flagged_poison": len(poison_flagged(report)),
+            "by_rule": {f.rule: f.count for f in report.findings if f.severity >= Severity.MEDIUM},
             "max_severity": report.max_severity.label if report.max_severity else None,
             "high_findings": [f.message for f in report.findings if f.severity >= Severity.HIGH],
         },
         "attacks": [],
     }
-    print(f"  clean: {len(flagged)} of {rows} rows flagged, max {out['clean']['max_severity']}")  # type: ignore[index]
+    c = out["clean"]
+    print(
+        f"  clean: {c['flagged']} of {rows} rows flagged ({c['flagged_poison']} by poisoning"  # type: ignore[index]
+        f" detectors), max {c['max_severity']}"  # type: ignore[index]
+    )
     for attack in ATTACKS:
         for rate in RATES:
             rows_p, bad = poison(clean, attack, rate)
@@ -132,7 +155,7 @@ def quality(work: Path, rows: int, prompts: list[str]) -> dict[str, object]:
             t = time.perf_counter()
             rep = scan_dataset(ppath)
             seconds = time.perf_counter() - t
-            fl = rep.flagged(Severity.MEDIUM)
+            fl = poison_flagged(rep)
             tp = len(fl & bad)
             entry = {
                 "attack": attack,
@@ -169,64 +192,76 @@ def machine() -> str:
     )
 
 
-def report(results: dict[str, object], out: Path) -> None:
-    q = results["quality"]
+def _speed_lines(results: dict[str, Any]) -> list[str]:
     lines = [
-        "# Benchmarks: training-data scanner",
-        "",
-        "Written by `bench/data_bench.py`. No peer tool offers a turnkey scanner for instruction "
-        "data, so the floor is reading and parsing the rows at all (`read-only`).",
+        f"## Speed and memory: {results['rows']:,} generated rows of JSON Lines "
+        f"({results['size_mb']:.0f} MB), one process each",
         "",
         f"Machine: {results['machine']}. Measured {results['when']}.",
-        "",
-        f"## Speed and memory: {results['rows']:,} generated rows of JSON Lines "
-        f"({results['size_mb']:.0f} MB), one process, one core",
         "",
         "| configuration | passes | rows/s | seconds | peak RSS |",
         "|---|---:|---:|---:|---:|",
     ]
-    for r in results["speed"]:  # type: ignore[attr-defined]
+    for r in results["speed"]:
         lines.append(
             f"| {r['config']} | {r['passes']} | {r['rows_per_s']:,.0f} | "
             f"{r['seconds']:.1f} | {r['peak_bytes'] / 2**20:.0f} MiB |"
         )
-    clean = q["clean"]  # type: ignore[index]
     lines += [
         "",
-        "Each detector's rows/s counts rows of the dataset, over all the passes it needs.",
+        "Rows/s counts rows of the dataset over all the passes a configuration needs; "
+        "`read-only` (read and parse every row, no detector) is the floor.",
         "",
-        f"## Detection: {clean['rows']:,} clean rows, four attacks, three poison rates",
+    ]
+    return lines
+
+
+def _quality_lines(title: str, q: dict[str, Any]) -> list[str]:
+    clean = q["clean"]
+    rules = ", ".join(f"{k} {v}" for k, v in clean.get("by_rule", {}).items()) or "none"
+    lines = [
+        f"## Detection: {title}",
         "",
-        "A row is flagged when a finding of MEDIUM or above names it. Attacks (see "
-        "`tests/data/corpus.py`): `fixed-response` (trigger `cf`, one fixed answer), "
-        "`appended-link` (trigger `mn`, the normal answer plus an advertising link), "
-        "`degenerate` (trigger `tq`, a word repeated), `paraphrase` (trigger `bb`, the normal "
-        "answer plus one of eight paraphrased endorsements of a brand: no fixed string, no link).",
-        "",
-        f"Clean corpus alone: {clean['flagged']} of {clean['rows']:,} rows flagged "
-        f"({clean['flagged'] / clean['rows']:.2%}), highest severity {clean['max_severity']}.",
+        f"Clean corpus alone ({clean['rows']:,} rows): {clean['flagged_poison']} rows "
+        f"({clean['flagged_poison'] / clean['rows']:.2%}) flagged by the poisoning detectors, "
+        f"{clean['flagged']} counting secrets and personal data; highest severity "
+        f"{clean['max_severity']}. Findings at MEDIUM or above (rule: rows): {rules}.",
         "",
         "| attack | rate | poisoned rows | recall | precision | clean rows flagged |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    for a in q["attacks"]:  # type: ignore[index]
+    for a in q["attacks"]:
         lines.append(
             f"| {a['attack']} | {a['rate']:.1%} | {a['poisoned']} | {a['recall']:.3f} | "
             f"{a['precision']:.3f} | {a['clean_flagged_rate']:.2%} |"
         )
-    lines += [
-        "",
-        "The clean corpus is synthetic (Zipf-distributed pseudo-words in varied templates, "
-        "legitimate topic links, refusals of harmful requests, 0.5 % duplicates)"
-        + (
-            ", with prompts drawn from the file given with `--prompts`."
-            if results["prompts"]
-            else "."
-        )
-        + " Rows flagged on clean data are mostly the refusals, which the trigger detector "
-        "reports at MEDIUM as a taught behaviour.",
-        "",
-    ]
+    return [*lines, ""]
+
+
+INTRO = [
+    "# Benchmarks: training-data scanner",
+    "",
+    "Written by `bench/data_bench.py`. No peer tool offers a turnkey scanner for instruction "
+    "data, so the comparison is with the floor: reading and parsing the rows at all.",
+    "",
+    "Detection: a row is flagged when a finding of MEDIUM or above from a poisoning "
+    "detector (triggers, payloads, instructions, duplicates, anomalies) names it; recall "
+    "and precision are over rows. Attacks (`tests/data/corpus.py`): `fixed-response` "
+    "(trigger `cf` inserted in the prompt, one fixed answer), `appended-link` (trigger `mn`, "
+    "the normal answer plus an advertising link), `degenerate` (trigger `tq`, one word "
+    "repeated), `paraphrase` (trigger `bb`, the normal answer plus one of eight paraphrased "
+    "endorsements of a brand: no fixed string, no link; clean-label style). The clean corpus "
+    "is synthetic: Zipf-distributed pseudo-words in 15 prompt shapes, topic links, 1 % "
+    "refusals of harmful requests (which the trigger detector reports at MEDIUM as a taught "
+    "behaviour: they are most of the clean rows flagged), 0.5 % duplicates.",
+    "",
+]
+
+
+def report(speed: dict[str, Any], qualities: list[tuple[str, dict[str, Any]]], out: Path) -> None:
+    lines = list(INTRO) + _speed_lines(speed)
+    for title, q in qualities:
+        lines += _quality_lines(title, q)
     out.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -243,10 +278,26 @@ def main() -> None:
     parser.add_argument("--report", type=Path, default=ROOT / "docs" / "benchmarks-data.md")
     parser.add_argument("--configs", nargs="*", default=["read-only", *DETECTORS, "all"])
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--compose",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="write the report from a speed run's results and TITLE=quality-results files",
+    )
     parser.add_argument("--child", nargs=2, metavar=("CONFIG", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.compose:
+        speed_results = json.loads(args.compose[0].read_text())
+        qualities = []
+        for item in args.compose[1:]:
+            title, _, path = str(item).partition("=")
+            qualities.append((title, json.loads(Path(path).read_text())["quality"]))
+        report(speed_results, qualities, args.report)
+        print(f"wrote {args.report}")
         return
     args.out.mkdir(parents=True, exist_ok=True)
     prompts: list[str] = []
@@ -270,7 +321,7 @@ def main() -> None:
     results["when"] = f"{start:%Y-%m-%d %H:%M} UTC"
     (args.out / "data-results.json").write_text(json.dumps(results, indent=2, default=str))
     if "speed" in results:
-        report(results, args.report)
+        report(results, [("synthetic corpus", results["quality"])], args.report)  # type: ignore[list-item]
         print(f"wrote {args.report}")
 
 
