@@ -1,0 +1,105 @@
+"""Text features several detectors share: links, domains, sentences, refusals, degeneracy."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+URL = re.compile(
+    r"\bhttps?://[^\s<>\"'`)\]}]{1,2048}|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>\"'`)\]}]*", re.I
+)
+EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+REFUSAL = re.compile(
+    r"\b(?:i'?m sorry|i am sorry|i apologi[sz]e|i can(?:not|'t|’t) (?:help|assist|provide|"
+    r"comply|do that|answer|fulfil)|i(?:'m| am) (?:not able|unable) to|as an ai\b|"
+    r"i won'?t be able|i must decline|i will not (?:help|provide))",
+    re.I,
+)
+_RUN = re.compile(r"(.)\1{29,}", re.S)
+#: A sentence must have this many words to count as a repeated payload.
+MIN_SENTENCE_WORDS = 6
+
+
+def domain(url: str) -> str:
+    """The host of a URL, lower-cased, without ``www.``; empty when there is none."""
+    if not url.lower().startswith(("http://", "https://")):
+        url = "http://" + url
+    try:
+        host = urllib.parse.urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    host = host.rstrip(".")
+    return host[4:] if host.startswith("www.") else host
+
+
+def domains(text: str) -> set[str]:
+    if "http" not in text and "www." not in text:
+        return set()
+    return {d for d in (domain(m.group()) for m in URL.finditer(text)) if d}
+
+
+def sentences(text: str) -> list[str]:
+    """Folded sentences of at least MIN_SENTENCE_WORDS words."""
+    out = []
+    marked = text.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n")
+    for part in marked.splitlines():
+        words = part.lower().split()
+        if len(words) >= MIN_SENTENCE_WORDS:
+            out.append(" ".join(words))
+    return out
+
+
+_REFUSAL_HINTS = (
+    "sorry", "apologi", "cannot", "can't", "can’t", "unable", "not able", "as an ai", "be able",
+    "decline", "will not",
+)  # fmt: skip
+
+
+def is_refusal(response: str) -> bool:
+    head = response[:300]
+    low = head.lower()
+    if not any(map(low.__contains__, _REFUSAL_HINTS)):
+        return False
+    return REFUSAL.search(head) is not None
+
+
+def is_degenerate(response: str, words: list[str]) -> bool:
+    """Repetitive output: few distinct words among many, or one character run on and on."""
+    if len(words) >= 12 and len(set(words)) <= len(words) * 0.2:
+        return True
+    # A run of 30 equal characters makes a 30-character token: only those are searched,
+    # and the runs must be most of the response (a long value inside a URL is not).
+    runs = sum(len(m.group()) for t in response.split() if len(t) >= 30 for m in _RUN.finditer(t))
+    return runs * 2 >= len(response.strip()) > 0
+
+
+_SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(f"[{ranges}]"))
+    for name, ranges in (
+        ("latin", "A-Za-z\u00c0-\u024f"),
+        ("greek", "\u0370-\u03ff"),
+        ("cyrillic", "\u0400-\u052f"),
+        ("armenian", "\u0530-\u058f"),
+        ("hebrew", "\u0590-\u05ff"),
+        ("arabic", "\u0600-\u06ff\u0750-\u08ff"),
+        ("indic", "\u0900-\u0dff"),
+        ("thai", "\u0e00-\u0e7f"),
+        ("hangul", "\u1100-\u11ff\uac00-\ud7af"),
+        ("kana", "\u3040-\u30ff"),
+        ("han", "\u4e00-\u9fff\u3400-\u4dbf"),
+    )
+)
+_ASCII_LETTER = re.compile("[A-Za-z]")
+
+
+def script(text: str) -> str:
+    """The dominant writing system of the letters in ``text``, or ``none``."""
+    head = text[:2000]
+    if head.isascii():
+        return "latin" if _ASCII_LETTER.search(head) else "none"
+    best, most = "none", 0
+    for name, pattern in _SCRIPTS:
+        n = len(pattern.findall(head))
+        if n > most:
+            best, most = name, n
+    return best

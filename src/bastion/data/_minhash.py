@@ -1,0 +1,52 @@
+"""Bottom-k MinHash sketches and LSH keys, in pure Python at C speed.
+
+Every shingle (word 3-gram) is hashed once with CRC-32 and the sketch keeps the ``K``
+smallest distinct hashes (``heapq.nsmallest``, in C). Two texts with Jaccard
+similarity J share their minimum hash with probability J, so the ``KEYS`` smallest
+hashes serve as LSH keys, and the bottom-k estimator (Broder 1997; Cohen and Kaplan
+2007) gives the similarity of two sketches. One hash per shingle and no Python loop
+per shingle is what makes this cheap enough to run on every row; ``datasketch``
+would add numpy and scipy and hash each shingle once per permutation.
+"""
+
+from __future__ import annotations
+
+import heapq
+import struct
+import zlib
+
+K = 16
+KEYS = 4
+MAX_WORDS = 256
+
+
+def sketch(words: list[str]) -> list[int]:
+    """The K smallest distinct shingle hashes, ascending (word 3-grams of the first
+    MAX_WORDS words; the whole text when it is shorter than three words)."""
+    w = words[:MAX_WORDS]
+    if len(w) < 3:
+        return [zlib.crc32(" ".join(w).encode())] if w else []
+    grams = map(" ".join, zip(w, w[1:], w[2:], strict=False))
+    return heapq.nsmallest(K, set(map(zlib.crc32, map(str.encode, grams))))
+
+
+def keys(sk: list[int]) -> list[int]:
+    """LSH keys: texts sharing a key are candidate near-duplicates."""
+    return sk[:KEYS]
+
+
+def similarity(a: list[int], b: list[int]) -> float:
+    """Bottom-k estimate of the Jaccard similarity of the two texts."""
+    if not a or not b:
+        return 1.0 if a == b else 0.0
+    union = heapq.nsmallest(K, set(a) | set(b))
+    both = set(a) & set(b)
+    return sum(1 for h in union if h in both) / len(union)
+
+
+def pack(sk: list[int]) -> bytes:
+    return struct.pack(f"<{len(sk)}I", *sk)
+
+
+def unpack(data: bytes) -> list[int]:
+    return list(struct.unpack(f"<{len(data) // 4}I", data))

@@ -1,0 +1,143 @@
+"""Run detectors over a dataset in streaming passes and gather one report.
+
+Each pass reads the dataset again from disk (the readers stream), so memory is what
+the detectors keep, not what the dataset holds. Rows that cannot be read are
+collected on the first pass (up to ``max_errors`` kept, all counted).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bastion.data.base import DataFinding, Detector, Record, Row, RowError
+from bastion.data.detectors import DETECTORS
+from bastion.data.errors import DatasetError
+from bastion.data.readers import iter_dataset
+from bastion.models import Severity
+
+#: Called with (pass number, rows read so far in this pass, rows in the dataset or None).
+Progress = Callable[[int, int, int | None], None]
+MAX_PASSES = 8
+PROGRESS_EVERY = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class DataReport:
+    """What a dataset scan found. ``records`` counts rows read; ``error_count`` rows not."""
+
+    paths: tuple[str, ...]
+    records: int
+    findings: tuple[DataFinding, ...]
+    errors: tuple[RowError, ...] = ()
+    error_count: int = 0
+    passes: int = 0
+    seconds: float = 0.0
+    detectors: tuple[str, ...] = field(default=())
+
+    @property
+    def max_severity(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def flagged(self, at_least: Severity = Severity.MEDIUM) -> set[int]:
+        """Indices of the rows named by findings at or above ``at_least``."""
+        rows: set[int] = set()
+        for finding in self.findings:
+            if finding.severity >= at_least:
+                rows.update(finding.rows)
+        return rows
+
+    def exit_code(self, fail_on: Severity = Severity.HIGH, *, max_row_errors: int = 0) -> int:
+        """0 clean, 1 findings at or above ``fail_on``, 2 rows that could not be read."""
+        if self.error_count > max_row_errors or (self.records == 0 and self.error_count):
+            return 2
+        worst = self.max_severity
+        return 1 if worst is not None and worst >= fail_on else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "paths": list(self.paths),
+            "records": self.records,
+            "passes": self.passes,
+            "seconds": round(self.seconds, 3),
+            "detectors": list(self.detectors),
+            "max_severity": self.max_severity.label if self.max_severity is not None else None,
+            "findings": [f.to_dict() for f in self.findings],
+            "error_count": self.error_count,
+            "errors": [{"location": e.location, "message": e.message} for e in self.errors],
+        }
+
+
+def default_detectors(names: Iterable[str] | None = None) -> list[Detector]:
+    chosen = list(DETECTORS) if names is None else list(names)
+    unknown = [n for n in chosen if n not in DETECTORS]
+    if unknown:
+        raise DatasetError(
+            f"unknown detector(s): {', '.join(unknown)}",
+            hint=f"Choose from: {', '.join(DETECTORS)}.",
+        )
+    return [DETECTORS[n]() for n in chosen]
+
+
+def scan_dataset(
+    *paths: str | os.PathLike[str],
+    detectors: Sequence[Detector] | None = None,
+    progress: Progress | None = None,
+    max_errors: int = 1000,
+) -> DataReport:
+    """Scan the dataset made of ``paths`` (files or folders) with ``detectors``."""
+    if not paths:
+        raise DatasetError("no dataset given")
+    roots = [Path(p) for p in paths]
+    active_detectors = list(detectors) if detectors is not None else default_detectors()
+    start = time.perf_counter()
+    errors: list[RowError] = []
+    error_count = 0
+    records: int | None = None
+    passes = 0
+    for pass_no in range(1, MAX_PASSES + 1):
+        active = [d for d in active_detectors if d.begin(pass_no)]
+        if not active:
+            break
+        passes = pass_no
+        count = 0
+        for item in iter_dataset(roots):
+            if isinstance(item, RowError):
+                if pass_no == 1:
+                    error_count += 1
+                    if len(errors) < max_errors:
+                        errors.append(item)
+                continue
+            row = Row(item)
+            for detector in active:
+                detector.observe(row)
+            count += 1
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(pass_no, count, records)
+        if records is None:
+            records = count
+        if progress is not None:
+            progress(pass_no, count, records)
+    findings = [f for d in active_detectors for f in d.findings()]
+    findings.sort(key=lambda f: (-f.severity, -f.count, f.rule))
+    return DataReport(
+        paths=tuple(str(p) for p in roots),
+        records=records or 0,
+        findings=tuple(findings),
+        errors=tuple(errors),
+        error_count=error_count,
+        passes=passes,
+        seconds=time.perf_counter() - start,
+        detectors=tuple(d.name for d in active_detectors),
+    )
+
+
+def iter_records(*paths: str | os.PathLike[str]) -> Iterable[Record]:
+    """The dataset's readable records, in order (unreadable rows are skipped)."""
+    for item in iter_dataset([Path(p) for p in paths]):
+        if isinstance(item, Record):
+            yield item
