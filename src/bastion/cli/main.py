@@ -29,6 +29,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Verify a model against its signature; names each file that differs.",
     ),
     "guard": ("bastion.cli.guard", "guard", "LLM firewall: check prompts and responses; proxy."),
+    "redteam": (
+        "bastion.cli.redteam",
+        "redteam",
+        "Red-team an LLM app: probes, bias tests, CI gates.",
+    ),
 }
 
 
