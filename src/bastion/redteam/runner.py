@@ -109,6 +109,12 @@ def read_records(path: Path) -> dict[str, Record]:
     return records
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, 2)
+        return fh.read(1) == b"\n"
+
+
 def _request(item: Planned, config: RunConfig) -> Request:
     system = item.probe.system or config.system_prompt
     messages = (Message("system", system),) if system else ()
@@ -194,6 +200,8 @@ async def run_async(
     if attempts_file is not None:
         attempts_file.parent.mkdir(parents=True, exist_ok=True)
         sink = attempts_file.open("a" if resume else "w", encoding="utf-8")
+        if resume and sink.tell() and not _ends_with_newline(attempts_file):
+            sink.write("\n")  # a line cut short by a killed run stays on its own
 
     async def worker() -> None:
         while True:
