@@ -36,7 +36,7 @@ def redteam(*args: str | Path) -> Any:
 def run_cli(server: Server, mode: str, out: Path, *extra: str) -> Any:
     target = ("--target", server.url(mode), "--model", "fake", "--canary", CANARY)
     return redteam("run", *target, "--system-prompt", SYSTEM_PROMPT, "--out", out,
-                   "--retries", "2", *extra)  # fmt: skip
+                   "--retries", "2", "--backoff", "0.01", *extra)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,13 @@ def target_options(func: F) -> F:
             help="Retries on 429, 5xx and network errors, with exponential backoff.",
         ),
         click.option(
+            "--backoff",
+            type=click.FloatRange(0),
+            default=0.5,
+            show_default=True,
+            help="First retry delay in seconds; doubles each retry (Retry-After wins if longer).",
+        ),
+        click.option(
             "--timeout",
             type=click.FloatRange(1),
             default=60.0,
@@ -121,6 +128,7 @@ def _http_target(opts: dict[str, Any], **extra: Any) -> Any:
         concurrency=opts["concurrency"],
         rate=opts["rate"],
         retries=opts["retries"],
+        backoff=opts["backoff"],
         timeout=opts["timeout"],
         **extra,
     )

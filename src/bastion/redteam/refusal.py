@@ -14,7 +14,6 @@ deterministically; the patterns are tested with true and false cases.
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -138,16 +137,28 @@ def without_echo(text: str, prompt: str) -> str:
 
 
 def remove_prompt_runs(text: str, prompt: str, min_len: int = 16) -> str:
-    """``text`` with every run of at least ``min_len`` characters copied from ``prompt`` removed."""
-    if not prompt or len(text) < min_len:
+    """``text`` with every run of at least ``min_len`` characters copied from ``prompt`` removed.
+
+    Every ``min_len``-character window of the prompt goes into a set; windows of the text
+    found in it are blanked. The union of those windows is exactly the union of the common
+    runs of ``min_len`` or more characters, found in linear time.
+    """
+    if not prompt or len(text) < min_len or len(prompt) < min_len:
         return text
     a, b = text[:_MAX_ECHO_SCAN], prompt[:_MAX_ECHO_SCAN]
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    pieces, last = [], 0
-    for block in matcher.get_matching_blocks():
-        if block.size >= min_len:
-            pieces.append(a[last : block.a])
-            pieces.append(" ")
-            last = block.a + block.size
-    pieces.append(text[last:])
-    return "".join(pieces)
+    windows = {b[i : i + min_len] for i in range(len(b) - min_len + 1)}
+    keep = [True] * len(a)
+    for i in range(len(a) - min_len + 1):
+        if a[i : i + min_len] in windows:
+            keep[i : i + min_len] = [False] * min_len
+    if all(keep):
+        return text
+    out, blank = [], False
+    for ch, kept in zip(a, keep, strict=True):
+        if kept:
+            out.append(ch)
+            blank = False
+        elif not blank:
+            out.append(" ")
+            blank = True
+    return "".join(out) + text[len(a) :]
