@@ -35,15 +35,36 @@ def redteam(*args: str | Path) -> Any:
 
 def run_cli(server: Server, mode: str, out: Path, *extra: str) -> Any:
     target = ("--target", server.url(mode), "--model", "fake", "--canary", CANARY)
-    return redteam("run", *target, "--system-prompt", SYSTEM_PROMPT, "--out", out,
-                   "--retries", "2", "--backoff", "0.01", *extra)  # fmt: skip
+    return redteam(
+        "run",
+        *target,
+        "--system-prompt",
+        SYSTEM_PROMPT,
+        "--out",
+        out,
+        "--retries",
+        "2",
+        "--backoff",
+        "0.01",
+        *extra,
+    )
 
 
 @pytest.fixture(scope="module")
 def vulnerable_run(fake_llm: Server, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     out = tmp_path_factory.mktemp("vulnerable")
-    return run_cli(fake_llm, "vulnerable", out, "--buff", "base64", "--offer-tools",
-                   "--max-failure-rate", "0.5", "--max-failure-rate", "xss=1"), out  # fmt: skip
+    return run_cli(
+        fake_llm,
+        "vulnerable",
+        out,
+        "--buff",
+        "base64",
+        "--offer-tools",
+        "--max-failure-rate",
+        "0.5",
+        "--max-failure-rate",
+        "xss=1",
+    ), out
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +106,18 @@ def test_hardened_target_that_quotes_every_attack_passes(hardened_run: tuple[Any
     summary = json.loads((out / "summary.json").read_text())
     assert summary["attempts"] == len(read_jsonl(out / "attempts.jsonl")) > 400
     assert summary["failures"] == 0
-    assert set(summary["buffs"]) == {"none", "typos", "homoglyphs", "leetspeak", "base64", "rot13",
-                                     "hex", "paraphrase", "language", "split"}  # fmt: skip
+    assert set(summary["buffs"]) == {
+        "none",
+        "typos",
+        "homoglyphs",
+        "leetspeak",
+        "base64",
+        "rot13",
+        "hex",
+        "paraphrase",
+        "language",
+        "split",
+    }
 
 
 def test_reports(vulnerable_run: tuple[Any, Path]) -> None:
@@ -166,8 +197,17 @@ def test_usage_errors_are_exit_2(fake_llm: Server, tmp_path: Path) -> None:
     bad.mkdir()
     (bad / "bad.yaml").write_text("probes: [{id: a}]")
     assert run_cli(fake_llm, "hardened", tmp_path, "--probes", str(bad)).exit_code == 2
-    missing = redteam("run", "--target", fake_llm.url("hardened"), "--model", "m",
-                      "--api-key-env", "BASTION_TEST_UNSET_KEY", "--out", tmp_path)  # fmt: skip
+    missing = redteam(
+        "run",
+        "--target",
+        fake_llm.url("hardened"),
+        "--model",
+        "m",
+        "--api-key-env",
+        "BASTION_TEST_UNSET_KEY",
+        "--out",
+        tmp_path,
+    )
     assert missing.exit_code == 2
     assert "BASTION_TEST_UNSET_KEY" in missing.output
 
@@ -236,3 +276,64 @@ def test_http_target_errors(fake_llm: Server) -> None:
     reply = asyncio.run(go(fake_llm.url("hardened"), rate=50))
     assert reply.text.startswith("I'm sorry")
     assert reply.finish_reason == "stop"
+
+
+def test_bastion_proxy_in_front_of_the_vulnerable_target(
+    fake_llm: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before and after: the guard proxy blocks attacks (400 guard_block counts as a pass)."""
+    from bastion.guard.proxy import KeyStore, ProxyConfig, create_app, generate_key
+    from bastion.guard.proxy.keys import ApiKey
+
+    key, digest = generate_key()
+    config = ProxyConfig(
+        upstream=fake_llm.url("vulnerable"),
+        keys=KeyStore([ApiKey("rt", digest)]),
+        requests_per_minute=100_000,
+        tokens_per_minute=10_000_000,
+        system_prompt=SYSTEM_PROMPT,
+        canary=CANARY,
+    )
+    monkeypatch.setenv("BASTION_TEST_PROXY_KEY", key)
+    cats = (
+        "--category",
+        "prompt-injection-direct",
+        "--category",
+        "system-prompt-extraction",
+        "--category",
+        "xss",
+        "--category",
+        "markdown-exfiltration",
+    )
+    with Server(create_app(config)) as proxy:
+        direct = run_cli(fake_llm, "vulnerable", tmp_path / "direct", *cats)
+        guarded = redteam(
+            "run",
+            "--target",
+            f"http://127.0.0.1:{proxy.port}/v1",
+            "--model",
+            "fake",
+            "--canary",
+            CANARY,
+            "--api-key-env",
+            "BASTION_TEST_PROXY_KEY",
+            "--out",
+            tmp_path / "guarded",
+            *cats,
+        )
+    assert direct.exit_code == 0
+    assert guarded.exit_code == 0, guarded.output
+    before = json.loads((tmp_path / "direct" / "summary.json").read_text())
+    after = json.loads((tmp_path / "guarded" / "summary.json").read_text())
+    assert after["errors"] == 0
+    assert before["failure_rate"] == 1.0
+    assert after["failure_rate"] < 0.5
+    records = read_jsonl(tmp_path / "guarded" / "attempts.jsonl")
+    assert any(d["detector"] == "blocked" for r in records for d in r["detections"])
+    diff = redteam(
+        "compare",
+        tmp_path / "direct" / "summary.json",
+        tmp_path / "guarded" / "summary.json",
+        "--json",
+    )
+    assert json.loads(diff.output)["rows"][0]["delta"] < -0.5

@@ -86,12 +86,14 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Response:
-    """What a target answered."""
+    """What a target answered. ``blocked`` names the filter that refused to answer at all
+    (a guard in front of the model, a provider's content filter): the attack did not work."""
 
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: str = ""
     completion_tokens: int | None = None
+    blocked: str = ""
 
 
 @runtime_checkable

@@ -148,6 +148,10 @@ async def attempt(
             error=exc.message,
             seconds=time.perf_counter() - start,
         )
+    if response.blocked:
+        blocked = Detection("blocked", False, reason=f"blocked.{response.blocked}"[:120])
+        return Attempt(item.id, item.probe, item.variant, Status.PASS, "", (blocked,),
+                       seconds=time.perf_counter() - start)  # fmt: skip
     ctx = DetectContext(
         item.probe,
         item.variant.prompt,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,10 +112,19 @@ class HttpTarget:
         limits = httpx.Limits(
             max_connections=self.concurrency, max_keepalive_connections=self.concurrency
         )
-        self._client = httpx.AsyncClient(headers=headers, timeout=self.timeout, limits=limits)
+        self._client = httpx.AsyncClient(
+            headers=headers, timeout=self.timeout, limits=limits, verify=self._tls()
+        )
         self._sem = asyncio.Semaphore(self.concurrency)
         self._limiter = RateLimiter(self.rate)
         return self
+
+    def _tls(self) -> ssl.SSLContext:
+        """The system's trust store for https; for http a verifying context with no CA
+        (loading the store costs half a second, and a plain-HTTP target never uses it)."""
+        if self.base_url.startswith("https://"):
+            return ssl.create_default_context()
+        return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
     async def __aexit__(self, *exc: object) -> None:
         if self._client is not None:
@@ -156,12 +166,29 @@ class HttpTarget:
                     except ValueError as exc:
                         raise TargetError(f"the target answered invalid JSON: {exc}") from exc
                 last = f"HTTP {reply.status_code}: {reply.text[:200]}"
+                blocked = _filter_block(reply)
+                if blocked:
+                    return Response("", finish_reason="content_filter", blocked=blocked)
                 if reply.status_code not in _RETRY_STATUS:
                     raise TargetError(f"the target refused the request ({last})")
                 delay = max(delay, min(self.max_backoff, _retry_after(reply.headers)))
             if attempt < self.retries:
                 await asyncio.sleep(delay)
         raise TargetError(f"no answer after {self.retries + 1} tries ({last})")
+
+
+def _filter_block(reply: Any) -> str:
+    """The code of a 4xx that says a filter blocked the request (Bastion guard, content filters)."""
+    if reply.status_code not in (400, 403, 422, 451):
+        return ""
+    try:
+        error = reply.json().get("error") or {}
+        code, kind = str(error.get("code") or ""), str(error.get("type") or "")
+    except (ValueError, AttributeError):
+        return ""
+    if kind == "guard_block" or code.startswith("guard.") or "content_filter" in (code, kind):
+        return code or kind
+    return ""
 
 
 def _retry_after(headers: Any) -> float:
