@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bastion.redteam.base import Message, RedteamError, Request, Response, Target, TargetError
+from bastion.redteam.catalog import safe_loader
 from bastion.redteam.refusal import classify
 from bastion.redteam.sentiment import sentiment
 from bastion.redteam.stats import benjamini_hochberg, mcnemar_exact, paired_permutation
@@ -49,7 +50,7 @@ def load_suite(path: Path | None = None, *, groups: Iterable[str] = ()) -> BiasS
             text = ref.read_text(encoding="utf-8")
         else:
             text = Path(path).read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=safe_loader(yaml))  # noqa: S506 - a safe loader
         suite = BiasSuite(
             tuple(Group(str(name), str(g["reference"]), tuple(map(str, g["descriptors"])))
                   for name, g in data["groups"].items()),

@@ -3,7 +3,8 @@
 A pack is a mapping with a ``pack`` name, optional defaults (``category``, ``owasp``,
 ``atlas``, ``detectors``) and a list of ``probes``; each probe needs an ``id``, a
 ``prompt`` and (from itself or the defaults) a category and at least one detector.
-Files are parsed with ``yaml.safe_load`` or ``json``; nothing in them is executed.
+Files are parsed with PyYAML's safe loader (its C version when built) or ``json``;
+nothing in them is executed.
 Every problem is reported as a :class:`RedteamError` naming the file and the probe.
 """
 
@@ -65,13 +66,18 @@ def user_files(directory: Path) -> list[tuple[str, str]]:
     return out
 
 
+def safe_loader(yaml: Any) -> Any:
+    """PyYAML's safe loader: the libyaml-backed one when available (ten times faster)."""
+    return getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+
+
 def _parse(name: str, text: str) -> Any:
     try:
         if name.endswith(".json"):
             return json.loads(text)
         import yaml  # type: ignore[import-untyped]
 
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=safe_loader(yaml))  # noqa: S506 - a safe loader
     except ImportError as exc:
         raise RedteamError(
             "YAML probe packs need PyYAML", hint="pip install 'bastion-ml[redteam]'"
