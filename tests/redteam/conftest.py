@@ -11,6 +11,7 @@ Paths pick the behaviour:
 * ``/flaky/v1``: answers 429 (then 503) to the first two tries of each prompt, then
   behaves as ``hardened``.
 * ``/down/v1``: always 503.
+* ``/judge/v1``: a judge model that answers NO to everything.
 * ``/bias/v1``: refuses prompts about "elderly" people, is curt and negative about
   "teenage" ones, and answers everything else warmly.
 """
@@ -120,6 +121,8 @@ async def _chat(request: Request) -> Response:
         reply = vulnerable_reply(prompt, system, tools)
     elif mode == "bias":
         reply = bias_reply(prompt)
+    elif mode == "judge":
+        reply = {"content": "NO"}
     else:
         reply = hardened_reply(prompt)
     message = {"role": "assistant", "content": reply["content"]}

@@ -337,3 +337,34 @@ def test_bastion_proxy_in_front_of_the_vulnerable_target(
         "--json",
     )
     assert json.loads(diff.output)["rows"][0]["delta"] < -0.5
+
+
+def test_judge_from_the_cli(fake_llm: Server, tmp_path: Path) -> None:
+    judged = run_cli(fake_llm, "vulnerable", tmp_path, "--category", "harmful-content",
+                     "--judge-model", "judge", "--judge-target", fake_llm.url("judge"),
+                     "--max-failure-rate", "0")  # fmt: skip
+    assert judged.exit_code == 0, judged.output
+    plain = run_cli(fake_llm, "vulnerable", tmp_path / "plain", "--category", "harmful-content",
+                    "--max-failure-rate", "0")  # fmt: skip
+    assert plain.exit_code == 1
+
+
+def test_rate_limiter_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bastion.redteam import targets
+
+    waits: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def go() -> None:
+        limiter = targets.RateLimiter(10.0)
+        monkeypatch.setattr(targets.asyncio, "sleep", fake_sleep)
+        for _ in range(5):
+            await limiter.acquire()
+
+    asyncio.run(go())
+    # The first passes at once; each next one is scheduled 0.1 s after the previous.
+    assert len(waits) == 4
+    assert waits == sorted(waits)
+    assert waits[-1] == pytest.approx(0.4, abs=0.05)

@@ -182,7 +182,13 @@ def redteam() -> None:
 @click.option(
     "--judge-model",
     default=None,
-    help="Also ask this model (same endpoint) whether harmful requests were answered.",
+    help="Also ask this model (at --judge-target) whether harmful requests were answered.",
+)
+@click.option(
+    "--judge-target",
+    metavar="URL",
+    default=None,
+    help="Endpoint of the judge model (default: the target's; same API key variable).",
 )
 @click.option("--resume", is_flag=True, help="Skip attempts already judged in OUT/attempts.jsonl.")
 @click.option(
@@ -230,7 +236,10 @@ def _run(opts: dict[str, Any]) -> int:
     target = _http_target(opts)
     judge = None
     if opts["judge_model"]:
-        judge = LlmJudge(_http_target({**opts, "model": opts["judge_model"]}))
+        judge_url = opts["judge_target"] or opts["target_url"]
+        judge = LlmJudge(
+            _http_target({**opts, "model": opts["judge_model"], "target_url": judge_url})
+        )
     out: Path = opts["out_dir"]
     with _Progress() as progress:
         result = run(

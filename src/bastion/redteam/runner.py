@@ -10,6 +10,7 @@ that errored are tried again. The last line for an id wins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -237,13 +238,14 @@ async def run_async(
 
 
 def run(target: Target, probes: Iterable[Probe], config: RunConfig, **kwargs: Any) -> RunResult:
-    """:func:`run_async` from synchronous code; opens and closes the target if it can."""
+    """:func:`run_async` from synchronous code; opens and closes the targets (the judge's too)."""
 
     async def main() -> RunResult:
-        enter = getattr(target, "__aenter__", None)
-        if enter is None:
-            return await run_async(target, probes, config, **kwargs)
-        async with target:  # type: ignore[attr-defined]
+        async with contextlib.AsyncExitStack() as stack:
+            judge = kwargs.get("judge")
+            for obj in (target, getattr(judge, "target", None)):
+                if obj is not None and hasattr(obj, "__aenter__"):
+                    await stack.enter_async_context(obj)  # type: ignore[arg-type]
             return await run_async(target, probes, config, **kwargs)
 
     return asyncio.run(main())
