@@ -34,22 +34,42 @@ def _ratio_of(a: dict[str, Any], b: dict[str, Any], key: str) -> float:
 def _ratio(r: dict[str, Any]) -> list[str]:
     if "garak" not in r:
         return ["garak was not measured in this run (`--skip-garak`, or its install failed)."]
-    ours = _rate(r["bastion"]["overlap"])
     runs = {k: v for k, v in r["garak"].items() if isinstance(v, dict) and v["requests"]}
     if not runs:
         return ["garak sent no requests; see its log under `bench/out/redteam/garak-*/`."]
-    best_name, best = max(runs.items(), key=lambda kv: _rate(kv[1]))
-    ratio = ours / _rate(best) if _rate(best) else float("inf")
-    verdict = "met" if ratio >= 5 else "NOT met"
-    key = "prompts_per_s_active"
-    ours_a, best_a = _rate(r["bastion"]["overlap"], key), _rate(best, key)
-    ratio_a = ours_a / best_a if best_a else float("inf")
+    ours = r["bastion"]["overlap"]
+    lines = []
+    for label, key in (
+        ("prompts per CPU second of the runner process", "prompts_per_cpu_s"),
+        ("prompts/s, wall time including start-up", "prompts_per_s_wall"),
+        ("prompts/s between the first and the last request", "prompts_per_s_active"),
+    ):
+        name, best = max(runs.items(), key=lambda kv: _rate(kv[1], key))
+        ratio = _ratio_of(ours, best, key)
+        verdict = "met" if ratio >= 5 else "NOT met"
+        lines.append(
+            f"- {label}: Bastion {_rate(ours, key):.1f}, garak's best ({name}) "
+            f"{_rate(best, key):.1f}: **{ratio:.1f}x** (target in the issue: 5x, {verdict})"
+        )
+    load = r.get("loadavg")
+    note = (
+        (
+            f"Load average on the 2 cores (other jobs included) was {load[0]} at the start and "
+            f"{load[1]} at the end of the throughput runs, so wall-clock rates swing by 2-3x "
+            "between "
+            "runs; CPU time per prompt is the stable measure."
+        )
+        if load
+        else ""
+    )
     return [
-        f"Bastion (overlapping categories, all buffs) {ours:.1f} prompts/s against garak's best "
-        f"run ({best_name}) {_rate(best):.1f} prompts/s, wall time including start-up: "
-        f"**{ratio:.1f}x**. Target (issue): at least 5x: {verdict}. Counting only the time "
-        f"between the first and the last request (start-up and report writing left out): "
-        f"{ours_a:.1f} against {best_a:.1f} prompts/s, {ratio_a:.1f}x."
+        *lines,
+        "",
+        note,
+        "Where Bastion's time goes: httpx costs about 2 ms of CPU per request (measured alone "
+        "against this server: 1.5-2.4 ms at concurrency 1 to 16), start-up (imports, probe "
+        "packs) about 0.6 s, detectors about 0.5 ms per answer. The 5x target is not reached "
+        "with httpx as the client.",
     ]
 
 

@@ -286,11 +286,13 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     py = None if args.skip_garak else garak_venv(out.parent)
     server, port = start_server(out)
+    load_start = os.getloadavg()[0]
     try:
         results: dict[str, Any] = {"bastion": bastion_runs(port, out, args.concurrency)}
         results["garak_probes"] = GARAK_PROBES
         if py is not None:
             results["garak"] = garak_runs(py, port, out, args.concurrency)
+        results["loadavg"] = [round(load_start, 2), round(os.getloadavg()[0], 2)]
     finally:
         server.terminate()
         server.wait(10)
