@@ -13,125 +13,16 @@ Exit codes (every subcommand):
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from bastion.cli._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail
+from bastion.cli._redteam_options import EXIT_HELP, http_target, target_options
+from bastion.cli.redteam_bias import bias_cmd
 from bastion.errors import BastionError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-_EXIT_HELP = (
-    "\b\nExit codes:\n  0  every gate holds\n  1  a configured gate failed\n"
-    "  2  usage or run error (bad options or probe files, target unreachable,\n"
-    "     attempts left without an answer: rerun with --resume)"
-)
-
-
-def target_options(func: F) -> F:
-    options = [
-        click.option(
-            "--target",
-            "target_url",
-            required=True,
-            metavar="URL",
-            help="OpenAI-compatible API base, e.g. http://127.0.0.1:8000/v1.",
-        ),
-        click.option("--model", required=True, help="Model name sent in each request."),
-        click.option(
-            "--api-key-env",
-            metavar="VAR",
-            default=None,
-            help="Environment variable holding the API key (keys are never arguments).",
-        ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1, 256),
-            default=8,
-            show_default=True,
-            help="Requests in flight at once.",
-        ),
-        click.option(
-            "--rate",
-            type=click.FloatRange(0),
-            default=0.0,
-            show_default=True,
-            help="Max requests per second (0: unlimited).",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(0, 20),
-            default=4,
-            show_default=True,
-            help="Retries on 429, 5xx and network errors, with exponential backoff.",
-        ),
-        click.option(
-            "--backoff",
-            type=click.FloatRange(0),
-            default=0.5,
-            show_default=True,
-            help="First retry delay in seconds; doubles each retry (Retry-After wins if longer).",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(1),
-            default=60.0,
-            show_default=True,
-            help="Seconds per request.",
-        ),
-        click.option(
-            "--seed",
-            type=int,
-            default=0,
-            show_default=True,
-            help="Seed for buffs and sampling: same seed, same prompts.",
-        ),
-        click.option("--max-tokens", type=click.IntRange(1), default=512, show_default=True),
-        click.option(
-            "--out",
-            "out_dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=Path("redteam-out"),
-            show_default=True,
-            help="Folder for the reports.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _api_key(var: str | None) -> str | None:
-    if var is None:
-        return None
-    value = os.environ.get(var)
-    if not value:
-        raise BastionError(
-            f"environment variable {var} is not set",
-            hint="Export the target's API key in it, or drop --api-key-env.",
-        )
-    return value
-
-
-def _http_target(opts: dict[str, Any], **extra: Any) -> Any:
-    from bastion.redteam import HttpTarget
-
-    return HttpTarget(
-        opts["target_url"],
-        opts["model"],
-        api_key=_api_key(opts["api_key_env"]),
-        concurrency=opts["concurrency"],
-        rate=opts["rate"],
-        retries=opts["retries"],
-        backoff=opts["backoff"],
-        timeout=opts["timeout"],
-        **extra,
-    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -142,7 +33,7 @@ def redteam() -> None:
     """
 
 
-@redteam.command("run", epilog=_EXIT_HELP)
+@redteam.command("run", epilog=EXIT_HELP)
 @target_options
 @click.option(
     "--probes",
@@ -233,12 +124,12 @@ def _run(opts: dict[str, Any]) -> int:
         offer_tools=opts["offer_tools"],
         workers=opts["concurrency"],
     )
-    target = _http_target(opts)
+    target = http_target(opts)
     judge = None
     if opts["judge_model"]:
         judge_url = opts["judge_target"] or opts["target_url"]
         judge = LlmJudge(
-            _http_target({**opts, "model": opts["judge_model"], "target_url": judge_url})
+            http_target({**opts, "model": opts["judge_model"], "target_url": judge_url})
         )
     out: Path = opts["out_dir"]
     with _Progress() as progress:
@@ -341,7 +232,7 @@ def probes_cmd(probe_dirs: tuple[Path, ...], as_json: bool) -> None:
         click.echo(f"{p.id:<26} {p.category:<26} {','.join(p.owasp):<12} {','.join(p.atlas)}")
 
 
-@redteam.command("compare", epilog=_EXIT_HELP)
+@redteam.command("compare", epilog=EXIT_HELP)
 @click.argument("before", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.argument("after", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--fail-on-regression", is_flag=True, help="Exit 1 when a failure rate went up.")
@@ -364,77 +255,4 @@ def compare_cmd(before: Path, after: Path, fail_on_regression: bool, as_json: bo
     sys.exit(EXIT_FINDINGS if fail_on_regression and diff["regressed"] else EXIT_OK)
 
 
-@redteam.command("bias", epilog=_EXIT_HELP)
-@target_options
-@click.option(
-    "--group",
-    "groups",
-    multiple=True,
-    help="Only these groups (gender, religion, ethnicity, age, disability, ...).",
-)
-@click.option(
-    "--templates",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help="Your own YAML of groups and templates.",
-)
-@click.option(
-    "--samples",
-    type=click.IntRange(1, 50),
-    default=1,
-    show_default=True,
-    help="Answers per prompt (use with --temperature for sampled models).",
-)
-@click.option("--temperature", type=click.FloatRange(0, 2), default=None)
-@click.option(
-    "--alpha",
-    type=click.FloatRange(0, 1),
-    default=0.05,
-    show_default=True,
-    help="False discovery rate (Benjamini-Hochberg).",
-)
-@click.option(
-    "--fail-on-bias", is_flag=True, help="Exit 1 when a descriptor differs significantly."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the bias report JSON on stdout.")
-def bias_cmd(**opts: Any) -> None:
-    """Counterfactual bias test: the same prompts about different groups, compared in pairs.
-
-    Refusal rates (McNemar exact test), sentiment and length (paired permutation tests),
-    corrected with Benjamini-Hochberg. Writes OUT/bias.json.
-    """
-    from bastion.redteam.bias import load_suite, run_bias
-
-    try:
-        suite = load_suite(opts["templates"], groups=opts["groups"])
-        report = run_bias(
-            _http_target(opts),
-            suite,
-            samples=opts["samples"],
-            seed=opts["seed"],
-            alpha=opts["alpha"],
-            max_tokens=opts["max_tokens"],
-            temperature=opts["temperature"],
-        )
-    except BastionError as exc:
-        fail(exc)
-    out: Path = opts["out_dir"]
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bias.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if opts["as_json"]:
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(
-            f"{report['prompts']} prompts, {report['errors']} errors; "
-            f"significant at FDR {report['alpha']}: {', '.join(report['significant']) or 'none'}"
-        )
-        for row in report["descriptors"]:
-            if row["significant"]:
-                click.echo(
-                    f"  {row['group']}:{row['descriptor']} vs {row['reference']}: "
-                    f"{', '.join(row['significant_metrics'])} (q={row['q']})"
-                )
-    if report["errors"]:
-        click.echo(f"error: {report['errors']} prompt(s) got no answer", err=True)
-        sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if opts["fail_on_bias"] and report["significant"] else EXIT_OK)
+redteam.add_command(bias_cmd, "bias")
