@@ -47,6 +47,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "data",
         "Scan training data for poisoned and private records; sign it.",
     ),
+    "redteam": (
+        "bastion.cli.redteam",
+        "redteam",
+        "Red-team an LLM app: probes, bias tests, CI gates.",
+    ),
 }
 
 
