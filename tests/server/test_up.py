@@ -87,3 +87,34 @@ def test_first_start_then_second_start(tmp_path: Path) -> None:
         assert "bst_" not in "".join(lines)  # the first admin is made once
     finally:
         _stop(proc)
+
+
+@pytest.mark.slow
+def test_what_the_server_did_is_in_the_verifiable_audit_log(tmp_path: Path) -> None:
+    data, port = tmp_path / "bastion", _port()
+    proc, lines = _start(data, port)
+    try:
+        assert re.search(r"bst_[0-9a-f]{12}_", "".join(lines))
+    finally:
+        _stop(proc)  # SIGTERM: the log drains and signs a checkpoint on the way out
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("BASTION_DATABASE_URL", None)
+    base = [sys.executable, "-c", "from bastion.cli.main import main; main()", "audit"]
+    verify = subprocess.run(
+        [*base, "verify", "--data-dir", str(data), "--no-record"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    search = subprocess.run(
+        [*base, "search", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    actions = [line for line in search.stdout.splitlines() if line.strip()]
+    assert any('"key.create"' in a for a in actions)
+    assert any('"token.create"' in a for a in actions)

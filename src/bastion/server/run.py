@@ -8,9 +8,14 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
+
 from bastion.audit import AuditEvent, AuditSink
+from bastion.audit.checkpoint import NoteSigner
+from bastion.audit.log import AuditLog
 from bastion.config import ScanLimits, ServerSettings
-from bastion.db import redact_url
+from bastion.db import migrate, redact_url
+from bastion.monitoring.sinks import FanOutSink
 from bastion.server.app import create_app
 from bastion.server.bootstrap import (
     FirstStart,
@@ -22,12 +27,16 @@ from bastion.server.bootstrap import (
 )
 from bastion.server.mtls import ClientCertProtocol
 
-__all__ = ["LoggingAuditSink", "Started", "serve"]
+__all__ = ["AUDIT_KEY_FILE", "AUDIT_ORIGIN", "LoggingAuditSink", "Started", "serve"]
+
+#: The tamper-evident log's checkpoint name and signing key, the defaults `bastion audit` reads.
+AUDIT_ORIGIN = "bastion.local/audit"
+AUDIT_KEY_FILE = "audit-log.key"
 
 
 class LoggingAuditSink:
-    """Audit events as JSON lines on the ``bastion.audit`` logger, until the tamper-evident
-    log is wired in; unlike a memory sink it does not grow with the server's lifetime."""
+    """Audit events as JSON lines on the ``bastion.audit`` logger, for the operator's console;
+    the tamper-evident record is the :class:`AuditLog` that :func:`serve` adds beside it."""
 
     def __init__(self) -> None:
         self._log = logging.getLogger("bastion.audit")
@@ -65,10 +74,32 @@ def serve(
     log_level: str = "info",
 ) -> None:
     """Prepare and serve until interrupted. TLS is on unless ``settings.insecure_http``."""
-    import uvicorn
-
     paths = Paths(settings.data_dir)
     engine = engine_for(paths, settings.database_url)
+    # Every event also goes to the Merkle-tree audit log in the same database, signed with
+    # the data directory's checkpoint key, so `bastion audit verify` checks what the server did.
+    paths.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    migrate(engine)
+    signer = NoteSigner.load_or_create(paths.data_dir / AUDIT_KEY_FILE, AUDIT_ORIGIN)
+    log = AuditLog(engine, signer=signer)
+    try:
+        _serve(settings, paths, engine, FanOutSink([audit, log]), on_ready, scan_limits, log_level)
+    finally:
+        log.close()
+        engine.dispose()
+
+
+def _serve(
+    settings: ServerSettings,
+    paths: Paths,
+    engine: Engine,
+    audit: AuditSink,
+    on_ready: Callable[[Started], None],
+    scan_limits: ScanLimits | None,
+    log_level: str,
+) -> None:
+    import uvicorn
+
     first = prepare(paths, engine, audit, key_file=settings.pkcs11_module is None)
     state = open_state(
         paths,
@@ -91,15 +122,12 @@ def serve(
             tls["ssl_ca_certs"] = str(settings.client_ca)
             tls["ssl_cert_reqs"] = ssl.CERT_REQUIRED
             tls["http"] = ClientCertProtocol
-    try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=log_level,
-            server_header=False,
-            proxy_headers=False,
-            **tls,  # type: ignore[arg-type]
-        )
-    finally:
-        engine.dispose()
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        server_header=False,
+        proxy_headers=False,
+        **tls,  # type: ignore[arg-type]
+    )
