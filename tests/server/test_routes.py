@@ -78,6 +78,7 @@ ALL = {
 # Who may do what in namespace "team" (written out by hand, not computed by the code under test).
 EXPECTED: dict[Permission, set[str]] = {
     Permission.AUTHENTICATED: ALL,
+    Permission.AUDIT_READ: {"global-admin", "auditor"},  # /metrics
     Permission.METADATA_READ: {
         "reader",
         "publisher",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -94,7 +95,16 @@ def test_what_the_server_did_is_in_the_verifiable_audit_log(tmp_path: Path) -> N
     data, port = tmp_path / "bastion", _port()
     proc, lines = _start(data, port)
     try:
-        assert re.search(r"bst_[0-9a-f]{12}_", "".join(lines))
+        token = re.search(r"(bst_[0-9a-f]{12}_[A-Za-z0-9_-]{43})", "".join(lines))
+        assert token is not None
+        cert = ssl.create_default_context(cafile=str(data / "tls" / "cert.pem"))
+        url = f"https://127.0.0.1:{port}/metrics"
+        assert httpx.get(url, verify=cert).status_code == 401  # metrics need credentials
+        metrics = httpx.get(url, verify=cert, headers={"Authorization": f"Bearer {token[1]}"})
+        assert metrics.status_code == 200
+        assert 'bastion_audit_events_total{action="token.create",outcome="success"} 1.0' in (
+            metrics.text
+        )
     finally:
         _stop(proc)  # SIGTERM: the log drains and signs a checkpoint on the way out
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from bastion import __version__
 from bastion.auth.rbac import Permission, PermissionDenied
 from bastion.auth.tokens import AuthenticationError
 from bastion.errors import BastionError, IntegrityError
+from bastion.monitoring.metrics import render_latest
 from bastion.registry.errors import BadRequest, Conflict, NotFound, Quarantined, TooLarge
 from bastion.server import routes_admin, routes_registry
 from bastion.server.security import Caller, requires
@@ -78,5 +79,10 @@ def create_app(state: ServerState) -> FastAPI:
     @app.get("/openapi.json", summary="This API's OpenAPI description", include_in_schema=False)
     def openapi(caller: Caller = requires(Permission.AUTHENTICATED)) -> dict[str, Any]:
         return app.openapi()
+
+    @app.get("/metrics", summary="Prometheus metrics (auditors and admins)", tags=["monitoring"])
+    def metrics(caller: Caller = requires(Permission.AUDIT_READ)) -> Response:
+        body, content_type = render_latest(state.metrics)
+        return Response(body, media_type=content_type)
 
     return app

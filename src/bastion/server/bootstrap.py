@@ -29,6 +29,7 @@ from bastion.config import ScanLimits, ServerSettings
 from bastion.crypto.kek import KeyProvider, LocalKeyFileProvider
 from bastion.db import make_engine, migrate
 from bastion.db.base import bastion_meta
+from bastion.monitoring.metrics import Metrics
 from bastion.registry.blobs import BlobStore
 from bastion.registry.keys import FollowedKeyFile
 from bastion.registry.service import Registry
@@ -154,6 +155,7 @@ def open_state(
     keys: KeyProvider | None = None,
     max_file_size: int = 64 << 30,
     scan_limits: ScanLimits | None = None,
+    metrics: Metrics | None = None,
 ) -> ServerState:
     """The server's shared state over a prepared data directory."""
     provider = keys or FollowedKeyFile(paths.key_file)
@@ -167,7 +169,7 @@ def open_state(
         scan_limits=scan_limits,
     )
     sweep(registry)
-    return ServerState(engine, registry, Uploads(registry), audit)
+    return ServerState(engine, registry, Uploads(registry), audit, metrics or Metrics())
 
 
 def sweep(registry: Registry) -> None:

@@ -15,6 +15,7 @@ from bastion.audit.checkpoint import NoteSigner
 from bastion.audit.log import AuditLog
 from bastion.config import ScanLimits, ServerSettings
 from bastion.db import migrate, redact_url
+from bastion.monitoring.metrics import Metrics, MetricsSink
 from bastion.monitoring.sinks import FanOutSink
 from bastion.server.app import create_app
 from bastion.server.bootstrap import (
@@ -82,8 +83,10 @@ def serve(
     migrate(engine)
     signer = NoteSigner.load_or_create(paths.data_dir / AUDIT_KEY_FILE, AUDIT_ORIGIN)
     log = AuditLog(engine, signer=signer)
+    metrics = Metrics()
+    sink = FanOutSink([audit, log, MetricsSink(metrics)])
     try:
-        _serve(settings, paths, engine, FanOutSink([audit, log]), on_ready, scan_limits, log_level)
+        _serve(settings, paths, engine, sink, metrics, on_ready, scan_limits, log_level)
     finally:
         log.close()
         engine.dispose()
@@ -94,6 +97,7 @@ def _serve(
     paths: Paths,
     engine: Engine,
     audit: AuditSink,
+    metrics: Metrics,
     on_ready: Callable[[Started], None],
     scan_limits: ScanLimits | None,
     log_level: str,
@@ -108,6 +112,7 @@ def _serve(
         keys=key_provider(paths, settings),
         max_file_size=settings.max_file_size,
         scan_limits=scan_limits,
+        metrics=metrics,
     )
     app = create_app(state)
     scheme = "http" if settings.insecure_http else "https"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from bastion.audit import AuditSink
+from bastion.monitoring.metrics import Metrics
 from bastion.registry.service import Registry
 from bastion.registry.upload import Uploads
 
@@ -17,3 +18,4 @@ class ServerState:
     registry: Registry
     uploads: Uploads
     audit: AuditSink
+    metrics: Metrics = field(default_factory=Metrics)  # served on /metrics
