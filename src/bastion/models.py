@@ -30,6 +30,26 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
 
+#: SARIF 2.1.0, shared by every report that writes it (scan, data, red team): the schema,
+#: each severity's result level, and the ``security-severity`` score (0.0-10.0) by which
+#: GitHub ranks alerts.
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVEL: Mapping[Severity, str] = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+SARIF_SCORE: Mapping[Severity, str] = {
+    Severity.CRITICAL: "9.8",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "0.0",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where a finding sits: a file, the chain of archive members inside it, an offset.

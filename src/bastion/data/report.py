@@ -8,24 +8,11 @@ from typing import Any
 from bastion import __version__
 from bastion.data.base import DataFinding
 from bastion.data.engine import DataReport
-from bastion.models import Severity
+from bastion.models import SARIF_LEVEL as _LEVEL
+from bastion.models import SARIF_SCHEMA, Severity
+from bastion.models import SARIF_SCORE as _SCORE
 
 REPORT_SCHEMA_VERSION = 1
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_LEVEL = {
-    Severity.CRITICAL: "error",
-    Severity.HIGH: "error",
-    Severity.MEDIUM: "warning",
-    Severity.LOW: "note",
-    Severity.INFO: "note",
-}
-_SCORE = {
-    Severity.CRITICAL: "9.8",
-    Severity.HIGH: "8.0",
-    Severity.MEDIUM: "5.5",
-    Severity.LOW: "3.0",
-    Severity.INFO: "0.0",
-}
 
 
 def to_json(report: DataReport, fail_on: Severity) -> str:

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bastion import __version__
+from bastion.models import SARIF_SCHEMA
 from bastion.redteam.base import OWASP_LLM_2025
 
 _XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
 def _clean(text: Any, limit: int = 4000) -> str:

@@ -7,25 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from bastion import __version__
-from bastion.models import Severity
+from bastion.models import SARIF_LEVEL as _LEVEL
+from bastion.models import SARIF_SCHEMA
+from bastion.models import SARIF_SCORE as _SCORE
 from bastion.scan.base import ScanReport
-
-SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_LEVEL = {
-    Severity.CRITICAL: "error",
-    Severity.HIGH: "error",
-    Severity.MEDIUM: "warning",
-    Severity.LOW: "note",
-    Severity.INFO: "note",
-}
-# GitHub ranks alerts by this property (0.0-10.0).
-_SCORE = {
-    Severity.CRITICAL: "9.8",
-    Severity.HIGH: "8.0",
-    Severity.MEDIUM: "5.5",
-    Severity.LOW: "3.0",
-    Severity.INFO: "0.0",
-}
 
 
 def to_sarif(report: ScanReport) -> str:
