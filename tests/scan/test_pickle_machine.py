@@ -169,6 +169,21 @@ def test_sniffing_is_by_content() -> None:
     assert not strict_pickle_head(b"\x80\x02\xff\xfe\x00\x01random")
 
 
+def test_short_broken_pickle_that_imports_something_dangerous_is_not_text(tmp_path: Path) -> None:
+    # pickletools reads these to STOP; pickle.loads would import os.system before it fails on
+    # the missing MARK. Under 32 bytes of parse, so only the binary opcode or the denied
+    # import tells them from text; found by the mutation property test.
+    binary = b"cos\nsystem\n\x8c\x0ctouch /tmp/xtR0N."
+    ascii_only = b"cos\nsystem\nVtouch /tmp/x\ntR0N."
+    for data in (binary, ascii_only):
+        assert looks_like_pickle(data)
+        result = scan_bytes(tmp_path, data, "broken")
+        assert result.status in (Status.FINDINGS, Status.ERROR), (data, result)
+        assert result.status is not Status.FINDINGS or result.max_severity is Severity.CRITICAL
+    # Text whose first lines merely look like an import of something harmless stays text.
+    assert not looks_like_pickle(b"cat\ndog\nthe rest")
+
+
 def test_every_protocol_of_plain_data_is_clean(tmp_path: Path) -> None:
     value = {"a": [1, 2.5, "x", b"y", None, True], "b": (1, (2, 3)), "c": {1, 2}, "d": -7}
     for proto in range(6):

@@ -9,12 +9,9 @@ from bastion.models import Location
 from bastion.scan._context import ScanContext
 from bastion.scan._pickle_loop import run_one
 from bastion.scan._pickle_sink import PickleSink
-from bastion.scan._pickle_vm import Machine, Reader, Skip, Truncated
+from bastion.scan._pickle_vm import Global, Machine, Reader, Skip, Truncated
 from bastion.scan._sniff import PICKLE_STARTS as _STARTS
 from bastion.scan.base import ByteStream
-
-#: Opcodes a pickle can start with other than PROTO: the protocol 0/1 ones text rarely
-#: starts with, and every opcode above 0x80 (no UTF-8 text starts with those bytes).
 
 
 class PickleScanner:
@@ -47,8 +44,32 @@ def looks_like_pickle(head: bytes) -> bool:
     except Truncated:
         return machine.progress >= min(64, len(head) - 8)
     except ScanError:
-        return sink.imports > 0 and machine.progress >= 32
+        # A broken pickle that imports is still a pickle (an error, never a skip): after
+        # 32 bytes of good parse, or when the head is not text (binary opcodes), or when
+        # what it imports is denied outright. Only a short text file whose first lines
+        # merely look like ``GLOBAL module name`` of something harmless is left as text.
+        if not sink.imports:
+            return False
+        return machine.progress >= 32 or not _is_text(head) or _imports_denied(sink.globals)
     return True
+
+
+def _is_text(head: bytes) -> bool:
+    """UTF-8 text (a character cut at the end of the head allowed), no control bytes."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return all(ch.isprintable() or ch in "\t\n\r\f" for ch in text)
+
+
+def _imports_denied(imported: list[tuple[str, str]]) -> bool:
+    from bastion.scan._policy import Policy
+
+    policy = Policy.load()
+    return any(policy.decide(module, name).severity is not None for module, name in imported)
 
 
 def strict_pickle_head(head: bytes, min_bytes: int = 256) -> bool:
@@ -127,9 +148,12 @@ class _NullSink:
 
     def __init__(self) -> None:
         self.imports = 0
+        self.globals: list[tuple[str, str]] = []  # the first few, for the policy
 
     def on_import(self, value: object, opcode: str) -> None:
         self.imports += 1
+        if isinstance(value, Global) and len(self.globals) < 8:
+            self.globals.append((value.module, value.name))
 
     def on_call(self, func: object, offset: int, opcode: str, args: object) -> None:
         pass
