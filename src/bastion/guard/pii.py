@@ -71,14 +71,39 @@ PII_PATTERNS: tuple[tuple[str, re.Pattern[str], Callable[[str], bool] | None], .
     ("ip-address", re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"), _ip),
 )  # fmt: skip
 
+#: The fewest digits a match of each pattern has, and a character it must contain:
+#: necessary conditions checked before a pattern that starts with ``\b`` or a
+#: look-behind is tried at every position of the text (about 5 µs per 200 characters).
+_NEEDS: dict[str, tuple[int, str]] = {
+    "email": (0, "@"),
+    "credit-card": (13, ""),
+    "iban": (2, ""),
+    "us-ssn": (9, "-"),
+    "phone": (8, ""),
+    "ip-address": (4, "."),
+}
+_DIGIT = re.compile(r"\d")
+
+
+def _digits(text: str) -> int:
+    r"""How many characters ``\d`` matches (any Unicode decimal digit, as the patterns)."""
+    if text.isascii():
+        return sum(map(text.count, "0123456789"))
+    return len(_DIGIT.findall(text))
+
+
 MODES = ("detect", "redact", "placeholder")
 
 
 def find_pii(text: str, kinds: tuple[str, ...] = ()) -> list[Span]:
     spans: list[Span] = []
     taken: list[tuple[int, int]] = []
+    digits = _digits(text)
     for kind, pattern, check in PII_PATTERNS:
         if kinds and kind not in kinds:
+            continue
+        least, char = _NEEDS[kind]
+        if digits < least or (char and char not in text):
             continue
         for m in pattern.finditer(text):
             if check is not None and not check(m.group()):
