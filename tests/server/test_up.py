@@ -105,6 +105,19 @@ def test_what_the_server_did_is_in_the_verifiable_audit_log(tmp_path: Path) -> N
         assert 'bastion_audit_events_total{action="token.create",outcome="success"} 1.0' in (
             metrics.text
         )
+        # Five bad tokens from one address: the default [alerts] rule fires, and the alert
+        # is an audit event, a metric and a log line; every request was timed by route.
+        for _ in range(5):
+            bad = httpx.get(url, verify=cert, headers={"Authorization": "Bearer bst_nope"})
+            assert bad.status_code == 401
+        metrics = httpx.get(url, verify=cert, headers={"Authorization": f"Bearer {token[1]}"})
+        assert 'bastion_alerts_total{rule="login_failures"} 1.0' in metrics.text, metrics.text
+        timed = re.search(
+            r'bastion_request_duration_seconds_count\{method="GET",route="/metrics"\} (\d+)',
+            metrics.text,
+        )
+        assert timed is not None, metrics.text
+        assert int(float(timed[1])) >= 7
     finally:
         _stop(proc)  # SIGTERM: the log drains and signs a checkpoint on the way out
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -128,3 +141,5 @@ def test_what_the_server_did_is_in_the_verifiable_audit_log(tmp_path: Path) -> N
     actions = [line for line in search.stdout.splitlines() if line.strip()]
     assert any('"key.create"' in a for a in actions)
     assert any('"token.create"' in a for a in actions)
+    alert = next(a for a in actions if '"alert.login_failures"' in a)
+    assert "127.0.0.1" in alert

@@ -79,8 +79,15 @@ def up(
         settings = replace(settings, **{k: v for k, v in overrides.items() if v is not None})
         if insecure_http:
             settings = replace(settings, insecure_http=True, client_ca=None)
-        # The tamper-evident audit log plugs in here; until then events go to the log.
-        serve(settings, LoggingAuditSink(), on_ready=_announce, scan_limits=loaded.scan.limits)
+        # Events go to stderr (LoggingAuditSink), the tamper-evident log, the metrics and
+        # the alert rules of the [alerts] section.
+        serve(
+            settings,
+            LoggingAuditSink(),
+            on_ready=_announce,
+            scan_limits=loaded.scan.limits,
+            alerts=loaded.alerts,
+        )
     except BastionError as exc:
         fail(exc)
 

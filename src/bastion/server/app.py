@@ -7,16 +7,18 @@ served to authenticated callers at ``/openapi.json``. Errors are JSON
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bastion import __version__
 from bastion.auth.rbac import Permission, PermissionDenied
 from bastion.auth.tokens import AuthenticationError
 from bastion.errors import BastionError, IntegrityError
-from bastion.monitoring.metrics import render_latest
+from bastion.monitoring.metrics import Metrics, render_latest
 from bastion.registry.errors import BadRequest, Conflict, NotFound, Quarantined, TooLarge
 from bastion.server import routes_admin, routes_registry
 from bastion.server.security import Caller, requires
@@ -55,6 +57,30 @@ async def _bastion_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestTimer:
+    """ASGI middleware: each HTTP request's duration (to the end of its body) into the
+    latency histogram, labelled by route template and method; both bounded, so a client
+    cannot grow the label set (unknown paths are ``unmatched``, odd methods ``other``)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self.metrics.request_latency.labels(route, method).observe(time.perf_counter() - start)
+
+
 def create_app(state: ServerState) -> FastAPI:
     """The app for one server; ``state`` holds its database, registry and audit sink."""
     app = FastAPI(
@@ -67,6 +93,7 @@ def create_app(state: ServerState) -> FastAPI:
     )
     app.state.bastion = state
     app.add_exception_handler(BastionError, _bastion_error)
+    app.add_middleware(RequestTimer, metrics=state.metrics)
     # The routers' routes are added as they are (not wrapped by include_router), so the app's
     # route list is flat and a test can check each route's permission declaration.
     for router in (routes_registry.router, routes_admin.router):

@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 from bastion.audit import AuditEvent, AuditSink
 from bastion.audit.checkpoint import NoteSigner
 from bastion.audit.log import AuditLog
-from bastion.config import ScanLimits, ServerSettings
+from bastion.config import AlertSettings, ScanLimits, ServerSettings
 from bastion.db import migrate, redact_url
+from bastion.monitoring.alerts import AlertEngine, LogNotifier, Notifier, WebhookNotifier
 from bastion.monitoring.metrics import Metrics, MetricsSink
 from bastion.monitoring.sinks import FanOutSink
 from bastion.server.app import create_app
@@ -28,7 +29,15 @@ from bastion.server.bootstrap import (
 )
 from bastion.server.mtls import ClientCertProtocol
 
-__all__ = ["AUDIT_KEY_FILE", "AUDIT_ORIGIN", "LoggingAuditSink", "Started", "serve"]
+__all__ = [
+    "AUDIT_KEY_FILE",
+    "AUDIT_ORIGIN",
+    "LoggingAuditSink",
+    "Monitored",
+    "Started",
+    "monitored",
+    "serve",
+]
 
 #: The tamper-evident log's checkpoint name and signing key, the defaults `bastion audit` reads.
 AUDIT_ORIGIN = "bastion.local/audit"
@@ -66,12 +75,44 @@ class Started:
     first: FirstStart
 
 
+@dataclass(frozen=True, slots=True)
+class Monitored:
+    """The server's audit stream: where every event goes, and what watches it."""
+
+    sink: AuditSink
+    metrics: Metrics
+    alerts: AlertEngine
+    webhook: WebhookNotifier | None
+
+    def close(self) -> None:
+        if self.webhook is not None:
+            self.webhook.close()
+
+
+def monitored(audit: AuditSink, log: AuditSink, alerts: AlertSettings) -> Monitored:
+    """Every event goes to ``audit`` (the operator's console), ``log`` (the tamper-evident
+    log) and the metrics, and through the alert rules; an alert is itself an audit event
+    (``alert.<rule>``, in the log and on the console), a metric, and a signed webhook POST
+    when ``[alerts] webhook_url`` is set."""
+    metrics = Metrics()
+    recorded = FanOutSink([audit, log, MetricsSink(metrics)])
+    # The alert's audit event is counted by the metrics sink: no MetricsNotifier as well.
+    notifiers: list[Notifier] = [LogNotifier(recorded)]
+    webhook = None
+    if alerts.webhook_url:
+        webhook = WebhookNotifier(alerts.webhook_url, secret=alerts.webhook_secret or "")
+        notifiers.append(webhook)
+    engine = AlertEngine(alerts, notifiers)
+    return Monitored(FanOutSink([recorded, engine]), metrics, engine, webhook)
+
+
 def serve(
     settings: ServerSettings,
     audit: AuditSink,
     *,
     on_ready: Callable[[Started], None],
     scan_limits: ScanLimits | None = None,
+    alerts: AlertSettings | None = None,
     log_level: str = "info",
 ) -> None:
     """Prepare and serve until interrupted. TLS is on unless ``settings.insecure_http``."""
@@ -83,11 +124,11 @@ def serve(
     migrate(engine)
     signer = NoteSigner.load_or_create(paths.data_dir / AUDIT_KEY_FILE, AUDIT_ORIGIN)
     log = AuditLog(engine, signer=signer)
-    metrics = Metrics()
-    sink = FanOutSink([audit, log, MetricsSink(metrics)])
+    watch = monitored(audit, log, alerts or AlertSettings())
     try:
-        _serve(settings, paths, engine, sink, metrics, on_ready, scan_limits, log_level)
+        _serve(settings, paths, engine, watch.sink, watch.metrics, on_ready, scan_limits, log_level)
     finally:
+        watch.close()
         log.close()
         engine.dispose()
 
