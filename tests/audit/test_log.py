@@ -196,3 +196,39 @@ def test_an_outside_checkpoint_catches_a_rewritten_log(filled: Engine, signer: N
         verify_log(filled, signer, checkpoints=[str(kept)])
     assert info.value.first_bad == 280
     assert any("truncated" in p for p in info.value.problems)
+
+
+def test_an_outage_loses_no_event_and_callers_see_it(engine: Engine, signer: NoteSigner) -> None:
+    from bastion.audit.log import AuditWriteError
+
+    log = AuditLog(engine, signer=signer, close_timeout=0.5)
+    try:
+        log.append(make_events(5))
+        _sql(engine, "ALTER TABLE audit_state RENAME TO audit_state_away")  # the store is gone
+        for event in make_events(20, 5):
+            log.emit(event)
+        with pytest.raises(AuditWriteError):
+            log.flush(timeout=1.0)  # the writer keeps the batch and retries
+        _sql(engine, "ALTER TABLE audit_state_away RENAME TO audit_state")
+        log.flush(timeout=30.0)  # back: every queued event is stored
+    finally:
+        log.close()
+    assert verify_log(engine, signer).size == 25
+
+
+def test_closing_during_an_outage_logs_what_it_could_not_store(
+    engine: Engine, signer: NoteSigner, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bastion.audit.log import AuditWriteError
+
+    log = AuditLog(engine, signer=signer, close_timeout=0.3)
+    _sql(engine, "ALTER TABLE audit_state RENAME TO audit_state_away")
+    try:
+        log.emit(make_events(1)[0])
+        with pytest.raises(AuditWriteError):
+            log.close()
+    finally:
+        _sql(engine, "ALTER TABLE audit_state_away RENAME TO audit_state")
+    unstored = [r for r in caplog.records if r.getMessage().startswith("audit event not stored")]
+    assert len(unstored) == 1
+    assert json.loads(unstored[0].getMessage().split(": ", 1)[1])["action"]

@@ -84,6 +84,7 @@ class AuditLog:
         batch_max: int = 5000,
         queue_max: int = 200_000,
         put_timeout: float = 10.0,
+        close_timeout: float = 30.0,
     ) -> None:
         self.engine = engine
         self.signer = signer
@@ -92,6 +93,8 @@ class AuditLog:
         self.checkpoint_interval = checkpoint_interval
         self.batch_max = batch_max
         self._put_timeout = put_timeout
+        self.close_timeout = close_timeout
+        self._gave_up_at: float | None = None  # set once closing meets a failing database
         self._queue: queue.Queue[_Pending | _Marker] = queue.Queue(maxsize=queue_max)
         self._write_lock = threading.Lock()
         self._last_checkpoint = time.monotonic()
@@ -243,16 +246,28 @@ class AuditLog:
                 marker.done.set()
 
     def _write(self, batch: list[_Pending], *, force: bool) -> None:
+        """Append ``batch``, retrying until the database takes it: events are never
+        dropped while the log is open. Meanwhile :meth:`flush` and :meth:`checkpoint`
+        raise, and :meth:`emit` raises once the queue is full, so callers see the outage.
+        Only a closing log gives up, after ``close_timeout`` seconds, and then writes
+        every event it could not store, whole, to the error log: the operator's record."""
         delay = 0.1
-        for attempt in range(6):
+        attempt = 0
+        while True:
             try:
                 self._append(batch, force=force)
             except Exception as exc:  # keep the events; the database may come back
-                log.warning("audit append failed (attempt %d): %s", attempt + 1, exc)
+                attempt += 1
+                log.warning("audit append failed (attempt %d): %s", attempt, exc)
                 self._error = exc
+                if self._closed and self._gave_up_at is None:
+                    self._gave_up_at = time.monotonic() + self.close_timeout
+                if self._gave_up_at is not None and time.monotonic() >= self._gave_up_at:
+                    for pending in batch:
+                        log.error("audit event not stored: %s", pending.body.decode())
+                    return
                 time.sleep(delay)
                 delay = min(delay * 4, 5.0)
             else:
                 self._error = None
                 return
-        log.error("dropping %d audit events after repeated failures", len(batch))
