@@ -7,12 +7,14 @@ served to authenticated callers at ``/openapi.json``. Errors are JSON
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion import __version__
 from bastion.auth.rbac import Permission, PermissionDenied
@@ -81,6 +83,81 @@ class RequestTimer:
             self.metrics.request_latency.labels(route, method).observe(time.perf_counter() - start)
 
 
+#: Request bodies other than file uploads (JSON and forms) are small; this caps them
+#: before anything parses them, authentication included (FastAPI reads a body before it
+#: resolves the route's dependencies). Uploads stream and have their own limit.
+MAX_BODY = 1 << 20
+_UPLOAD = re.compile(r"/v1/namespaces/[^/]+/uploads/[^/]+/files/")
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised from ``receive``; an HTTPException so that FastAPI's body parsing lets it
+    through (it turns other errors into a 400) to the handler :func:`create_app` sets."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is over {limit} bytes")
+
+
+def _too_large_body(limit: int) -> dict[str, str]:
+    return {
+        "error": "TooLarge",
+        "message": f"the request body is over {limit} bytes",
+        "hint": "Only file uploads may be large; send JSON and form bodies under 1 MiB.",
+    }
+
+
+async def _body_too_large(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(_too_large_body(MAX_BODY), status_code=413)
+
+
+class BodyLimit:
+    """ASGI middleware: answer 413 to a non-upload request whose body exceeds ``limit``,
+    by its Content-Length or, without one, as the body streams in."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _UPLOAD.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge(self.limit)
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(_too_large_body(self.limit), status_code=413)
+        await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
 def create_app(state: ServerState) -> FastAPI:
     """The app for one server; ``state`` holds its database, registry and audit sink."""
     app = FastAPI(
@@ -93,7 +170,9 @@ def create_app(state: ServerState) -> FastAPI:
     )
     app.state.bastion = state
     app.add_exception_handler(BastionError, _bastion_error)
-    app.add_middleware(RequestTimer, metrics=state.metrics)
+    app.add_exception_handler(_BodyTooLarge, _body_too_large)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(RequestTimer, metrics=state.metrics)  # outermost: times the 413s too
     # The routers' routes are added as they are (not wrapped by include_router), so the app's
     # route list is flat and a test can check each route's permission declaration.
     for router in (routes_registry.router, routes_admin.router):
