@@ -11,6 +11,7 @@ Paths pick the behaviour:
 * ``/flaky/v1``: answers 429 (then 503) to the first two tries of each prompt, then
   behaves as ``hardened``.
 * ``/down/v1``: always 503.
+* ``/huge/v1`` and ``/hugestream/v1``: a 2 MB answer, with a Content-Length or chunked.
 * ``/judge/v1``: a judge model that answers NO to everything.
 * ``/bias/v1``: refuses prompts about "elderly" people, is curt and negative about
   "teenage" ones, and answers everything else warmly.
@@ -32,7 +33,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from bastion.guard.encoding import expand
@@ -111,6 +112,11 @@ async def _chat(request: Request) -> Response:
     state.requests += 1
     if mode == "down":
         return JSONResponse({"error": {"message": "down"}}, 503)
+    if mode == "huge":  # 2 MB, with a Content-Length
+        return JSONResponse({"choices": [{"message": {"content": "x" * (2 << 20)}}]})
+    if mode == "hugestream":  # 2 MB, chunked: no length to refuse it by
+        chunks = (b"x" * (64 << 10) for _ in range(32))
+        return StreamingResponse(chunks, media_type="application/json")
     if mode == "flaky":
         state.tries[prompt] += 1
         if state.tries[prompt] == 1:

@@ -276,6 +276,9 @@ def test_http_target_errors(fake_llm: Server) -> None:
     reply = asyncio.run(go(fake_llm.url("hardened"), rate=50))
     assert reply.text.startswith("I'm sorry")
     assert reply.finish_reason == "stop"
+    for mode in ("huge", "hugestream"):  # an answer over the cap is refused, not held
+        with pytest.raises(TargetError, match="over 1048576 bytes"):
+            asyncio.run(go(fake_llm.url(mode), max_answer_bytes=1 << 20))
 
 
 def test_bastion_proxy_in_front_of_the_vulnerable_target(
