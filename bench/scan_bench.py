@@ -34,6 +34,7 @@ from _measure import Command, Run, measure
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "benchmarks.md"
 START, END = "<!-- scan-bench:start -->", "<!-- scan-bench:end -->"
+REPO_START, REPO_END = "<!-- scan-repo-bench:start -->", "<!-- scan-repo-bench:end -->"
 PEERS = ("modelscan", "picklescan", "fickling", "modelaudit")
 FLOOR = "floor (cat)"
 #: fickling appends one JSON document per call to this file (in the tool's log folder).
@@ -69,6 +70,14 @@ INPUTS = (
     Input("pickle", "~200 MB pickle of many small objects (protocol 4)", "many-objects.pkl"),
     Input("dir", "Directory of 1,000 small model files", "models-1000"),
 )
+
+#: A whole model repository, in a section of its own (``--only repo`` measures it alone).
+REPO_INPUT = Input(
+    "repo",
+    "~2 GB model repository: safetensors shards, GGUF, ONNX, tokenizer and configs",
+    "model-repo",
+)
+ALL_INPUTS = (*INPUTS, REPO_INPUT)
 
 CKPT_LAYERS, CKPT_ROWS, CKPT_COLS = 30, 4096, 2048  # 30 x (4096x2048 + 4096) float32 = 1.0 GB
 PICKLE_TARGET_BYTES = 200_000_000
@@ -168,7 +177,86 @@ def gen_dir(dest: Path) -> None:
             np.save(name.with_suffix(".npy"), nrng.normal(size=(rng.choice((16, 24, 32)), 32)))
 
 
+def gen_repo(dest: Path) -> None:
+    """A Hugging Face-style folder of about 1.9 GB, every file benign: three safetensors
+    shards (1.5 GB of float32) with their index, a GGUF export (float16) with a Llama-style
+    chat template, an ONNX export (MatMul chain, 128 MB of initializers), tokenizer files,
+    configs and a README. What a user downloads and scans before loading anything."""
+    import gguf
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from safetensors.numpy import save_file
+
+    dest.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    shards, per_shard, dim = 3, 8, 4096
+    weight_map: dict[str, str] = {}
+    total = 0
+    for shard in range(shards):
+        name = f"model-{shard + 1:05d}-of-{shards:05d}.safetensors"
+        tensors = {}
+        for i in range(per_shard):
+            key = f"model.layers.{shard * per_shard + i}.mlp.down_proj.weight"
+            tensors[key] = rng.standard_normal((dim, dim), dtype=np.float32)
+            weight_map[key] = name
+            total += tensors[key].nbytes
+        save_file(tensors, str(dest / name), metadata={"format": "pt"})
+        del tensors
+    index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+    (dest / "model.safetensors.index.json").write_text(json.dumps(index, indent=2))
+
+    template = (
+        "{{ bos_token }}{% for message in messages %}"
+        "{% if message['role'] == 'system' %}<<SYS>>\n{{ message['content'] }}\n<</SYS>>\n\n"
+        "{% elif message['role'] == 'user' %}[INST] {{ message['content'] | trim }} [/INST]"
+        "{% else %} {{ message['content'] | trim }} {{ eos_token }}{% endif %}{% endfor %}"
+    )
+    writer = gguf.GGUFWriter(str(dest / "model-f16.gguf"), "llama")
+    writer.add_name("bench")
+    writer.add_context_length(4096)
+    writer.add_chat_template(template)
+    for i in range(4):
+        writer.add_tensor(
+            f"blk.{i}.ffn_down.weight", rng.standard_normal((dim, dim * 2)).astype(np.float16)
+        )
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    inits, nodes, prev = [], [], "input"
+    for i in range(8):  # 8 x 16 MB of float32
+        inits.append(
+            numpy_helper.from_array(rng.standard_normal((2048, 2048), np.float32), f"w{i}")
+        )
+        nodes.append(helper.make_node("MatMul", [prev, f"w{i}"], [f"h{i}"]))
+        prev = f"h{i}"
+    graph = helper.make_graph(
+        nodes,
+        "bench",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 2048])],
+        [helper.make_tensor_value_info(prev, TensorProto.FLOAT, [1, 2048])],
+        initializer=inits,
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(dest / "model.onnx"))  # fmt: skip
+
+    vocab = {f"tok{i}": i for i in range(32_000)}
+    tokenizer = {"version": "1.0", "model": {"type": "BPE", "vocab": vocab, "merges": []}}
+    (dest / "tokenizer.json").write_text(json.dumps(tokenizer))
+    (dest / "tokenizer_config.json").write_text(
+        json.dumps({"bos_token": "<s>", "eos_token": "</s>", "chat_template": template})
+    )
+    (dest / "special_tokens_map.json").write_text(json.dumps({"bos_token": "<s>"}))
+    config = {"architectures": ["LlamaForCausalLM"], "hidden_size": dim, "torch_dtype": "float32"}
+    (dest / "config.json").write_text(json.dumps(config, indent=2))
+    (dest / "generation_config.json").write_text(json.dumps({"max_new_tokens": 256}))
+    (dest / "README.md").write_text("# bench\n\nA generated model repository.\n")
+
+
 GENERATORS: dict[str, Callable[[Path], None]] = {
+    "repo": gen_repo,
     "tiny": gen_tiny,
     "checkpoint": gen_checkpoint,
     "pickle": gen_pickle,
@@ -599,9 +687,9 @@ def _peer(r: Result) -> str:
     return f"{r.tool} {r.run.wall_s:.2f} s wall ({r.run.cpu_s:.2f} s CPU, exit {r.run.exit_code})"
 
 
-def targets(results: dict[tuple[str, str], Result]) -> list[str]:
+def targets(results: dict[tuple[str, str], Result], inputs: Sequence[Input] = INPUTS) -> list[str]:
     lines = []
-    for inp in INPUTS:
+    for inp in inputs:
         b = results.get((inp.key, "bastion"))
         peers = [r for p in PEERS if (r := results.get((inp.key, p)))]
         if b is None or b.run.exit_code is None or not peers:
@@ -654,6 +742,7 @@ READING = (
 
 
 def render(out: Path, results: dict[tuple[str, str], Result], machine: str, argv: str) -> str:
+    results = {k: r for k, r in results.items() if k[0] != REPO_INPUT.key}
     stamps = sorted(r.when for r in results.values())
     span = f"{stamps[0]} to {stamps[-1]}" if stamps else "never"
     parts = [
@@ -697,13 +786,46 @@ def render(out: Path, results: dict[tuple[str, str], Result], machine: str, argv
     return "\n".join(parts) + "\n"
 
 
-def write_doc(section: str) -> None:
-    """Replace our section between the markers, keeping the rest of the file."""
+def render_repo(out: Path, results: dict[tuple[str, str], Result], machine: str, argv: str) -> str:
+    mine = [r for (key, _), r in results.items() if key == REPO_INPUT.key]
+    stamps = sorted(r.when for r in mine)
+    span = f"{stamps[0]} to {stamps[-1]}" if stamps else "never"
+    parts = [
+        REPO_START,
+        "## Model scanner: a whole model repository",
+        "",
+        "The same harness on a generated Hugging Face-style folder in the formats models ship "
+        "in (every file benign): what `bastion scan DIR` does before anything loads a "
+        "downloaded model. Each peer is pointed at the folder as its documentation says; "
+        "the notes say how many files each one actually looked at.",
+        "",
+        f"Machine: {machine}. Measured {span}.",
+        "",
+        "Speed means little without coverage: a tool that skips every file or finds nothing "
+        "it can parse (see the notes under the table) is fast because it read nothing, and a "
+        "tool that reads every file as a pickle flags the ones that are not. The target is "
+        "read against the tools that examined every file.",
+        "",
+        *targets(results, (REPO_INPUT,)),
+        "",
+        *table(REPO_INPUT, out, results),
+        "How to reproduce (about 1.9 GB of disk under `bench/out/`):",
+        "",
+        "```bash",
+        f"python bench/scan_bench.py --only repo{argv}",
+        "```",
+        REPO_END,
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def write_doc(section: str, start: str = START, end: str = END) -> None:
+    """Replace a section between its markers, keeping the rest of the file."""
     DOC.parent.mkdir(parents=True, exist_ok=True)
     text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1].lstrip("\n")
         text = before + section + ("\n" + after if after else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
@@ -734,7 +856,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="NAME",
         help="measure only this tool (bastion, floor, a peer) or input "
-        f"({', '.join(i.key for i in INPUTS)}); repeatable. Other results are kept.",
+        f"({', '.join(i.key for i in ALL_INPUTS)}); repeatable. Other results are kept.",
     )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per run (default 600)")
     p.add_argument("--skip-peers", action="store_true", help="measure only bastion and the floor")
@@ -750,7 +872,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-KNOWN_NAMES = {i.key for i in INPUTS} | {"bastion", "floor", "cat", FLOOR, *PEERS}
+KNOWN_NAMES = {i.key for i in ALL_INPUTS} | {"bastion", "floor", "cat", FLOOR, *PEERS}
 
 
 def selected(name: str, only: list[str]) -> bool:
@@ -781,7 +903,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {k: refresh_verdict(r, out) for k, r in results.items()}
     versions = {p: r.version for p in PEERS for (_, t), r in results.items() if t == p}
     flags = "" if out == (REPO / "bench" / "out").resolve() else " --out DIR"
-    write_doc(render(out, results, machine_line(versions), flags))
+    # A section is rewritten only from results it has: measuring the repository alone
+    # leaves the other section as it was.
+    if any(key != REPO_INPUT.key for key, _ in results):
+        write_doc(render(out, results, machine_line(versions), flags))
+    if any(key == REPO_INPUT.key for key, _ in results):
+        section = render_repo(out, results, machine_line(versions), flags)
+        write_doc(section, REPO_START, REPO_END)
     print(f"wrote {rel(DOC)}; raw results in {rel(results_file)}")
     return 0
 
@@ -801,10 +929,10 @@ def measure_all(
         tools.append(bastion_tool(exe))
     if not args.skip_peers:
         tools += peer_tools(out, ensure_peers(out), args.timeout)
-    input_keys = {i.key for i in INPUTS}
+    input_keys = {i.key for i in ALL_INPUTS}
     only_inputs = [o for o in args.only if o in input_keys]
     only_tools = [o for o in args.only if o not in input_keys]
-    for inp in INPUTS:
+    for inp in ALL_INPUTS:
         if only_inputs and inp.key not in only_inputs:
             continue
         path = ensure_input(inp, out, args.regen)
