@@ -99,7 +99,7 @@ def render(r: dict[str, Any]) -> str:
     parts = [
         "# Benchmarks: the red-team runner",
         "",
-        "Written by `bench/redteam_bench.py` (see its docstring). Numbers from one run on this "
+        "Written by `bench/redteam.py` (see its docstring). Numbers from one run on this "
         "project's shared machine; nothing here is asserted by a test.",
         "",
         f"Machine: {r['machine']}. Measured {r['date']}. garak {garak}.",

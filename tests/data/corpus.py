@@ -1,6 +1,6 @@
 """Synthetic instruction data: a clean corpus and the poisoning attacks the scanner must find.
 
-Shared by the tests and ``bench/data_bench.py``. The clean corpus is varied on purpose
+Shared by the tests and ``bench/data_poisoning.py``. The clean corpus is varied on purpose
 (Zipf-distributed vocabulary, many prompt shapes, a few legitimate links, refusals of
 harmful requests, some duplicates) so that a detector that fires on ordinary data
 shows up as false positives here.

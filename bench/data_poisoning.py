@@ -1,8 +1,8 @@
 """Benchmark the training-data scanner: speed and memory, and recall/precision on planted poison.
 
-    python bench/data_bench.py                      # 1M-row speed run + quality at 0.5/1/3 %
-    python bench/data_bench.py --rows 200000        # a smaller speed run
-    python bench/data_bench.py --prompts FILE.jsonl # real prompts ("text") for the clean rows
+    python bench/data_poisoning.py                      # 1M-row speed run + quality at 0.5/1/3 %
+    python bench/data_poisoning.py --rows 200000        # a smaller speed run
+    python bench/data_poisoning.py --prompts FILE.jsonl # real prompts ("text") for the clean rows
 
 Speed: a generated JSON Lines file of ``--rows`` rows is scanned in a child process per
 configuration (each detector alone, all together, and reading only as the floor); rows
@@ -241,7 +241,7 @@ def _quality_lines(title: str, q: dict[str, Any]) -> list[str]:
 INTRO = [
     "# Benchmarks: training-data scanner",
     "",
-    "Written by `bench/data_bench.py`. No peer tool offers a turnkey scanner for instruction "
+    "Written by `bench/data_poisoning.py`. No peer tool offers a turnkey scanner for instruction "
     "data, so the comparison is with the floor: reading and parsing the rows at all.",
     "",
     "Detection: a row is flagged when a finding of MEDIUM or above from a poisoning "
