@@ -117,7 +117,7 @@ def test_what_the_server_did_is_in_the_verifiable_audit_log(tmp_path: Path) -> N
             metrics.text,
         )
         assert timed is not None, metrics.text
-        assert int(float(timed[1])) >= 7
+        assert int(float(timed[1])) >= 6  # one good and five bad tokens; no token: "unmatched"
     finally:
         _stop(proc)  # SIGTERM: the log drains and signs a checkpoint on the way out
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

@@ -17,12 +17,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion import __version__
+from bastion.audit import AuditEvent, Outcome
 from bastion.auth.rbac import Permission, PermissionDenied
 from bastion.auth.tokens import AuthenticationError
 from bastion.errors import BastionError, IntegrityError
 from bastion.monitoring.metrics import Metrics, render_latest
 from bastion.registry.errors import BadRequest, Conflict, NotFound, Quarantined, TooLarge
 from bastion.server import routes_admin, routes_registry
+from bastion.server.mtls import certificate_principal
 from bastion.server.security import Caller, requires
 from bastion.server.state import ServerState
 
@@ -158,6 +160,52 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
+#: Paths whose routes authenticate (everything the API serves but PUBLIC_PATHS).
+_AUTHENTICATED_PREFIXES = ("/v1/", "/metrics", "/openapi.json")
+_NO_CREDENTIALS = "this route needs an API token: Authorization: Bearer <token>"
+
+
+class CredentialsRequired:
+    """ASGI middleware: a request to an authenticated route that carries no credentials at
+    all (no Authorization header, no verified client certificate) is answered 401 before
+    anything reads its body, so not even a malformed body tells it a route exists. Which
+    credentials are valid, and what they may do, is still decided by each route's
+    ``requires(...)`` dependency."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or path in PUBLIC_PATHS
+            or not path.startswith(_AUTHENTICATED_PREFIXES)
+            or any(name == b"authorization" for name, _ in scope["headers"])
+            or certificate_principal(scope.get("state")) is not None
+        ):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        self.state.audit.emit(
+            AuditEvent(
+                action="auth.token",
+                actor="anonymous",
+                outcome=Outcome.DENIED,
+                resource=path,
+                source=client[0] if client else None,
+                reason=_NO_CREDENTIALS,
+            )
+        )
+        error = AuthenticationError(_NO_CREDENTIALS)
+        response = JSONResponse(
+            {"error": "AuthenticationError", "message": error.message, "hint": error.hint},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+        await response(scope, _no_receive, send)
+
+
 def create_app(state: ServerState) -> FastAPI:
     """The app for one server; ``state`` holds its database, registry and audit sink."""
     app = FastAPI(
@@ -172,6 +220,7 @@ def create_app(state: ServerState) -> FastAPI:
     app.add_exception_handler(BastionError, _bastion_error)
     app.add_exception_handler(_BodyTooLarge, _body_too_large)
     app.add_middleware(BodyLimit)
+    app.add_middleware(CredentialsRequired, state=state)
     app.add_middleware(RequestTimer, metrics=state.metrics)  # outermost: times the 413s too
     # The routers' routes are added as they are (not wrapped by include_router), so the app's
     # route list is flat and a test can check each route's permission declaration.
