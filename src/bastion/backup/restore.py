@@ -62,10 +62,10 @@ def restore_backup(
         raise BackupError(
             f"{data_dir} is not empty", hint="Restore into a new, empty data directory."
         )
-    _check_empty(engine)
     secrets = _seal.unseal((path / "keys.sealed").read_bytes(), passphrase)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(data_dir, 0o700)
+    _check_empty(engine)
     for name, data in secrets.items():
         _write_private(data_dir, name, data)
     for name in PUBLIC_FILES:
