@@ -42,6 +42,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "guard": ("bastion.cli.guard", "guard", "LLM firewall: check prompts and responses; proxy."),
     "audit": ("bastion.cli.audit", "audit", "Verify, prove, search and export the audit log."),
     "users": ("bastion.cli.users", "users", "Manage users, roles, MFA and sessions (server host)."),
+    "incident": (
+        "bastion.cli.incident",
+        "incident",
+        "Incident playbooks: contain, quarantine, rotate keys, evidence.",
+    ),
     "backup": (
         "bastion.cli.backup",
         "backup",
