@@ -47,6 +47,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "incident",
         "Incident playbooks: contain, quarantine, rotate keys, evidence.",
     ),
+    "doctor": (
+        "bastion.cli.doctor",
+        "doctor",
+        "Check ML packages for known advisories and the server's configuration.",
+    ),
     "backup": (
         "bastion.cli.backup",
         "backup",
