@@ -198,3 +198,44 @@ def test_decoding_untrusted_json_never_crashes_oddly(raw: object) -> None:
 def test_untrusted_manifests_raise_only_verification_errors(data: bytes) -> None:
     with pytest.raises(BackupVerificationError):
         Manifest.from_bytes(data)
+
+
+def test_backups_taken_during_uploads_are_consistent(server: Server, tmp_path: Path) -> None:
+    """Pushes keep committing while snapshots are taken; each snapshot verifies and
+    restores (foreign keys hold: no file row without its blob, no blob without its file)."""
+    import threading
+
+    from bastion.backup import restore_backup
+    from bastion.db import make_engine
+
+    stop = threading.Event()
+    pushed: list[str] = []
+    assert server.admin_token is not None
+
+    def push() -> None:
+        with server.client(server.admin_token or "") as admin:
+            i = 0
+            while not stop.is_set() and i < 40:
+                admin.push(model(tmp_path / f"busy{i}", {"i": i}, b"w" * 20_000), f"lab/busy:{i}")
+                pushed.append(f"lab/busy:{i}")
+                i += 1
+
+    worker = threading.Thread(target=push)
+    worker.start()
+    try:
+        snaps = [_backup(server, tmp_path / "b") for _ in range(3)]
+    finally:
+        stop.set()
+        worker.join()
+    for snap in snaps:
+        verify_backup(tmp_path / "b", public_key=snap.public_key, snapshot=snap.snapshot)
+    assert oct((tmp_path / "b").stat().st_mode & 0o777) == "0o700"
+    engine = make_engine(f"sqlite:///{tmp_path / 'restored.db'}")
+    try:
+        result = restore_backup(tmp_path / "b", tmp_path / "restored", engine=engine,
+                                public_key=snaps[-1].public_key, passphrase=PASSPHRASE)  # fmt: skip
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    finally:
+        engine.dispose()
+    assert result.blobs == snaps[-1].blobs

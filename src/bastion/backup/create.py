@@ -119,8 +119,12 @@ def create_backup(
             )
         )
         log.checkpoint()
+    # The dump holds password hashes and token digests: only the owner may read a backup.
+    for folder in (dest, dest / "snapshots"):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     work = dest / "snapshots" / f".{snapshot}.part"
-    (work / "db").mkdir(parents=True, mode=0o700)
+    work.mkdir(mode=0o700)
+    (work / "db").mkdir(mode=0o700)
     try:
         with read_snapshot(engine) as conn:
             tables = _rows.dump_tables(conn, work / "db")

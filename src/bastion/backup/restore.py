@@ -71,6 +71,7 @@ def restore_backup(
     for name in PUBLIC_FILES:
         if (path / name).is_file():
             shutil.copyfile(path / name, data_dir / name)
+    (data_dir / "blobs").mkdir(mode=0o700, exist_ok=True)
     for blob_id, digest in manifest.blobs.items():
         target = blob_file(data_dir, blob_id)
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
