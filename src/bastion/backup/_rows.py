@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
@@ -88,17 +88,23 @@ def dump_tables(conn: Connection, out_dir: Path) -> dict[str, int]:
         order = list(table.primary_key.columns) or list(table.columns)
         query = sa.select(table).order_by(*order)
         count = 0
+        result = conn.execute(query)
+        names = list(result.keys())
         with (out_dir / f"{table.name}.jsonl").open("w", encoding="utf-8") as out:
-            for row in conn.execute(query):
-                _write_row(out, row._mapping)
+            for row in result:
+                record = {
+                    n: v if type(v) in _PLAIN else encode_value(v)
+                    for n, v in zip(names, row, strict=True)
+                }
+                out.write(_ENCODER.encode(record) + "\n")
                 count += 1
         counts[table.name] = count
     return counts
 
 
-def _write_row(out: IO[str], row: Mapping[Any, Any]) -> None:
-    record = {name: encode_value(value) for name, value in row.items()}
-    out.write(json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n")
+#: Values written as they are (checked by exact type: ``bool`` is an ``int``, both plain).
+_PLAIN = frozenset({str, int, bool, type(None)})
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def read_rows(path: Path) -> Iterator[dict[str, object]]:
@@ -107,7 +113,7 @@ def read_rows(path: Path) -> Iterator[dict[str, object]]:
             raw = json.loads(line)
             if not isinstance(raw, dict):
                 raise ValueError(f"{path.name}: a row is not a JSON object")
-            yield {str(k): decode_value(v) for k, v in raw.items()}
+            yield {str(k): decode_value(v) if type(v) is dict else v for k, v in raw.items()}
 
 
 def _fit(value: object, column: sa.Column[Any], dialect: str) -> object:

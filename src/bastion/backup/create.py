@@ -137,7 +137,7 @@ def create_backup(
             if (data_dir / name).is_file():
                 (work / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(data_dir / name, work / name)
-        audit = _audit_section(work, signer)
+        audit = _audit_section(work, signer, tables.get("audit_entries", 0))
         files = {
             p.relative_to(work).as_posix(): sha256_file(p)
             for p in sorted(work.rglob("*"))
@@ -268,8 +268,7 @@ def _copy_one(source: Path, pool: Path) -> tuple[str, int, bool]:
     return name, size, True
 
 
-def _audit_section(work: Path, signer: NoteSigner) -> dict[str, object]:
-    entries = sum(1 for _ in _dumped(work, "audit_entries"))
+def _audit_section(work: Path, signer: NoteSigner, entries: int) -> dict[str, object]:
     latest: dict[str, object] | None = None
     for row in _dumped(work, "audit_checkpoints"):
         if latest is None or int(str(row["size"])) > int(str(latest["size"])):
