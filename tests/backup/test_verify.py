@@ -239,3 +239,9 @@ def test_backups_taken_during_uploads_are_consistent(server: Server, tmp_path: P
     finally:
         engine.dispose()
     assert result.blobs == snaps[-1].blobs
+
+
+@given(st.binary(max_size=300))
+def test_untrusted_key_bundles_raise_integrity_errors_only(data: bytes) -> None:
+    with pytest.raises(IntegrityError):
+        unseal(data, b"a passphrase that is long")

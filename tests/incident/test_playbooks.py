@@ -58,8 +58,9 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def ws(server: Server) -> Iterator[Workspace]:
-    with workspace(server.paths.data_dir, str(server.engine.url.render_as_string(False)),
-                   actor="operator:test") as w:  # fmt: skip
+    with workspace(
+        server.paths.data_dir, str(server.engine.url.render_as_string(False)), actor="operator:test"
+    ) as w:
         yield w
 
 
@@ -80,17 +81,24 @@ def test_contain_a_user(server: Server, ws: Workspace, tmp_path: Path) -> None:
     identity.create_user(Operator("t"), "mallory", PASSWORD)
     session = identity.login("mallory", PASSWORD)
     with server.engine.begin() as conn:
-        made = issue_token(conn, name="mallory-ci", created_by="user:mallory",
-                           ttl=timedelta(hours=1))  # fmt: skip
+        made = issue_token(
+            conn, name="mallory-ci", created_by="user:mallory", ttl=timedelta(hours=1)
+        )
     keys = tmp_path / "proxy-keys.json"
     mine, theirs = generate_key(), generate_key()
-    keys.write_text(json.dumps({"keys": [{"id": "mallory", "sha256": mine[1]},
-                                         {"id": "bob", "sha256": theirs[1]}]}))  # fmt: skip
+    keys.write_text(
+        json.dumps(
+            {"keys": [{"id": "mallory", "sha256": mine[1]}, {"id": "bob", "sha256": theirs[1]}]}
+        )
+    )
 
     plan = contain_principal(ws, "user:mallory", reason="drill", proxy_keys=keys, dry_run=True)
     assert [c.action for c in plan.changes] == [
-        "user.disable", "session.revoke", "token.revoke", "proxy_key.block"
-    ]  # fmt: skip
+        "user.disable",
+        "session.revoke",
+        "token.revoke",
+        "proxy_key.block",
+    ]
     assert identity.authenticate(session.token)  # nothing changed yet
     assert KeyStore.load(keys).verify(mine[0]) is not None
 
@@ -137,12 +145,16 @@ def test_quarantine_by_reference_namespace_and_uploader(
         assert "incident: poisoned" in admin.info("lab/m:0")["state_reason"]
         now = datetime.now(UTC)
         window = quarantine_versions(
-            ws, reason="bad uploader", uploaded_by="token:admin",
-            since=now - timedelta(hours=1), until=now + timedelta(minutes=1),
-        )  # fmt: skip
+            ws,
+            reason="bad uploader",
+            uploaded_by="token:admin",
+            since=now - timedelta(hours=1),
+            until=now + timedelta(minutes=1),
+        )
         assert [c.target for c in window.changes] == ["lab/m:1", "prod/p:1"]  # m:0 was done
-        empty = quarantine_versions(ws, reason="x", uploaded_by="token:admin",
-                                    until=now - timedelta(hours=1))  # fmt: skip
+        empty = quarantine_versions(
+            ws, reason="x", uploaded_by="token:admin", until=now - timedelta(hours=1)
+        )
         assert empty.changes == ()
     assert _log_ok(server, ws).count("model.quarantine") == 3
 
@@ -153,17 +165,28 @@ def test_rotate_kek_and_distrust_a_signing_key(
     leaked, kept = k.generate("ecdsa-p256"), k.generate("ecdsa-p256")
     assert server.admin_token is not None
     with server.client(server.admin_token) as admin:
-        admin.set_policy("prod", {"require_signature": True, "allow_unscanned": True,
-                                  "trusted_keys": [k.public_pem(leaked).decode(),
-                                                   k.public_pem(kept).decode()]})  # fmt: skip
+        admin.set_policy(
+            "prod",
+            {
+                "require_signature": True,
+                "allow_unscanned": True,
+                "trusted_keys": [k.public_pem(leaked).decode(), k.public_pem(kept).decode()],
+            },
+        )
         provider = LocalKeyFileProvider.open(server.paths.key_file)
         before = provider.current().version
-        plan = rotate_trust(ws, reason="kek may have leaked", keys=provider,
-                            distrust=[k.public_pem(leaked)], dry_run=True)  # fmt: skip
+        plan = rotate_trust(
+            ws,
+            reason="kek may have leaked",
+            keys=provider,
+            distrust=[k.public_pem(leaked)],
+            dry_run=True,
+        )
         assert [c.action for c in plan.changes] == ["key.rotate", "namespace.policy"]
         assert LocalKeyFileProvider.open(server.paths.key_file).current().version == before
-        rotate_trust(ws, reason="kek may have leaked", keys=provider,
-                     distrust=[k.public_pem(leaked)])  # fmt: skip
+        rotate_trust(
+            ws, reason="kek may have leaked", keys=provider, distrust=[k.public_pem(leaked)]
+        )
         assert LocalKeyFileProvider.open(server.paths.key_file).current().version == before + 1
         with server.engine.connect() as conn:
             versions = set(conn.execute(sa.select(t.blobs.c.key_version)).scalars())
@@ -189,8 +212,9 @@ def test_evidence_bundle_verifies_offline_and_catches_edits(
     server: Server, ws: Workspace, tmp_path: Path
 ) -> None:
     out = tmp_path / "evidence"
-    result = export_evidence(ws, out, reason="case 7", where=Filter(action="model.*"),
-                             versions=["lab/m:1"])  # fmt: skip
+    result = export_evidence(
+        ws, out, reason="case 7", where=Filter(action="model.*"), versions=["lab/m:1"]
+    )
     assert result.events >= 3  # three pushes at least
     vkey = ws.log.signer.vkey()
     report = verify_evidence(out, vkey=vkey)
@@ -212,10 +236,23 @@ def test_evidence_bundle_verifies_offline_and_catches_edits(
 
 def test_cli_dry_run_json(server: Server, tmp_path: Path) -> None:
     url = server.engine.url.render_as_string(hide_password=False)
-    result = CliRunner().invoke(cli, [
-        "incident", "quarantine", "--namespace", "prod", "--reason", "check", "--dry-run",
-        "--json", "--data-dir", str(server.paths.data_dir), "--database-url", url,
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        cli,
+        [
+            "incident",
+            "quarantine",
+            "--namespace",
+            "prod",
+            "--reason",
+            "check",
+            "--dry-run",
+            "--json",
+            "--data-dir",
+            str(server.paths.data_dir),
+            "--database-url",
+            url,
+        ],
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["dry_run"] is True
@@ -223,3 +260,50 @@ def test_cli_dry_run_json(server: Server, tmp_path: Path) -> None:
     assert server.admin_token is not None
     with server.client(server.admin_token) as admin:
         assert admin.info("prod/p:1")["state"] == "committed"
+
+
+def test_cli_contain_rotate_and_evidence(server: Server, tmp_path: Path) -> None:
+    url = server.engine.url.render_as_string(hide_password=False)
+    where = ["--data-dir", str(server.paths.data_dir), "--database-url", url]
+    with server.engine.begin() as conn:
+        made = issue_token(conn, name="ci", created_by="test", ttl=timedelta(hours=1))
+    runner = CliRunner()
+    plan = runner.invoke(
+        cli, ["incident", "contain", "token:ci", "--reason", "r", "--dry-run", *where]
+    )
+    assert plan.exit_code == 0, plan.output
+    assert "would change 1" in plan.output
+    with server.client(made.secret) as c:
+        assert c.whoami()  # the dry run left it alone
+    done = runner.invoke(cli, ["incident", "contain", "token:ci", "--reason", "r", *where])
+    assert done.exit_code == 0, done.output
+    assert "token.revoke" in done.output
+    old = tmp_path / "old.pub"
+    old.write_bytes(k.public_pem(k.generate("ed25519")))
+    rotated = runner.invoke(
+        cli,
+        [
+            "incident",
+            "rotate-keys",
+            "--no-kek",
+            "--distrust-key",
+            str(old),
+            "--reason",
+            "r",
+            "--json",
+            *where,
+        ],
+    )
+    assert rotated.exit_code == 0, rotated.output
+    assert json.loads(rotated.output)["changes"] == []  # no namespace trusted it
+    out = tmp_path / "bundle"
+    exported = runner.invoke(
+        cli, ["incident", "evidence", str(out), "--action", "incident.*", "--reason", "r", *where]
+    )
+    assert exported.exit_code == 0, exported.output
+    vkey = exported.output.split("verifier key: ")[1].strip()
+    checked = runner.invoke(cli, ["incident", "verify-evidence", str(out), "--vkey", vkey])
+    assert checked.exit_code == 0, checked.output
+    missing = runner.invoke(cli, ["incident", "contain", "user:nobody", "--reason", "r", *where])
+    assert missing.exit_code == 2
+    assert "no user" in missing.output
