@@ -88,6 +88,14 @@ def read_snapshot(engine: Engine) -> Iterator[Connection]:
                 conn.rollback()
 
 
+@dataclass(frozen=True, slots=True)
+class _Copied:
+    blobs: dict[str, str]
+    copied: int
+    bytes_copied: int
+    bytes_reused: int
+
+
 def create_backup(
     data_dir: Path,
     dest: Path,
@@ -106,19 +114,7 @@ def create_backup(
     secrets = _secrets(data_dir, settings_file)
     sealed = _seal.seal(secrets, passphrase)  # checks the passphrase before anything is written
     signer = NoteSigner.load_or_create(data_dir / AUDIT_KEY_FILE, AUDIT_ORIGIN)
-    # The backup is itself an audited change; the checkpoint signed here covers it, so the
-    # snapshot's audit log ends in a signed tree.
-    with AuditLog(engine, signer=signer) as log:
-        log.emit(
-            AuditEvent(
-                action="backup.create",
-                actor=actor,
-                resource=f"backup:{snapshot}",
-                source="cli",
-                details={"sealed": ", ".join(sorted(secrets))},
-            )
-        )
-        log.checkpoint()
+    _record(engine, signer, actor, snapshot, secrets)
     # The dump holds password hashes and token digests: only the owner may read a backup.
     for folder in (dest, dest / "snapshots"):
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -131,52 +127,77 @@ def create_backup(
             heads = _heads(conn)
             dialect = conn.dialect.name
         blob_ids = [str(r["id"]) for r in _dumped(work, "registry_blobs")]
-        blobs, copied, bytes_copied, bytes_reused = _copy_blobs(data_dir, dest, blob_ids)
+        copied = _copy_blobs(data_dir, dest, blob_ids)
         (work / "keys.sealed").write_bytes(sealed)
         for name in PUBLIC_FILES:
             if (data_dir / name).is_file():
                 (work / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(data_dir / name, work / name)
         audit = _audit_section(work, signer, tables.get("audit_entries", 0))
-        files = {
-            p.relative_to(work).as_posix(): sha256_file(p)
-            for p in sorted(work.rglob("*"))
-            if p.is_file()
-        }
         manifest = Manifest(
             snapshot=snapshot,
             created_at=now.isoformat(),
             dialect=dialect,
             heads=heads,
             tables=tables,
-            blobs=blobs,
-            files=files,
+            blobs=copied.blobs,
+            files=_digests(work),
             audit=audit,
             sealed=tuple(sorted(secrets)),
         )
-        body = manifest.to_bytes()
-        (work / "manifest.json").write_bytes(body)
-        signature = base64.b64encode(signing.sign(key, body))
-        (work / "manifest.sig").write_bytes(signature + b"\n")
-        public = signing.public_pem(key)
-        (work / "signer.pub").write_bytes(public)
-        final = dest / "snapshots" / snapshot
-        os.replace(work, final)
+        public = _sign(work, key, manifest)
+        os.replace(work, dest / "snapshots" / snapshot)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
     _write_latest(dest, snapshot)
     return CreateResult(
         snapshot=snapshot,
-        path=final,
+        path=dest / "snapshots" / snapshot,
         tables=tables,
-        blobs=len(blobs),
-        blobs_copied=copied,
-        bytes_copied=bytes_copied,
-        bytes_reused=bytes_reused,
+        blobs=len(copied.blobs),
+        blobs_copied=copied.copied,
+        bytes_copied=copied.bytes_copied,
+        bytes_reused=copied.bytes_reused,
         audit_size=int(str(audit["size"])),
         public_key=public,
     )
+
+
+def _record(
+    engine: Engine, signer: NoteSigner, actor: str, snapshot: str, secrets: dict[str, bytes]
+) -> None:
+    """The backup is itself an audited change; the checkpoint signed here covers it, so the
+    snapshot's audit log ends in a signed tree."""
+    with AuditLog(engine, signer=signer) as log:
+        log.emit(
+            AuditEvent(
+                action="backup.create",
+                actor=actor,
+                resource=f"backup:{snapshot}",
+                source="cli",
+                details={"sealed": ", ".join(sorted(secrets))},
+            )
+        )
+        log.checkpoint()
+
+
+def _digests(work: Path) -> dict[str, str]:
+    return {
+        p.relative_to(work).as_posix(): sha256_file(p)
+        for p in sorted(work.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _sign(work: Path, key: signing.PrivateKey, manifest: Manifest) -> bytes:
+    """Write the manifest, its signature and the public key; returns the key's PEM."""
+    body = manifest.to_bytes()
+    (work / "manifest.json").write_bytes(body)
+    (work / "manifest.sig").write_bytes(base64.b64encode(signing.sign(key, body)) + b"\n")
+    public = signing.public_pem(key)
+    (work / "signer.pub").write_bytes(public)
+    return public
 
 
 def _secrets(data_dir: Path, settings_file: Path | None) -> dict[str, bytes]:
@@ -213,9 +234,7 @@ def _previous_blobs(dest: Path) -> dict[str, str]:
         return {}
 
 
-def _copy_blobs(
-    data_dir: Path, dest: Path, blob_ids: list[str]
-) -> tuple[dict[str, str], int, int, int]:
+def _copy_blobs(data_dir: Path, dest: Path, blob_ids: list[str]) -> _Copied:
     pool = dest / "blobs"
     pool.mkdir(parents=True, exist_ok=True, mode=0o700)
     known = _previous_blobs(dest)
@@ -241,7 +260,7 @@ def _copy_blobs(
             bytes_copied += size
         else:
             bytes_reused += size
-    return source_of, copied, bytes_copied, bytes_reused
+    return _Copied(source_of, copied, bytes_copied, bytes_reused)
 
 
 def _same_size(a: Path, b: Path) -> bool:
