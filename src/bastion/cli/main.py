@@ -42,6 +42,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "guard": ("bastion.cli.guard", "guard", "LLM firewall: check prompts and responses; proxy."),
     "audit": ("bastion.cli.audit", "audit", "Verify, prove, search and export the audit log."),
     "users": ("bastion.cli.users", "users", "Manage users, roles, MFA and sessions (server host)."),
+    "backup": (
+        "bastion.cli.backup",
+        "backup",
+        "Back up, verify and restore the server's data (signed, sealed keys).",
+    ),
+    "incident": (
+        "bastion.cli.incident",
+        "incident",
+        "Incident playbooks: contain, quarantine, rotate keys, evidence.",
+    ),
+    "doctor": (
+        "bastion.cli.doctor",
+        "doctor",
+        "Check ML packages for known advisories and the server's configuration.",
+    ),
     "data": (
         "bastion.cli.data",
         "data",
