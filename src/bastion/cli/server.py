@@ -80,7 +80,8 @@ def up(
         if insecure_http:
             settings = replace(settings, insecure_http=True, client_ca=None)
         # The tamper-evident audit log plugs in here; until then events go to the log.
-        serve(settings, LoggingAuditSink(), on_ready=_announce, scan_limits=loaded.scan.limits)
+        serve(settings, LoggingAuditSink(), on_ready=_announce, scan_limits=loaded.scan.limits,
+              auth=loaded.auth)  # fmt: skip
     except BastionError as exc:
         fail(exc)
 

@@ -7,6 +7,7 @@ Layout of the data directory (0700)::
     kek.json         local key-encryption key file (0600)
     tls/cert.pem     self-signed certificate, SAN localhost and 127.0.0.1
     tls/key.pem      its private key (0600)
+    identity.key     seals users' TOTP secrets and login tickets (0600)
     blobs/           encrypted blobs
     work/            scratch files of uploads being scanned (deleted when done)
 """
@@ -17,15 +18,17 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from bastion.audit import AuditEvent, AuditSink
+from bastion.audit.checkpoint import NoteVerifier
 from bastion.auth.base import Role
 from bastion.auth.rbac import GLOBAL, grant
 from bastion.auth.tokens import issue_token
-from bastion.config import ScanLimits, ServerSettings
+from bastion.config import AuthSettings, ScanLimits, ServerSettings
 from bastion.crypto.kek import KeyProvider, LocalKeyFileProvider
 from bastion.db import make_engine, migrate
 from bastion.db.base import bastion_meta
@@ -37,7 +40,10 @@ from bastion.registry.upload import Uploads
 from bastion.server.state import ServerState
 from bastion.server.tls import ensure_certificate
 
-__all__ = ["FirstStart", "Paths", "key_provider", "open_state", "prepare"]
+if TYPE_CHECKING:
+    from bastion.auth.service import IdentityService
+
+__all__ = ["FirstStart", "Paths", "key_provider", "open_identity", "open_state", "prepare"]
 
 FIRST_ADMIN = "admin"
 PIN_ENV = "BASTION_PKCS11_PIN"
@@ -63,6 +69,10 @@ class Paths:
     @property
     def cert_key(self) -> Path:
         return self.data_dir / "tls" / "key.pem"
+
+    @property
+    def identity_key(self) -> Path:
+        return self.data_dir / "identity.key"
 
     @property
     def blobs(self) -> Path:
@@ -156,6 +166,8 @@ def open_state(
     max_file_size: int = 64 << 30,
     scan_limits: ScanLimits | None = None,
     metrics: Metrics | None = None,
+    auth: AuthSettings | None = None,
+    audit_verifier: NoteVerifier | None = None,
 ) -> ServerState:
     """The server's shared state over a prepared data directory."""
     provider = keys or FollowedKeyFile(paths.key_file)
@@ -169,7 +181,29 @@ def open_state(
         scan_limits=scan_limits,
     )
     sweep(registry)
-    return ServerState(engine, registry, Uploads(registry), audit, metrics or Metrics())
+    return ServerState(
+        engine,
+        registry,
+        Uploads(registry),
+        audit,
+        metrics or Metrics(),
+        identity=open_identity(paths, engine, audit, auth or AuthSettings()),
+        audit_verifier=audit_verifier,
+    )
+
+
+def open_identity(
+    paths: Paths, engine: Engine, audit: AuditSink, settings: AuthSettings
+) -> IdentityService | None:
+    """Users and logins over the server's database, with the data directory's identity key
+    (the one `bastion users` uses); None when the identity extra is not installed."""
+    try:
+        from bastion.auth.secretbox import SecretBox
+        from bastion.auth.service import IdentityService
+    except ImportError:  # argon2-cffi / pyotp: pip install 'bastion[identity]'
+        return None
+    box = SecretBox.from_file(paths.identity_key, create=True)
+    return IdentityService(engine, settings=settings, audit=audit, secret_box=box)
 
 
 def sweep(registry: Registry) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from bastion.audit import AuditEvent, AuditSink
 from bastion.audit.checkpoint import NoteSigner
 from bastion.audit.log import AuditLog
-from bastion.config import ScanLimits, ServerSettings
+from bastion.config import AuthSettings, ScanLimits, ServerSettings
 from bastion.db import migrate, redact_url
 from bastion.monitoring.metrics import Metrics, MetricsSink
 from bastion.monitoring.sinks import FanOutSink
@@ -72,6 +72,7 @@ def serve(
     *,
     on_ready: Callable[[Started], None],
     scan_limits: ScanLimits | None = None,
+    auth: AuthSettings | None = None,
     log_level: str = "info",
 ) -> None:
     """Prepare and serve until interrupted. TLS is on unless ``settings.insecure_http``."""
@@ -86,7 +87,10 @@ def serve(
     metrics = Metrics()
     sink = FanOutSink([audit, log, MetricsSink(metrics)])
     try:
-        _serve(settings, paths, engine, sink, metrics, on_ready, scan_limits, log_level)
+        _serve(
+            settings, paths, engine, sink, metrics, on_ready, scan_limits, log_level,
+            auth=auth or AuthSettings(), verifier=signer,
+        )  # fmt: skip
     finally:
         log.close()
         engine.dispose()
@@ -101,6 +105,9 @@ def _serve(
     on_ready: Callable[[Started], None],
     scan_limits: ScanLimits | None,
     log_level: str,
+    *,
+    auth: AuthSettings,
+    verifier: NoteSigner,
 ) -> None:
     import uvicorn
 
@@ -113,6 +120,8 @@ def _serve(
         max_file_size=settings.max_file_size,
         scan_limits=scan_limits,
         metrics=metrics,
+        auth=auth,
+        audit_verifier=verifier,
     )
     app = create_app(state)
     scheme = "http" if settings.insecure_http else "https"
