@@ -154,15 +154,15 @@ async def read_form(request: Request) -> dict[str, str]:
     cached: dict[str, str] | None = getattr(request.state, "form", None)
     if cached is not None:
         return cached
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/x-www-form-urlencoded":
-        raise BadForm("expected an HTML form (application/x-www-form-urlencoded)")
     declared = request.headers.get("content-length", "0")
     if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
         raise BadForm("the form is too large")
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise BadForm("the form is too large")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and kind != "application/x-www-form-urlencoded":
+        raise BadForm("expected an HTML form (application/x-www-form-urlencoded)")
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
     except (UnicodeDecodeError, ValueError):

@@ -78,7 +78,11 @@ async def verify(request: Request, viewer: Viewer = page(Permission.AUDIT_READ))
     deps = deps_of(request)
     result: dict[str, object]
     if deps.audit_verifier is None:
-        result = {"ok": False, "message": "this server has no checkpoint key to verify with"}
+        result = {
+            "ok": False,
+            "message": "this server has no checkpoint key to verify with",
+            "problems": [],
+        }
     else:
         try:
             report = verify_log(deps.engine, deps.audit_verifier)
@@ -89,6 +93,7 @@ async def verify(request: Request, viewer: Viewer = page(Permission.AUDIT_READ))
                 "ok": True,
                 "message": f"{report.size} entries verify; {report.checkpoints} signed "
                 f"checkpoints checked, {report.unsigned} entries after the latest one",
+                "problems": [],
             }
     deps.audit.emit(AuditEvent(
         action="audit.verify", actor=viewer.id, source=source_of(request),

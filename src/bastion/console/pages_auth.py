@@ -141,7 +141,7 @@ async def code(request: Request) -> Response:
 def enrol_form(request: Request) -> Response:
     _, session = enrol_session_of(request)
     csrf = csrf_for(deps_of(request), session_binding(session))
-    return render(request, "enrol.html", csrf=csrf, enrolment=None, user=session.user)
+    return render(request, "enrol.html", csrf=csrf, enrolment=None, user=session.user, error=None)
 
 
 @router.post("/mfa/enrol", summary="Start TOTP enrolment: the secret is shown once")
