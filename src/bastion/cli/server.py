@@ -81,7 +81,7 @@ def up(
             settings = replace(settings, insecure_http=True, client_ca=None)
         # The tamper-evident audit log plugs in here; until then events go to the log.
         serve(settings, LoggingAuditSink(), on_ready=_announce, scan_limits=loaded.scan.limits,
-              auth=loaded.auth)  # fmt: skip
+              auth=loaded.auth, sso=loaded.sso)  # fmt: skip
     except BastionError as exc:
         fail(exc)
 

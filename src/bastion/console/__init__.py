@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from bastion.auth.errors import PermissionDenied as IdentityDenied
 from bastion.auth.rbac import PermissionDenied
-from bastion.console import pages_admin, pages_audit, pages_auth, pages_models
+from bastion.console import pages_admin, pages_audit, pages_auth, pages_models, pages_sso
 from bastion.console._web import (
     STATIC_DIR,
     BadForm,
@@ -42,13 +42,14 @@ __all__ = [
     "page_permission",
 ]
 
-PUBLIC_ROUTES = pages_auth.PUBLIC_ROUTES
+PUBLIC_ROUTES = pages_auth.PUBLIC_ROUTES | pages_sso.PUBLIC_ROUTES
 
 _STATUS: tuple[tuple[type[BastionError], int], ...] = (
     (PermissionDenied, 403),
     (IdentityDenied, 403),
     (CsrfRejected, 403),
     (BadForm, 400),
+    (pages_sso.SsoUnavailable, 404),
 )
 _TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 409: "Conflict"}
 
@@ -97,7 +98,8 @@ def create_console(deps: ConsoleDeps) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(SecurityHeaders)
-    for router in (pages_auth.router, pages_models.router, pages_admin.router, pages_audit.router):
-        app.router.routes.extend(router.routes)
+    routers = (pages_auth, pages_sso, pages_models, pages_admin, pages_audit)
+    for module in routers:
+        app.router.routes.extend(module.router.routes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

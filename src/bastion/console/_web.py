@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from fastapi import Depends, Request
@@ -38,6 +38,7 @@ from bastion.errors import BastionError
 SESSION_COOKIE = "__Host-bastion-session"
 PRE_LOGIN_COOKIE = "__Host-bastion-login"
 TICKET_COOKIE = "__Host-bastion-mfa"
+SSO_COOKIE = "__Host-bastion-sso"  # SameSite=Lax: it must come back on the provider's redirect
 MAX_FORM_BYTES = 64 * 1024
 
 CSP = (
@@ -242,14 +243,23 @@ def page(permission: Permission) -> Any:
 
 
 # --- cookies and rendering ----------------------------------------------------------------------
-def set_cookie(response: Response, name: str, value: str, *, max_age: int | None = None) -> None:
+def set_cookie(
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    samesite: Literal["strict", "lax"] = "strict",
+) -> None:
     response.set_cookie(
-        name, value, max_age=max_age, path="/", secure=True, httponly=True, samesite="strict"
+        name, value, max_age=max_age, path="/", secure=True, httponly=True, samesite=samesite
     )
 
 
-def clear_cookie(response: Response, name: str) -> None:
-    response.delete_cookie(name, path="/", secure=True, httponly=True, samesite="strict")
+def clear_cookie(
+    response: Response, name: str, *, samesite: Literal["strict", "lax"] = "strict"
+) -> None:
+    response.delete_cookie(name, path="/", secure=True, httponly=True, samesite=samesite)
 
 
 def render(

@@ -23,6 +23,7 @@ from bastion.errors import BastionError
 
 if TYPE_CHECKING:
     from bastion.audit.checkpoint import NoteVerifier
+    from bastion.auth.oidc import OidcClient
     from bastion.auth.service import IdentityService
 
 __all__ = ["QUARANTINED", "ConsoleDeps", "ModelRegistry", "Viewer"]
@@ -60,6 +61,7 @@ class ConsoleDeps:
     audit_verifier: NoteVerifier | None = None
     # the HTTP status of an error the registry (or anything below) raised
     error_status: Callable[[BastionError], int] = _internal
+    sso: OidcClient | None = None  # single sign-on, when configured
     # keys the CSRF tokens; a restart makes open forms stale, never valid for someone else
     csrf_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 

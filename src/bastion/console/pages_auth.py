@@ -58,6 +58,7 @@ def _login_page(
         csrf=csrf_for(deps_of(request), pre_login_binding(value)),
         error=error,
         available=deps_of(request).identity is not None,
+        sso=deps_of(request).sso is not None,
         status_code=status_code,
     )
     set_cookie(response, PRE_LOGIN_COOKIE, value)

@@ -101,6 +101,7 @@ def create_app(state: ServerState) -> FastAPI:
         state.identity,
         state.audit_verifier,
         error_status=_status,
+        sso=state.sso,
     )
     app.mount(CONSOLE_PATH, create_console(console), name="console")
     return app

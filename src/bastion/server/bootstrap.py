@@ -28,10 +28,11 @@ from bastion.audit.checkpoint import NoteVerifier
 from bastion.auth.base import Role
 from bastion.auth.rbac import GLOBAL, grant
 from bastion.auth.tokens import issue_token
-from bastion.config import AuthSettings, ScanLimits, ServerSettings
+from bastion.config import AuthSettings, ScanLimits, ServerSettings, SsoSettings
 from bastion.crypto.kek import KeyProvider, LocalKeyFileProvider
 from bastion.db import make_engine, migrate
 from bastion.db.base import bastion_meta
+from bastion.errors import ConfigError
 from bastion.monitoring.metrics import Metrics
 from bastion.registry.blobs import BlobStore
 from bastion.registry.keys import FollowedKeyFile
@@ -41,9 +42,18 @@ from bastion.server.state import ServerState
 from bastion.server.tls import ensure_certificate
 
 if TYPE_CHECKING:
+    from bastion.auth.oidc import OidcClient
     from bastion.auth.service import IdentityService
 
-__all__ = ["FirstStart", "Paths", "key_provider", "open_identity", "open_state", "prepare"]
+__all__ = [
+    "FirstStart",
+    "Paths",
+    "key_provider",
+    "open_identity",
+    "open_sso",
+    "open_state",
+    "prepare",
+]
 
 FIRST_ADMIN = "admin"
 PIN_ENV = "BASTION_PKCS11_PIN"
@@ -168,6 +178,7 @@ def open_state(
     metrics: Metrics | None = None,
     auth: AuthSettings | None = None,
     audit_verifier: NoteVerifier | None = None,
+    sso: SsoSettings | None = None,
 ) -> ServerState:
     """The server's shared state over a prepared data directory."""
     provider = keys or FollowedKeyFile(paths.key_file)
@@ -189,6 +200,7 @@ def open_state(
         metrics or Metrics(),
         identity=open_identity(paths, engine, audit, auth or AuthSettings()),
         audit_verifier=audit_verifier,
+        sso=open_sso(sso),
     )
 
 
@@ -204,6 +216,46 @@ def open_identity(
         return None
     box = SecretBox.from_file(paths.identity_key, create=True)
     return IdentityService(engine, settings=settings, audit=audit, secret_box=box)
+
+
+def open_sso(settings: SsoSettings | None) -> OidcClient | None:
+    """The OpenID Connect client for the console's single sign-on, when ``[sso]`` names an
+    issuer (the provider is asked for its metadata at the first login, not now)."""
+    if settings is None or not settings.enabled:
+        return None
+    try:
+        import httpx
+
+        from bastion.auth.base import Role
+        from bastion.auth.oidc import GroupRole, OidcClient, OidcConfig
+    except ImportError as exc:
+        raise ConfigError(
+            f"[sso] needs the oidc extra: {exc}", hint="pip install 'bastion-ml[oidc]'"
+        ) from exc
+    try:
+        mapping = {
+            group: tuple(
+                GroupRole(Role(role), namespace) if namespace else GroupRole(Role(role))
+                for role, _, namespace in (entry.partition("@") for entry in roles)
+            )
+            for group, roles in settings.group_roles.items()
+        }
+        config = OidcConfig(
+            issuer=str(settings.issuer),
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            redirect_uri=settings.redirect_uri,
+            scopes=settings.scopes,
+            username_claim=settings.username_claim,
+            groups_claim=settings.groups_claim,
+            group_roles=mapping,
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"invalid [sso] group_roles: {exc}",
+            hint='Map each group to roles: "admin", "auditor" or "ROLE@NAMESPACE".',
+        ) from exc
+    return OidcClient(config, http=httpx.Client())
 
 
 def sweep(registry: Registry) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from bastion.audit import AuditEvent, AuditSink
 from bastion.audit.checkpoint import NoteSigner
 from bastion.audit.log import AuditLog
-from bastion.config import AuthSettings, ScanLimits, ServerSettings
+from bastion.config import AuthSettings, ScanLimits, ServerSettings, SsoSettings
 from bastion.db import migrate, redact_url
 from bastion.monitoring.metrics import Metrics, MetricsSink
 from bastion.monitoring.sinks import FanOutSink
@@ -73,6 +73,7 @@ def serve(
     on_ready: Callable[[Started], None],
     scan_limits: ScanLimits | None = None,
     auth: AuthSettings | None = None,
+    sso: SsoSettings | None = None,
     log_level: str = "info",
 ) -> None:
     """Prepare and serve until interrupted. TLS is on unless ``settings.insecure_http``."""
@@ -89,7 +90,7 @@ def serve(
     try:
         _serve(
             settings, paths, engine, sink, metrics, on_ready, scan_limits, log_level,
-            auth=auth or AuthSettings(), verifier=signer,
+            auth=auth or AuthSettings(), verifier=signer, sso=sso,
         )  # fmt: skip
     finally:
         log.close()
@@ -108,6 +109,7 @@ def _serve(
     *,
     auth: AuthSettings,
     verifier: NoteSigner,
+    sso: SsoSettings | None,
 ) -> None:
     import uvicorn
 
@@ -122,6 +124,7 @@ def _serve(
         metrics=metrics,
         auth=auth,
         audit_verifier=verifier,
+        sso=sso,
     )
     app = create_app(state)
     scheme = "http" if settings.insecure_http else "https"

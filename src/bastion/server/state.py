@@ -14,6 +14,7 @@ from bastion.registry.upload import Uploads
 
 if TYPE_CHECKING:
     from bastion.audit.checkpoint import NoteVerifier
+    from bastion.auth.oidc import OidcClient
     from bastion.auth.service import IdentityService
 
 
@@ -28,3 +29,5 @@ class ServerState:
     identity: IdentityService | None = None
     # checks the tamper-evident log's signed checkpoints (the console's audit verify)
     audit_verifier: NoteVerifier | None = None
+    # single sign-on for the console, when the settings' [sso] names an issuer
+    sso: OidcClient | None = None
