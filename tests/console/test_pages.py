@@ -377,3 +377,19 @@ def test_root_redirects_browsers_to_the_console(site: Site) -> None:
         response = client.get("/")
         assert response.status_code == 303
         assert response.headers["location"] == "/console/"
+
+
+def test_audit_page_shows_the_newest_entries_first(site: Site) -> None:
+    from bastion.console import pages_audit
+
+    site.add_user("root", (Role.ADMIN, "*"))
+    for i in range(pages_audit.PAGE_SIZE + 5):
+        site.state.audit.emit(AuditEvent(action="test.event", actor="test", resource=f"r{i}"))
+    with site.client() as client:
+        site.login(client, "root")
+        site.flush()
+        html = client.get("/console/audit", params={"action": "test.event"}).text
+    shown = re.findall(r"<td>(r\d+)</td>", html)
+    assert len(shown) == pages_audit.PAGE_SIZE
+    assert shown[0] == f"r{pages_audit.PAGE_SIZE + 4}"
+    assert shown[-1] == "r5"

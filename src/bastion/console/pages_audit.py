@@ -8,7 +8,7 @@ log). Blocked requests are shown redacted: which rule, when, who, never the prom
 
 from __future__ import annotations
 
-from collections import deque
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
 from fastapi import APIRouter, Request
@@ -32,9 +32,7 @@ SAFE_GUARD_DETAILS = frozenset(
 
 def _latest(where: Filter, count: int, request: Request) -> list[tuple[int, AuditEvent]]:
     """The newest ``count`` matching entries, newest first."""
-    newest: deque[tuple[int, AuditEvent]] = deque(maxlen=count)
-    newest.extend(search(deps_of(request).engine, where))
-    return list(reversed(newest))
+    return list(search(deps_of(request).engine, where, limit=count, newest_first=True))
 
 
 def _filter(request: Request) -> tuple[Filter, dict[str, str], str | None]:
@@ -139,14 +137,10 @@ def firewall(request: Request, viewer: Viewer = page(Permission.AUDIT_READ)) -> 
     start = now - timedelta(hours=23)
     blocked = Filter(action="guard.*", outcome=Outcome.DENIED)
     counts: dict[tuple[str, str], int] = {}
-    recent: deque[AuditEvent] = deque(maxlen=50)
-    for _, event in search(
-        deps_of(request).engine, Filter(action="guard.*", outcome=Outcome.DENIED, since=start)
-    ):
+    for _, event in search(deps_of(request).engine, dataclasses.replace(blocked, since=start)):
         key = (event.time.astimezone(UTC).strftime("%H:00"), _rule(event))
         counts[key] = counts.get(key, 0) + 1
-    for _, event in _latest(blocked, 50, request):
-        recent.append(event)
+    recent = [event for _, event in _latest(blocked, 50, request)]
     buckets = [(start + timedelta(hours=i)).strftime("%H:00") for i in range(24)]
     chart = stacked_bars(buckets, counts)
     return render(
