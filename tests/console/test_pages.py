@@ -393,3 +393,20 @@ def test_audit_page_shows_the_newest_entries_first(site: Site) -> None:
     assert len(shown) == pages_audit.PAGE_SIZE
     assert shown[0] == f"r{pages_audit.PAGE_SIZE + 4}"
     assert shown[-1] == "r5"
+
+
+def test_signature_status_follows_the_push_time_check() -> None:
+    from bastion.console.pages_models import signature_status
+
+    policy = {"scan_report": {"policy": {"reasons": []}}}
+    assert signature_status({"signature": None, **policy})[0] == "unsigned"
+    assert signature_status({"signature": "{...}", **policy})[0] == "verified"
+    reasons = [
+        "model.pkl: critical",
+        "signature: not signed by any of the namespace's trusted keys",
+    ]
+    failed = {"signature": "{...}", "scan_report": {"policy": {"reasons": reasons}}}
+    assert signature_status(failed) == (
+        "failed",
+        "not signed by any of the namespace's trusted keys",
+    )

@@ -68,6 +68,18 @@ def _findings(report: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda f: (-f["rank"], f["file"], f["rule"]))
 
 
+def signature_status(info: dict[str, Any]) -> tuple[str, str]:
+    """("unsigned" | "verified" | "failed", what it means), from the push-time check that the
+    bundle was signed by a trusted key of the namespace and vouches for exactly these files."""
+    if not info.get("signature"):
+        return "unsigned", "no signature was uploaded with this version"
+    reasons = info.get("scan_report", {}).get("policy", {}).get("reasons", [])
+    problems = [r.removeprefix("signature: ") for r in reasons if r.startswith("signature: ")]
+    if problems:
+        return "failed", "; ".join(problems)
+    return "verified", "signed by a key the namespace trusts, for exactly these files and digests"
+
+
 def _version_page(
     request: Request,
     viewer: Viewer,
@@ -83,7 +95,7 @@ def _version_page(
     may_release = info["state"] == QUARANTINED and viewer.may(Permission.RELEASE, namespace)
     return render(
         request, "version.html", viewer=viewer, info=info, report=report,
-        findings=_findings(report), file_errors=[
+        findings=_findings(report), signature=signature_status(info), file_errors=[
             (f.get("path", ""), e) for f in report.get("files", []) for e in f.get("errors", [])
         ],
         may_release=may_release, error=error, status_code=status_code,
