@@ -96,6 +96,7 @@ def _announce(started: object) -> None:
     echo(f"Bastion registry at {started.url}")
     echo(f"  data:        {paths.data_dir}")
     echo(f"  database:    {started.database}")
+    echo(f"  web console: {started.url}/console/ (users: bastion users create NAME)")
     if started.url.startswith("https"):
         echo(f"  certificate: {paths.cert} (SHA-256 {fingerprint(paths.cert)})")
     else:
