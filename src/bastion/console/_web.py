@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -210,11 +211,15 @@ class Page:
         self.permission = permission
 
     async def __call__(self, request: Request) -> Viewer:
+        form = await read_form(request) if request.method == "POST" else None
+        # the session and grants come from the database: off the event loop
+        return await run_in_threadpool(self.check, request, form)
+
+    def check(self, request: Request, form: dict[str, str] | None) -> Viewer:
         deps = deps_of(request)
         session = session_of(request)
         binding = session_binding(session)
-        if request.method == "POST":
-            form = await read_form(request)
+        if form is not None:
             check_csrf(request, binding, form.get("csrf", ""))
         with deps.engine.connect() as conn:
             grants = load_grants(conn, session.principal)
@@ -240,6 +245,15 @@ class Page:
 def page(permission: Permission) -> Any:
     """``Depends(...)`` for a console route that needs ``permission``."""
     return Depends(Page(permission))
+
+
+async def form_data(request: Request) -> dict[str, str]:
+    """The POST's form, for a route that is itself synchronous (it runs in a worker thread,
+    so password hashing and database work never block the event loop)."""
+    return await read_form(request)
+
+
+FORM: Any = Depends(form_data)
 
 
 # --- cookies and rendering ----------------------------------------------------------------------

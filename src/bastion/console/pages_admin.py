@@ -20,7 +20,7 @@ from bastion.auth.base import GLOBAL_ROLES, NAMESPACE_ROLES, Role
 from bastion.auth.rbac import Permission
 from bastion.auth.tokens import issue_token, list_tokens, revoke_token
 from bastion.auth.user_grants import GLOBAL as USER_GLOBAL
-from bastion.console._web import base_path, deps_of, page, read_form, render, source_of
+from bastion.console._web import FORM, base_path, deps_of, page, render, source_of
 from bastion.console.base import Viewer
 from bastion.errors import BastionError
 
@@ -68,10 +68,11 @@ def _act(request: Request, viewer: Viewer, action: Callable[[], object], done: s
 
 
 @router.post("/users", summary="Create a user")
-async def create_user(
-    request: Request, viewer: Viewer = page(Permission.GLOBAL_GRANT_MANAGE)
+def create_user(
+    request: Request,
+    form: dict[str, str] = FORM,
+    viewer: Viewer = page(Permission.GLOBAL_GRANT_MANAGE),
 ) -> Response:
-    form = await read_form(request)
     identity = _identity(request)
     name, password = form.get("username", "").strip(), form.get("password", "")
     return _act(
@@ -82,13 +83,13 @@ async def create_user(
 
 
 @router.post("/users/{name}/{change}", summary="Disable, enable, reset MFA, grant or revoke")
-async def change_user(
+def change_user(
     request: Request,
     name: str,
     change: str,
+    form: dict[str, str] = FORM,
     viewer: Viewer = page(Permission.GLOBAL_GRANT_MANAGE),
 ) -> Response:
-    form = await read_form(request)
     identity = _identity(request)
     actor, source = viewer.principal, source_of(request)
     if change in ("disable", "enable"):
@@ -128,10 +129,9 @@ def tokens(request: Request, viewer: Viewer = page(Permission.TOKEN_MANAGE)) -> 
 
 
 @router.post("/tokens", summary="Create an API token; its secret is shown on this response only")
-async def create_token(
-    request: Request, viewer: Viewer = page(Permission.TOKEN_MANAGE)
+def create_token(
+    request: Request, form: dict[str, str] = FORM, viewer: Viewer = page(Permission.TOKEN_MANAGE)
 ) -> Response:
-    form = await read_form(request)
     deps = deps_of(request)
     try:
         days = float(form.get("ttl_days", "30") or "30")
@@ -157,7 +157,7 @@ async def create_token(
 
 
 @router.post("/tokens/{token_id}/revoke", summary="Revoke an API token")
-async def revoke(
+def revoke(
     request: Request, token_id: str, viewer: Viewer = page(Permission.TOKEN_MANAGE)
 ) -> Response:
     deps = deps_of(request)

@@ -72,7 +72,7 @@ def audit(request: Request, viewer: Viewer = page(Permission.AUDIT_READ)) -> Res
 
 
 @router.post("/audit/verify", summary="Verify the whole log and its signed checkpoints")
-async def verify(request: Request, viewer: Viewer = page(Permission.AUDIT_READ)) -> Response:
+def verify(request: Request, viewer: Viewer = page(Permission.AUDIT_READ)) -> Response:
     deps = deps_of(request)
     result: dict[str, object]
     if deps.audit_verifier is None:

@@ -19,6 +19,7 @@ from bastion.auth.login import TICKET_SECONDS
 from bastion.auth.rbac import Permission
 from bastion.auth.sessions import IssuedSession, SessionScope
 from bastion.console._web import (
+    FORM,
     PRE_LOGIN_COOKIE,
     SESSION_COOKIE,
     TICKET_COOKIE,
@@ -30,7 +31,6 @@ from bastion.console._web import (
     enrol_session_of,
     page,
     pre_login_binding,
-    read_form,
     render,
     session_binding,
     set_cookie,
@@ -65,12 +65,10 @@ def _login_page(
     return response
 
 
-async def _pre_login_form(request: Request) -> dict[str, str]:
-    form = await read_form(request)
+def _check_pre_login(request: Request, form: dict[str, str]) -> None:
     check_csrf(
         request, pre_login_binding(request.cookies.get(PRE_LOGIN_COOKIE, "")), form.get("csrf", "")
     )
-    return form
 
 
 def _logged_in(request: Request, issued: IssuedSession) -> Response:
@@ -93,8 +91,8 @@ def login_form(request: Request) -> Response:
 
 
 @router.post("/login", summary="Check the password; ask for the code when the user has MFA")
-async def login(request: Request) -> Response:
-    form = await _pre_login_form(request)
+def login(request: Request, form: dict[str, str] = FORM) -> Response:
+    _check_pre_login(request, form)
     identity = deps_of(request).identity
     if identity is None:
         return _login_page(request, "login.html", status_code=503)
@@ -121,8 +119,8 @@ def code_form(request: Request) -> Response:
 
 
 @router.post("/login/code", summary="Check the TOTP or recovery code; open the session")
-async def code(request: Request) -> Response:
-    form = await _pre_login_form(request)
+def code(request: Request, form: dict[str, str] = FORM) -> Response:
+    _check_pre_login(request, form)
     identity = deps_of(request).identity
     ticket = request.cookies.get(TICKET_COOKIE)
     if identity is None or not ticket:
@@ -146,9 +144,8 @@ def enrol_form(request: Request) -> Response:
 
 
 @router.post("/mfa/enrol", summary="Start TOTP enrolment: the secret is shown once")
-async def enrol(request: Request) -> Response:
+def enrol(request: Request, form: dict[str, str] = FORM) -> Response:
     token, session = enrol_session_of(request)
-    form = await read_form(request)
     check_csrf(request, session_binding(session), form.get("csrf", ""))
     identity = deps_of(request).identity
     assert identity is not None  # enrol_session_of checked
@@ -161,9 +158,8 @@ async def enrol(request: Request) -> Response:
 
 
 @router.post("/mfa/confirm", summary="Confirm the authenticator; recovery codes are shown once")
-async def confirm(request: Request) -> Response:
+def confirm(request: Request, form: dict[str, str] = FORM) -> Response:
     token, session = enrol_session_of(request)
-    form = await read_form(request)
     check_csrf(request, session_binding(session), form.get("csrf", ""))
     identity = deps_of(request).identity
     assert identity is not None
@@ -185,7 +181,7 @@ async def confirm(request: Request) -> Response:
 
 
 @router.post("/logout", summary="End the session")
-async def logout(request: Request, viewer: Viewer = page(Permission.AUTHENTICATED)) -> Response:
+def logout(request: Request, viewer: Viewer = page(Permission.AUTHENTICATED)) -> Response:
     identity = deps_of(request).identity
     token = request.cookies.get(SESSION_COOKIE)
     if identity is not None and token:

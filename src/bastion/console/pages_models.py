@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bastion.auth.rbac import Permission
-from bastion.console._web import base_path, deps_of, page, read_form, render
+from bastion.console._web import FORM, base_path, deps_of, page, render
 from bastion.console.advice import advice_for
 from bastion.console.base import QUARANTINED, Viewer
 from bastion.models import Severity
@@ -114,14 +114,15 @@ def version(
 
 
 @router.post("/ns/{namespace}/{model}/{version}/release", summary="Release a quarantined version")
-async def release(
+def release(
     request: Request,
     namespace: str,
     model: str,
     version: str,
+    form: dict[str, str] = FORM,
     viewer: Viewer = page(Permission.RELEASE),
 ) -> Response:
-    reason = (await read_form(request)).get("reason", "").strip()
+    reason = form.get("reason", "").strip()
     if not reason:
         return _version_page(
             request, viewer, namespace, model, version,
