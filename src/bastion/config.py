@@ -101,11 +101,35 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SsoSettings:
+    """Single sign-on by OpenID Connect for the web console (``[sso]``); off without an issuer.
+
+    ``group_roles`` maps a provider group to Bastion roles: ``"admin"`` or ``"auditor"``
+    (global), or ``"ROLE@NAMESPACE"``. The client secret may come from
+    ``$BASTION_SSO_CLIENT_SECRET`` instead of the file.
+    """
+
+    issuer: str | None = None
+    client_id: str = ""
+    client_secret: str | None = field(default=None, repr=False)  # None: a public client
+    redirect_uri: str = ""  # https://HOST:PORT/console/login/sso/callback
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    username_claim: str = "preferred_username"
+    groups_claim: str = "groups"
+    group_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     scan: ScanSettings = field(default_factory=ScanSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    sso: SsoSettings = field(default_factory=SsoSettings)
 
     @classmethod
     def load(
@@ -141,7 +165,37 @@ class Settings:
             server=_server_settings(data.get("server", {}), env),
             alerts=_alert_settings(alerts),
             auth=_auth_settings(auth),
+            sso=_sso_settings(data.get("sso", {}), env),
         )
+
+
+def _sso_settings(raw: Mapping[str, Any], env: Mapping[str, str]) -> SsoSettings:
+    unknown = set(raw) - {f.name for f in fields(SsoSettings)}
+    if unknown:
+        raise ConfigError(f"unknown [sso] settings: {', '.join(sorted(unknown))}")
+    values = dict(raw)
+    if "BASTION_SSO_CLIENT_SECRET" in env:
+        values["client_secret"] = env["BASTION_SSO_CLIENT_SECRET"]
+    try:
+        if "scopes" in values:
+            values["scopes"] = tuple(str(v) for v in values["scopes"])
+        if "group_roles" in values:
+            values["group_roles"] = {
+                str(group): tuple(str(r) for r in roles)
+                for group, roles in dict(values["group_roles"]).items()
+            }
+        result = SsoSettings(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"invalid [sso] settings: {exc}") from exc
+    if result.enabled:
+        if not result.client_id or not result.redirect_uri.startswith("https://"):
+            raise ConfigError(
+                "[sso] needs client_id and an https:// redirect_uri",
+                hint="The redirect URI is https://HOST:PORT/console/login/sso/callback.",
+            )
+        if not str(result.issuer).startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ConfigError("[sso] issuer must be an https:// URL")
+    return result
 
 
 def _alert_settings(raw: Mapping[str, Any]) -> AlertSettings:

@@ -26,11 +26,11 @@ class Filter:
 
 
 def search(
-    engine: Engine, where: Filter, *, limit: int | None = None
+    engine: Engine, where: Filter, *, limit: int | None = None, newest_first: bool = False
 ) -> Iterator[tuple[int, AuditEvent]]:
-    """Matching entries in log order, as ``(index, event)``."""
+    """Matching entries in log order (or newest first), as ``(index, event)``."""
     c = t.entries.c
-    query = sa.select(c.idx, c.entry).order_by(c.idx)
+    query = sa.select(c.idx, c.entry).order_by(c.idx.desc() if newest_first else c.idx)
     dialect = engine.dialect.name
     if where.actor is not None:
         query = query.where(c.actor == where.actor)

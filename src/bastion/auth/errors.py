@@ -34,8 +34,12 @@ class AuthenticationFailed(AuthError):
 class MfaRequired(AuthError):
     hint = "Give the current code from the authenticator app, or a recovery code."
 
-    def __init__(self, message: str = "a second factor is required") -> None:
+    def __init__(
+        self, message: str = "a second factor is required", *, ticket: str | None = None
+    ) -> None:
         super().__init__(message)
+        #: Proof that the password step passed, for :meth:`complete_login` (sealed, short-lived).
+        self.ticket = ticket
 
 
 class Throttled(AuthError):

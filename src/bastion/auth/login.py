@@ -7,6 +7,7 @@ failure for the account and the source, and raise the same :class:`Authenticatio
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -26,6 +27,11 @@ from bastion.auth.errors import (
 from bastion.auth.sessions import IssuedSession, Session, SessionScope
 from bastion.auth.tables import recovery_codes, users
 from bastion.auth.user_grants import roles_for
+from bastion.errors import VerificationError
+
+#: How long the password step of a two-step login stays good for its second step.
+TICKET_SECONDS = 300
+_TICKET_OWNER = "login-ticket"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,40 @@ class Logins(ServiceCore):
                 )
             return self._open_session(conn, row, code=code, source=source)
 
+    def complete_login(self, ticket: str, code: str, *, source: str | None = None) -> IssuedSession:
+        """The second step of a two-step login (a web form): the ``ticket`` of the
+        :class:`MfaRequired` that the password step raised, and a TOTP or recovery code.
+
+        The ticket is sealed with the identity key, names the user and their credential
+        epoch, and expires after :data:`TICKET_SECONDS`; a password change, MFA reset or
+        disabling in between voids it. Failures count towards throttling like any login.
+        """
+        try:
+            data = json.loads(self.secret_box.open(ticket, owner=_TICKET_OWNER))
+            name, epoch, expires = str(data["user"]), int(data["epoch"]), int(data["exp"])
+        except (VerificationError, ValueError, KeyError, TypeError):
+            raise AuthenticationFailed() from None
+        actor = user_principal(name) if USER_NAME.fullmatch(name) else "anonymous"
+        if expires < self.now():
+            self.emit("auth.login", actor, outcome=Outcome.FAILURE, source=source,
+                      reason="login ticket expired")  # fmt: skip
+            raise AuthenticationFailed("the login took too long: give the password again")
+        try:
+            self.throttle.check(name, source)
+        except Throttled as exc:
+            self.emit("auth.login", actor, outcome=Outcome.DENIED, source=source,
+                      reason="throttled", locked=exc.locked)  # fmt: skip
+            raise
+        with self.engine.begin() as conn:
+            row = self.find_user(conn, name)
+            if row is None or row.disabled or row.credential_epoch != epoch or not row.mfa_enabled:
+                self._failed(name, actor, source, "login ticket no longer valid")
+            return self._open_session(conn, row, code=code, source=source)
+
+    def _ticket(self, row: Any) -> str:
+        body = {"user": row.name, "epoch": row.credential_epoch, "exp": self.now() + TICKET_SECONDS}
+        return self.secret_box.seal(json.dumps(body), owner=_TICKET_OWNER)
+
     def _failed(self, name: str, actor: str, source: str | None, reason: str) -> NoReturn:
         locked = self.throttle.failure(name, source)
         self.emit("auth.login", actor, outcome=Outcome.FAILURE, source=source, reason=reason)
@@ -94,7 +134,7 @@ class Logins(ServiceCore):
             if code is None:
                 self.emit("auth.login", actor, outcome=Outcome.FAILURE, source=source,
                           reason="second factor required")  # fmt: skip
-                raise MfaRequired()
+                raise MfaRequired(ticket=self._ticket(row))
             method = self._second_factor(conn, row, code)
             if method is None:
                 self._failed(row.name, actor, source, "wrong or replayed code")

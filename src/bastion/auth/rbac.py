@@ -20,7 +20,8 @@ from types import MappingProxyType
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
-from bastion.auth.base import GLOBAL_ROLES, NAMESPACE_ROLES, Principal, Role
+from bastion.auth.base import GLOBAL_ROLES, NAMESPACE_ROLES, Principal, PrincipalKind, Role
+from bastion.auth.user_grants import roles_for
 from bastion.db import Base
 from bastion.errors import BastionError
 
@@ -204,19 +205,29 @@ def load_grants(
     scope: Role = Role.ADMIN,
     namespace_limits: tuple[str, ...] = (),
 ) -> Grants:
-    rows = conn.execute(
-        sa.select(role_grants.c.namespace, role_grants.c.role).where(
-            role_grants.c.principal == principal.id
+    """The principal's grants from both stores: ``role_grants`` (the API's grants) and,
+    for users, the identity service's ``identity_user_grants`` (``*`` there is global)."""
+    rows: list[tuple[str, str]] = [
+        (r.namespace, r.role)
+        for r in conn.execute(
+            sa.select(role_grants.c.namespace, role_grants.c.role).where(
+                role_grants.c.principal == principal.id
+            )
         )
-    ).all()
-    global_roles = frozenset(Role(r.role) for r in rows if r.namespace == GLOBAL)
+    ]
+    if principal.kind is PrincipalKind.USER:
+        rows.extend(
+            (GLOBAL if g.is_global else g.namespace, g.role.value)
+            for g in roles_for(conn, principal.id)
+        )
+    global_roles = frozenset(Role(role) for namespace, role in rows if namespace == GLOBAL)
     per_namespace: dict[str, Role] = {}
-    for r in rows:
-        if r.namespace != GLOBAL:
-            role = Role(r.role)
-            best = per_namespace.get(r.namespace)
+    for namespace, role_name in rows:
+        if namespace != GLOBAL:
+            role = Role(role_name)
+            best = per_namespace.get(namespace)
             if best is None or role.rank > best.rank:
-                per_namespace[r.namespace] = role
+                per_namespace[namespace] = role
     return Grants(
         principal,
         global_roles,

@@ -54,7 +54,7 @@ class SsoLogins(Logins):
             mfa = identity.mfa
             if not mfa and row.mfa_enabled:
                 if code is None:
-                    raise MfaRequired()
+                    raise MfaRequired(ticket=self._ticket(row))
                 if self._second_factor(conn, row, code) is None:
                     self._failed(name, actor, source, "wrong or replayed code")
                 mfa = True

@@ -87,6 +87,8 @@ def up(
             on_ready=_announce,
             scan_limits=loaded.scan.limits,
             alerts=loaded.alerts,
+            auth=loaded.auth,
+            sso=loaded.sso,
         )
     except BastionError as exc:
         fail(exc)
@@ -102,6 +104,7 @@ def _announce(started: object) -> None:
     echo(f"Bastion registry at {started.url}")
     echo(f"  data:        {paths.data_dir}")
     echo(f"  database:    {started.database}")
+    echo(f"  web console: {started.url}/console/ (users: bastion users create NAME)")
     if started.url.startswith("https"):
         echo(f"  certificate: {paths.cert} (SHA-256 {fingerprint(paths.cert)})")
     else:

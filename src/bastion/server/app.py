@@ -1,6 +1,8 @@
-"""The ASGI app: the registry API, token and grant administration, a health check.
+"""The ASGI app: the registry API, token and grant administration, a health check, and
+the web console mounted at ``/console`` (``/`` sends browsers there).
 
-Only ``/healthz`` answers without authentication; the OpenAPI description itself is
+Only ``/healthz`` and ``/`` answer without authentication (the console checks its own
+session cookie on every page but the login); the OpenAPI description itself is
 served to authenticated callers at ``/openapi.json``. Errors are JSON
 ``{"error", "message", "hint"}`` with one status code per error class.
 """
@@ -12,7 +14,7 @@ import time
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +22,7 @@ from bastion import __version__
 from bastion.audit import AuditEvent, Outcome
 from bastion.auth.rbac import Permission, PermissionDenied
 from bastion.auth.tokens import AuthenticationError
+from bastion.console import ConsoleDeps, create_console
 from bastion.errors import BastionError, IntegrityError
 from bastion.monitoring.metrics import Metrics, render_latest
 from bastion.registry.errors import BadRequest, Conflict, NotFound, Quarantined, TooLarge
@@ -29,7 +32,9 @@ from bastion.server.security import Caller, requires
 from bastion.server.state import ServerState
 
 #: Routes that need no credentials (everything else declares a permission).
-PUBLIC_PATHS = frozenset({"/healthz"})
+PUBLIC_PATHS = frozenset({"/healthz", "/"})
+#: Where the web console is mounted; its own routes declare their permissions.
+CONSOLE_PATH = "/console"
 
 _STATUS: tuple[tuple[type[BastionError], int], ...] = (
     (AuthenticationError, 401),
@@ -227,6 +232,10 @@ def create_app(state: ServerState) -> FastAPI:
     for router in (routes_registry.router, routes_admin.router):
         app.router.routes.extend(router.routes)
 
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse(CONSOLE_PATH + "/", status_code=303)
+
     @app.get("/healthz", summary="Liveness: no authentication", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -240,4 +249,14 @@ def create_app(state: ServerState) -> FastAPI:
         body, content_type = render_latest(state.metrics)
         return Response(body, media_type=content_type)
 
+    console = ConsoleDeps(
+        state.engine,
+        state.registry,
+        state.audit,
+        state.identity,
+        state.audit_verifier,
+        error_status=_status,
+        sso=state.sso,
+    )
+    app.mount(CONSOLE_PATH, create_console(console), name="console")
     return app

@@ -7,6 +7,7 @@ Layout of the data directory (0700)::
     kek.json         local key-encryption key file (0600)
     tls/cert.pem     self-signed certificate, SAN localhost and 127.0.0.1
     tls/key.pem      its private key (0600)
+    identity.key     seals users' TOTP secrets and login tickets (0600)
     blobs/           encrypted blobs
     work/            scratch files of uploads being scanned (deleted when done)
 """
@@ -17,18 +18,21 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from bastion.audit import AuditEvent, AuditSink
+from bastion.audit.checkpoint import NoteVerifier
 from bastion.auth.base import Role
 from bastion.auth.rbac import GLOBAL, grant
 from bastion.auth.tokens import issue_token
-from bastion.config import ScanLimits, ServerSettings
+from bastion.config import AuthSettings, ScanLimits, ServerSettings, SsoSettings
 from bastion.crypto.kek import KeyProvider, LocalKeyFileProvider
 from bastion.db import make_engine, migrate
 from bastion.db.base import bastion_meta
+from bastion.errors import ConfigError
 from bastion.monitoring.metrics import Metrics
 from bastion.registry.blobs import BlobStore
 from bastion.registry.keys import FollowedKeyFile
@@ -37,7 +41,19 @@ from bastion.registry.upload import Uploads
 from bastion.server.state import ServerState
 from bastion.server.tls import ensure_certificate
 
-__all__ = ["FirstStart", "Paths", "key_provider", "open_state", "prepare"]
+if TYPE_CHECKING:
+    from bastion.auth.oidc import OidcClient
+    from bastion.auth.service import IdentityService
+
+__all__ = [
+    "FirstStart",
+    "Paths",
+    "key_provider",
+    "open_identity",
+    "open_sso",
+    "open_state",
+    "prepare",
+]
 
 FIRST_ADMIN = "admin"
 PIN_ENV = "BASTION_PKCS11_PIN"
@@ -63,6 +79,10 @@ class Paths:
     @property
     def cert_key(self) -> Path:
         return self.data_dir / "tls" / "key.pem"
+
+    @property
+    def identity_key(self) -> Path:
+        return self.data_dir / "identity.key"
 
     @property
     def blobs(self) -> Path:
@@ -156,6 +176,9 @@ def open_state(
     max_file_size: int = 64 << 30,
     scan_limits: ScanLimits | None = None,
     metrics: Metrics | None = None,
+    auth: AuthSettings | None = None,
+    audit_verifier: NoteVerifier | None = None,
+    sso: SsoSettings | None = None,
 ) -> ServerState:
     """The server's shared state over a prepared data directory."""
     provider = keys or FollowedKeyFile(paths.key_file)
@@ -169,7 +192,70 @@ def open_state(
         scan_limits=scan_limits,
     )
     sweep(registry)
-    return ServerState(engine, registry, Uploads(registry), audit, metrics or Metrics())
+    return ServerState(
+        engine,
+        registry,
+        Uploads(registry),
+        audit,
+        metrics or Metrics(),
+        identity=open_identity(paths, engine, audit, auth or AuthSettings()),
+        audit_verifier=audit_verifier,
+        sso=open_sso(sso),
+    )
+
+
+def open_identity(
+    paths: Paths, engine: Engine, audit: AuditSink, settings: AuthSettings
+) -> IdentityService | None:
+    """Users and logins over the server's database, with the data directory's identity key
+    (the one `bastion users` uses); None when the identity extra is not installed."""
+    try:
+        from bastion.auth.secretbox import SecretBox
+        from bastion.auth.service import IdentityService
+    except ImportError:  # argon2-cffi / pyotp: pip install 'bastion[identity]'
+        return None
+    box = SecretBox.from_file(paths.identity_key, create=True)
+    return IdentityService(engine, settings=settings, audit=audit, secret_box=box)
+
+
+def open_sso(settings: SsoSettings | None) -> OidcClient | None:
+    """The OpenID Connect client for the console's single sign-on, when ``[sso]`` names an
+    issuer (the provider is asked for its metadata at the first login, not now)."""
+    if settings is None or not settings.enabled:
+        return None
+    try:
+        import httpx
+
+        from bastion.auth.base import Role
+        from bastion.auth.oidc import GroupRole, OidcClient, OidcConfig
+    except ImportError as exc:
+        raise ConfigError(
+            f"[sso] needs the oidc extra: {exc}", hint="pip install 'bastion-ml[oidc]'"
+        ) from exc
+    try:
+        mapping = {
+            group: tuple(
+                GroupRole(Role(role), namespace) if namespace else GroupRole(Role(role))
+                for role, _, namespace in (entry.partition("@") for entry in roles)
+            )
+            for group, roles in settings.group_roles.items()
+        }
+        config = OidcConfig(
+            issuer=str(settings.issuer),
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            redirect_uri=settings.redirect_uri,
+            scopes=settings.scopes,
+            username_claim=settings.username_claim,
+            groups_claim=settings.groups_claim,
+            group_roles=mapping,
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"invalid [sso] group_roles: {exc}",
+            hint='Map each group to roles: "admin", "auditor" or "ROLE@NAMESPACE".',
+        ) from exc
+    return OidcClient(config, http=httpx.Client())
 
 
 def sweep(registry: Registry) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from bastion.audit import AuditEvent, AuditSink
 from bastion.audit.checkpoint import NoteSigner
 from bastion.audit.log import AuditLog
-from bastion.config import AlertSettings, ScanLimits, ServerSettings
+from bastion.config import AlertSettings, AuthSettings, ScanLimits, ServerSettings, SsoSettings
 from bastion.db import migrate, redact_url
 from bastion.monitoring.alerts import AlertEngine, LogNotifier, Notifier, WebhookNotifier
 from bastion.monitoring.metrics import Metrics, MetricsSink
@@ -113,6 +113,8 @@ def serve(
     on_ready: Callable[[Started], None],
     scan_limits: ScanLimits | None = None,
     alerts: AlertSettings | None = None,
+    auth: AuthSettings | None = None,
+    sso: SsoSettings | None = None,
     log_level: str = "info",
 ) -> None:
     """Prepare and serve until interrupted. TLS is on unless ``settings.insecure_http``."""
@@ -126,7 +128,10 @@ def serve(
     log = AuditLog(engine, signer=signer)
     watch = monitored(audit, log, alerts or AlertSettings())
     try:
-        _serve(settings, paths, engine, watch.sink, watch.metrics, on_ready, scan_limits, log_level)
+        _serve(
+            settings, paths, engine, watch.sink, watch.metrics, on_ready, scan_limits, log_level,
+            auth=auth or AuthSettings(), verifier=signer, sso=sso,
+        )  # fmt: skip
     finally:
         watch.close()
         log.close()
@@ -142,6 +147,10 @@ def _serve(
     on_ready: Callable[[Started], None],
     scan_limits: ScanLimits | None,
     log_level: str,
+    *,
+    auth: AuthSettings,
+    verifier: NoteSigner,
+    sso: SsoSettings | None,
 ) -> None:
     import uvicorn
 
@@ -154,6 +163,9 @@ def _serve(
         max_file_size=settings.max_file_size,
         scan_limits=scan_limits,
         metrics=metrics,
+        auth=auth,
+        audit_verifier=verifier,
+        sso=sso,
     )
     app = create_app(state)
     scheme = "http" if settings.insecure_http else "https"

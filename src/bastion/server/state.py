@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -10,6 +11,11 @@ from bastion.audit import AuditSink
 from bastion.monitoring.metrics import Metrics
 from bastion.registry.service import Registry
 from bastion.registry.upload import Uploads
+
+if TYPE_CHECKING:
+    from bastion.audit.checkpoint import NoteVerifier
+    from bastion.auth.oidc import OidcClient
+    from bastion.auth.service import IdentityService
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +25,9 @@ class ServerState:
     uploads: Uploads
     audit: AuditSink
     metrics: Metrics = field(default_factory=Metrics)  # served on /metrics
+    # users, logins and sessions for the web console; None without the identity extra
+    identity: IdentityService | None = None
+    # checks the tamper-evident log's signed checkpoints (the console's audit verify)
+    audit_verifier: NoteVerifier | None = None
+    # single sign-on for the console, when the settings' [sso] names an issuer
+    sso: OidcClient | None = None
