@@ -39,7 +39,7 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
     if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
         _missing(f"no Chromium at {CHROMIUM}")
