@@ -140,3 +140,35 @@ def test_cli_keys_rotate(live: Live, tmp_path: Path) -> None:
     live.admin.pull("team/m:1", tmp_path / "out")
     with pytest.raises(ClientError):
         live.admin.pull("team/nothing:1", tmp_path / "out2")
+
+
+def test_cli_login_as_a_user_over_tls(
+    live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bastion.auth.base import Role
+    from bastion.auth.service import Operator
+
+    identity = live.state.identity
+    assert identity is not None
+    password = "lantern-orchid-quartz-58"  # noqa: S105
+    identity.create_user(Operator("test"), "alice", password)
+    identity.grant(Operator("test"), "alice", Role.READER, "team")
+    login_file = tmp_path / "cfg" / "login.json"
+    monkeypatch.setenv("BASTION_LOGIN_FILE", str(login_file))
+    wrong = CliRunner().invoke(
+        cli, ["login", live.url, "--ca-cert", str(live.paths.cert), "--user", "alice"],
+        input="not-the-password-at-all\n",
+    )  # fmt: skip
+    assert wrong.exit_code != 0
+    assert not login_file.exists()
+    result = _run_with_input(
+        ["login", live.url, "--ca-cert", str(live.paths.cert), "--user", "alice"], password
+    )
+    assert result.exit_code == 0, result.output
+    assert "user:alice" in result.output
+    assert json.loads(login_file.read_text())["token"].startswith("bss_")
+    assert _run("ls").output.split() == ["team"]  # the session works for every command
+
+
+def _run_with_input(args: list[str], text: str) -> object:
+    return CliRunner().invoke(cli, args, input=text + "\n", catch_exceptions=False)

@@ -82,24 +82,54 @@ def _read_token() -> str:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CA certificate (PEM) to trust for this server, e.g. its self-signed certificate.",
 )
-def login(url: str, ca_cert: Path | None) -> None:
-    """Log in to the registry at URL; the token is read from $BASTION_TOKEN, a prompt or stdin.
+@click.option("--user", help="Log in as this user (password and code are asked for).")
+def login(url: str, ca_cert: Path | None, user: str | None) -> None:
+    """Log in to the registry at URL, with an API token or, with --user, as a person.
 
-    Stores the URL, CA certificate and token in a file only you can read (0600).
+    An API token is read from $BASTION_TOKEN, a prompt or stdin. With --user, the password
+    (and, when the account has MFA, a TOTP or recovery code) are asked for and exchanged
+    for a short-lived session. Stores the URL, CA certificate and token or session in a
+    file only you can read (0600).
     """
     from bastion.client import Client, Login, save_login
 
     if not url.startswith("https://") and not url.startswith("http://"):
         raise click.UsageError("URL must start with https://")
-    token = _read_token()
     ca = str(ca_cert.resolve()) if ca_cert else None
     try:
+        token = _read_token() if user is None else _user_session(url, ca, user)
         with Client(url, token, ca_cert=ca) as client:
             me = client.whoami()
     except BastionError as exc:
         _refuse(exc)
     path = save_login(Login(url, token, ca))
     click.echo(f"logged in to {url} as {me['principal']} (saved to {path})")
+
+
+def _user_session(url: str, ca: str | None, user: str) -> str:
+    """A session token for ``user``: the password, then a code if the account has MFA."""
+    from bastion.client import Client, ClientError
+
+    password = _read_secret("Password")
+    with Client(url, None, ca_cert=ca) as client:
+        try:
+            answer = client.login(user, password)
+        except ClientError as exc:
+            if exc.error != "MfaRequired":
+                raise
+            answer = client.login(user, password, _read_secret("Code (TOTP or recovery)"))
+    if answer.get("scope") != "full":
+        raise click.ClickException(
+            "this account must enrol a second factor first: log in to the web console"
+        )
+    return str(answer["token"])
+
+
+def _read_secret(label: str) -> str:
+    """A prompt on a terminal (not echoed), else one line of stdin."""
+    if sys.stdin.isatty():
+        return str(click.prompt(label, hide_input=True, err=True))
+    return sys.stdin.readline().rstrip("\n")
 
 
 @click.command()

@@ -31,9 +31,12 @@ Progress = Callable[[str, int], None]
 class ClientError(BastionError):
     """The server refused or failed a request; ``status`` is its HTTP status."""
 
-    def __init__(self, message: str, *, status: int = 0, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int = 0, hint: str | None = None, error: str = ""
+    ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
+        self.error = error  # the server's error class, e.g. "MfaRequired"
 
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -143,13 +146,18 @@ class Client:
     def _check(self, response: httpx.Response) -> httpx.Response:
         if response.is_success:
             return response
+        error = ""
         try:
             body = response.json()
             message, hint = str(body.get("message") or body), body.get("hint")
-        except ValueError:
+            error = str(body.get("error") or "")
+        except (ValueError, AttributeError):
             message, hint = response.text[:200] or response.reason_phrase, None
         raise ClientError(
-            f"{response.status_code}: {message}", status=response.status_code, hint=hint
+            f"{response.status_code}: {message}",
+            status=response.status_code,
+            hint=hint,
+            error=error,
         )
 
     def _json(self, method: str, url: str, **kwargs: Any) -> Any:
@@ -159,6 +167,19 @@ class Client:
             raise ClientError(f"cannot reach the registry: {exc}") from None
         self._check(response)
         return response.json() if response.content else None
+
+    def login(self, user: str, password: str, code: str | None = None) -> dict[str, Any]:
+        """Log in as ``user``; the answer's ``token`` is a session token for this server.
+
+        Raises :class:`ClientError` with ``error == "MfaRequired"`` when the password was
+        right and a TOTP or recovery ``code`` must come with it."""
+        body = {"user": user, "password": password, "code": code}
+        result: dict[str, Any] = self._json("POST", "/v1/auth/login", json=body)
+        return result
+
+    def logout(self) -> None:
+        """End this client's session (its token must be a session token)."""
+        self._json("POST", "/v1/auth/logout")
 
     # --- reading -------------------------------------------------------------------------
     def whoami(self) -> dict[str, Any]:

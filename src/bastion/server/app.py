@@ -20,24 +20,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion import __version__
 from bastion.audit import AuditEvent, Outcome
+from bastion.auth.errors import AuthenticationFailed, MfaRequired, Throttled
+from bastion.auth.errors import PermissionDenied as UserPermissionDenied
 from bastion.auth.rbac import Permission, PermissionDenied
 from bastion.auth.tokens import AuthenticationError
 from bastion.console import ConsoleDeps, create_console
 from bastion.errors import BastionError, IntegrityError
 from bastion.monitoring.metrics import Metrics, render_latest
 from bastion.registry.errors import BadRequest, Conflict, NotFound, Quarantined, TooLarge
-from bastion.server import routes_admin, routes_registry
+from bastion.server import routes_admin, routes_auth, routes_registry
 from bastion.server.mtls import certificate_principal
 from bastion.server.security import Caller, requires
 from bastion.server.state import ServerState
 
 #: Routes that need no credentials (everything else declares a permission).
-PUBLIC_PATHS = frozenset({"/healthz", "/"})
+PUBLIC_PATHS = frozenset({"/healthz", "/", routes_auth.LOGIN_PATH})
 #: Where the web console is mounted; its own routes declare their permissions.
 CONSOLE_PATH = "/console"
 
 _STATUS: tuple[tuple[type[BastionError], int], ...] = (
     (AuthenticationError, 401),
+    (AuthenticationFailed, 401),
+    (MfaRequired, 401),
+    (Throttled, 429),
+    (UserPermissionDenied, 403),
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
@@ -59,6 +65,8 @@ async def _bastion_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BastionError)
     status = _status(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, Throttled):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
     return JSONResponse(
         {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint},
         status_code=status,
@@ -229,7 +237,7 @@ def create_app(state: ServerState) -> FastAPI:
     app.add_middleware(RequestTimer, metrics=state.metrics)  # outermost: times the 413s too
     # The routers' routes are added as they are (not wrapped by include_router), so the app's
     # route list is flat and a test can check each route's permission declaration.
-    for router in (routes_registry.router, routes_admin.router):
+    for router in (routes_registry.router, routes_admin.router, routes_auth.router):
         app.router.routes.extend(router.routes)
 
     @app.get("/", include_in_schema=False)

@@ -2,25 +2,31 @@
 
 Every route of the app declares what it needs with ``Depends(requires(Permission.X))``;
 a test walks every route and fails on one without it. The dependency authenticates the
-bearer token (or, without one, the connection's verified client certificate under mTLS),
-loads the principal's grants, and asks :func:`bastion.auth.rbac.authorize`
-(the one decision point), with the namespace taken from the route's ``namespace`` path
-parameter. Denials are audited.
+bearer credential (an API token, or a user's login session ``bss_...``) or, without one,
+the connection's verified client certificate under mTLS, loads the principal's grants,
+and asks :func:`bastion.auth.rbac.authorize` (the one decision point), with the namespace
+taken from the route's ``namespace`` path parameter. Denials are audited.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request
 
 from bastion.audit import AuditEvent, Outcome
+from bastion.auth.errors import AuthError
 from bastion.auth.rbac import Grants, Permission, PermissionDenied, authorize, load_grants
+from bastion.auth.sessions import TOKEN_PREFIX as SESSION_PREFIX
+from bastion.auth.sessions import Session
 from bastion.auth.tokens import AuthenticationError, TokenInfo, authenticate
 from bastion.server.mtls import certificate_principal
 
-__all__ = ["Caller", "Requires", "requires"]
+if TYPE_CHECKING:
+    from bastion.auth.service import IdentityService
+
+__all__ = ["Caller", "Requires", "requires", "user_sessions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,23 @@ def _bearer(request: Request) -> str:
     return value.strip()
 
 
+def user_sessions(state: Any) -> IdentityService:
+    """The server's identity service; an error when the server runs without one."""
+    identity: IdentityService | None = state.identity
+    if identity is None:
+        raise AuthenticationError("this server has no user accounts (the identity extra)")
+    return identity
+
+
+def _session(state: Any, bearer: str) -> Session:
+    """The live, fully logged-in session of ``bearer``: one still waiting for MFA
+    enrolment, expired, revoked or ended by a credential change is refused."""
+    try:
+        return user_sessions(state).authenticate(bearer)
+    except AuthError:
+        raise AuthenticationError("the session is unknown, expired or ended") from None
+
+
 class Requires:
     """The dependency a route declares; ``permission`` is what it checks."""
 
@@ -62,13 +85,17 @@ class Requires:
                 if certificate is not None:
                     grants = load_grants(conn, certificate)
                 else:
-                    token = authenticate(conn, _bearer(request))
-                    grants = load_grants(
-                        conn,
-                        token.principal,
-                        scope=token.scope,
-                        namespace_limits=token.namespaces,
-                    )
+                    bearer = _bearer(request)
+                    if bearer.startswith(SESSION_PREFIX):  # a user's login session
+                        grants = load_grants(conn, _session(state, bearer).principal)
+                    else:
+                        token = authenticate(conn, bearer)
+                        grants = load_grants(
+                            conn,
+                            token.principal,
+                            scope=token.scope,
+                            namespace_limits=token.namespaces,
+                        )
         except AuthenticationError as exc:
             state.audit.emit(
                 AuditEvent(

@@ -1,0 +1,94 @@
+"""Users log in over the API too: POST /v1/auth/login gives a session token (bss_...) that
+works as a bearer credential until it expires, the user logs out or a credential changes.
+Beside the console tests, whose server state has identity and a clock the test moves."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from bastion.auth.base import Role
+from bastion.auth.service import Operator
+
+from .conftest import PASSWORD, Site
+
+
+def _login(client: TestClient, user: str, password: str = PASSWORD, code: str | None = None):
+    return client.post("/v1/auth/login", json={"user": user, "password": password, "code": code})
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_session_is_a_bearer_credential_until_logout(site: Site) -> None:
+    site.add_user("alice", (Role.READER, "team"), mfa=False)
+    client = site.client()
+    answer = _login(client, "alice")
+    assert answer.status_code == 200, answer.text
+    token = answer.json()["token"]
+    assert token.startswith("bss_")
+    assert answer.json()["scope"] == "full"
+    me = client.get("/v1/whoami", headers=_bearer(token)).json()
+    assert me["principal"] == "user:alice"
+    assert me["namespace_roles"] == {"team": "reader"}
+    assert client.get("/v1/namespaces/team/models", headers=_bearer(token)).status_code == 200
+    denied = client.post("/v1/namespaces", json={"name": "x"}, headers=_bearer(token))
+    assert denied.status_code == 403
+    assert client.post("/v1/auth/logout", headers=_bearer(token)).status_code == 204
+    assert client.get("/v1/whoami", headers=_bearer(token)).status_code == 401
+
+
+def test_mfa_needs_the_code_and_a_code_works_once(site: Site) -> None:
+    site.add_user("bob", (Role.READER, "team"))
+    client = site.client()
+    first = _login(client, "bob")
+    assert first.status_code == 401
+    assert first.json()["error"] == "MfaRequired"
+    assert "ticket" not in first.text
+    code = site.code(site.secrets["bob"])
+    ok = _login(client, "bob", code=code)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["mfa"] is True
+    replay = _login(client, "bob", code=code)
+    assert replay.status_code == 401
+    assert replay.json()["error"] == "AuthenticationFailed"
+
+
+def test_wrong_password_and_unknown_user_look_the_same_then_throttle(site: Site) -> None:
+    site.add_user("carol", mfa=False)
+    client = site.client()
+    wrong = _login(client, "carol", "not the password at all")
+    unknown = _login(client, "nobody-here", "not the password at all")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    statuses = [_login(client, "carol", "still not it, no").status_code for _ in range(12)]
+    assert statuses[0] == 401
+    assert 429 in statuses
+    throttled = _login(client, "carol")  # while throttled, even the right password waits
+    assert throttled.status_code == 429
+    assert int(throttled.headers["retry-after"]) >= 1
+
+
+def test_a_session_still_waiting_for_mfa_enrolment_opens_nothing(site: Site) -> None:
+    site.add_user("dave", (Role.ADMIN, "*"), mfa=False)  # admins must have MFA
+    client = site.client()
+    answer = _login(client, "dave")
+    assert answer.status_code == 200
+    assert answer.json()["scope"] == "enrol-mfa"
+    token = answer.json()["token"]
+    assert client.get("/v1/whoami", headers=_bearer(token)).status_code == 401
+
+
+def test_a_password_change_ends_api_sessions(site: Site) -> None:
+    site.add_user("erin", (Role.READER, "team"), mfa=False)
+    client = site.client()
+    token = _login(client, "erin").json()["token"]
+    assert client.get("/v1/whoami", headers=_bearer(token)).status_code == 200
+    site.identity.set_password(Operator(), "erin", "a different long passphrase 9")
+    assert client.get("/v1/whoami", headers=_bearer(token)).status_code == 401
+
+
+def test_an_api_token_does_not_log_out(site: Site) -> None:
+    client = site.client()
+    response = client.post("/v1/auth/logout", headers=_bearer(site.admin_token))
+    assert response.status_code == 400
