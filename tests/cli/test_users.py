@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pyotp
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
+from bastion.audit.checkpoint import NoteSigner
+from bastion.audit.query import Filter, search
+from bastion.audit.verify import verify_log
 from bastion.cli.main import cli
+from bastion.db import make_engine
+from bastion.server.run import AUDIT_KEY_FILE, AUDIT_ORIGIN
 
 PASSWORD = "violet-anchor-ferris-71"  # noqa: S105
 
@@ -33,7 +39,7 @@ def run(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     return invoke
 
 
-def test_the_admin_cli_end_to_end(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_admin_cli_end_to_end(run, tmp_path: Path, database_url: str) -> None:  # type: ignore[no-untyped-def]
     assert run("create", "alice", input=f"{PASSWORD}\n{PASSWORD}\n")[0] == 0
     code, out = run("create", "bob", "--password-stdin", input="password123456\n")
     assert code == 1
@@ -78,11 +84,21 @@ def test_the_admin_cli_end_to_end(run, tmp_path: Path) -> None:  # type: ignore[
     )
     assert run("delete", "alice")[0] == 0
     assert run("delete", "alice")[0] == 2
-    log = (tmp_path / "data/audit/identity.jsonl").read_text()
-    events = [json.loads(line) for line in log.splitlines()]
-    assert [e["action"] for e in events][:3] == ["user.create", "user.grant", "user.grant"]
-    assert events[-1]["action"] == "user.delete"
-    assert PASSWORD not in log
+    # Every change is in the tamper-evident log the server writes, which verifies.
+    engine = make_engine(database_url)
+    try:
+        events = [e for _, e in search(engine, Filter(action="user.*"))]
+        key = NoteSigner.load_or_create(tmp_path / "data" / AUDIT_KEY_FILE, AUDIT_ORIGIN)
+        assert verify_log(engine, key).size >= len(events)  # and sessions.*, mfa.*
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT entry FROM audit_entries"))
+            stored = " ".join(str(r[0]) for r in rows)
+    finally:
+        engine.dispose()
+    assert [e.action for e in events][:3] == ["user.create", "user.grant", "user.grant"]
+    assert events[-1].action == "user.delete"
+    assert all(e.actor.startswith("operator:") for e in events)
+    assert PASSWORD not in stored
 
 
 def test_the_default_database_lives_in_the_data_dir(tmp_path: Path) -> None:

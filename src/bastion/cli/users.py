@@ -1,8 +1,9 @@
 """``bastion users``: manage users directly in the server's database.
 
 Whoever runs this can write the database, so they act as an operator with every right;
-each change is still an audit event, under ``operator:<login name>``, appended as JSON
-lines to ``<data dir>/audit/identity.jsonl`` (until the server's audit log takes them).
+each change is still an audit event, under ``operator:<login name>``, in the same
+tamper-evident audit log as the server's (signed with ``<data dir>/audit-log.key``), so
+`bastion audit verify` and `bastion audit search` cover it.
 
 Exit codes: 0 done, 1 refused (wrong code, weak password), 2 error (e.g. no such user).
 """
@@ -13,7 +14,6 @@ import getpass
 import json
 import os
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,30 +25,6 @@ from bastion.errors import BastionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
-
-
-class _JsonlAuditSink:
-    """Appends each audit event as one JSON object per line."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def emit(self, event: Any) -> None:
-        record = {
-            "time": event.time.isoformat(),
-            "action": event.action,
-            "actor": event.actor,
-            "outcome": str(event.outcome),
-            "resource": event.resource,
-            "source": event.source,
-            "reason": event.reason,
-            "details": dict(event.details),
-        }
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record, sort_keys=True) + "\n")
 
 
 def _data_dir(value: str | None) -> Path:
@@ -87,11 +63,14 @@ def users(ctx: click.Context, database_url: str | None, data_dir: str | None,
 
 @contextmanager
 def _service(ctx: click.Context) -> Iterator[Any]:
+    from bastion.audit.checkpoint import NoteSigner
+    from bastion.audit.log import AuditLog
     from bastion.auth.errors import AuthError, MfaStateError, UserExists, UserNotFound
     from bastion.auth.secretbox import SecretBox
     from bastion.auth.service import IdentityService
     from bastion.config import Settings
     from bastion.db import make_engine, migrate
+    from bastion.server.run import AUDIT_KEY_FILE, AUDIT_ORIGIN
 
     data_dir: Path = ctx.obj["data_dir"]
     engine = None
@@ -103,9 +82,11 @@ def _service(ctx: click.Context) -> Iterator[Any]:
             url = f"sqlite:///{data_dir / 'bastion.db'}"
         engine = make_engine(url)
         migrate(engine)
-        sink = _JsonlAuditSink(data_dir / "audit" / "identity.jsonl")
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        signer = NoteSigner.load_or_create(data_dir / AUDIT_KEY_FILE, AUDIT_ORIGIN)
         box = SecretBox.from_file(data_dir / "identity.key", create=True)
-        yield IdentityService(engine, settings=settings.auth, audit=sink, secret_box=box)
+        with AuditLog(engine, signer=signer) as log:
+            yield IdentityService(engine, settings=settings.auth, audit=log, secret_box=box)
     except (UserNotFound, UserExists, MfaStateError) as exc:
         _fail(exc, EXIT_ERROR)
     except AuthError as exc:
