@@ -19,6 +19,8 @@ from bastion.audit.base import AuditEvent, AuditSink, Outcome
 from bastion.guard.extraction.features import QueryFeatures, extract
 from bastion.guard.extraction.scoring import Assessment, Level, Scorer
 from bastion.guard.extraction.settings import ExtractionSettings
+from bastion.guard.extraction.signals import Population
+from bastion.guard.extraction.state import ClientState
 from bastion.guard.extraction.store import MemoryStore, StateStore
 
 

@@ -4,7 +4,7 @@ The score is the sum of each signal's score times its weight, times a ramp that 
 from 0 at ``min_queries`` to 1 at ``full_queries`` (few queries prove little). The level
 is the highest threshold the score reaches: alert < throttle < reauth < block. Re-
 authentication and blocks are sticky (``reauth_seconds``, ``block_seconds``); alerts and
-throttling last while the score stays up.
+throttling last until the score falls ``hysteresis`` below their threshold.
 """
 
 from __future__ import annotations
@@ -128,11 +128,17 @@ class Scorer:
         score = sum(contributions.values())
         state.score = score
         level = self.level_for(score)
+        previous = Level(state.level)
+        if Level.NONE < level < previous <= Level.THROTTLE or (
+            level is Level.NONE and Level.NONE < previous <= Level.THROTTLE
+        ):
+            # hysteresis: an alert or a throttle lifts only when the score falls clearly
+            if score >= s.thresholds()[previous - 1] - s.hysteresis:
+                level = previous
         sticky = Level(state.level) if state.level_until > now else Level.NONE
         if level >= Level.REAUTH and level > sticky:
             hold = s.block_seconds if level is Level.BLOCK else s.reauth_seconds
             state.level_until = int(now + hold)
-        previous = Level(state.level)
         level = max(level, sticky)
         state.level = int(level)
         raised = level > previous or (level >= Level.REAUTH and sticky is Level.NONE

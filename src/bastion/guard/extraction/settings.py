@@ -72,6 +72,7 @@ class ExtractionSettings:
     full_queries: int = 48  # scores reach full strength at this many queries
     state_ttl: int = 30 * 86400  # Redis keeps an idle client's state this long
     max_clients: int = 10_000  # the in-memory store forgets the least recent beyond this
+    hysteresis: float = 0.15  # an alert or throttle lifts this far below its threshold
     population_min: int = 1000  # queries from everybody before "broadness" is judged
     weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_WEIGHTS)
     budgets: Budgets = field(default_factory=Budgets)

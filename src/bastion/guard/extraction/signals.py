@@ -181,14 +181,17 @@ def observe(
     n = state.queries
     a_recent, a_history = max(1.0 / n, 1.0 / RECENT), max(1.0 / n, 1.0 / HISTORY)
     state.mu_recent = ((1 - a_recent) * state.mu_recent + a_recent * vec).astype(np.float32)
+    # the sum of the squared EMA weights: E||mu_recent||^2 for independent zero-mean unit vectors
+    state.weight2 = (1 - a_recent) ** 2 * state.weight2 + a_recent**2
     state.mu_history = ((1 - a_history) * state.mu_history + a_history * vec).astype(np.float32)
     population.update(q.vector)
     # MMD with the linear kernel between the client's recent queries and the population
     # (whose mean, after centring, is zero), over what a sample of the population itself
     # would give: about 1 for a uniform crawl of the domain, several times more for a person.
-    null = _null(a_recent)
-    to_population = float(np.dot(state.mu_recent, state.mu_recent)) / null
-    drift = float(np.sum((state.mu_recent - state.mu_history) ** 2)) / (null + _null(a_history))
+    to_population = float(np.dot(state.mu_recent, state.mu_recent)) / state.weight2
+    drift = float(np.sum((state.mu_recent - state.mu_history) ** 2)) / (
+        state.weight2 + _null(a_history)
+    )
     return {
         "coverage": _ramp(state.rate(FLAG_NOVEL), COVERAGE_LO, COVERAGE_HI),
         # only against a population that is not mostly this client

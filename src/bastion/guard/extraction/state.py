@@ -63,7 +63,7 @@ class ClientState:
     created: int = 0  # clusters created in total
     prada_flagged: int = 0
     score: float = 0.0  # the last combined score
-    reserved: float = 0.0
+    weight2: float = 0.0  # sum of the squared weights of mu_recent's EMA
     centroids: npt.NDArray[np.float16] = field(default_factory=lambda: _empty("centroids"))
     weights: npt.NDArray[np.float32] = field(default_factory=lambda: _empty("weights"))
     used: npt.NDArray[np.int64] = field(default_factory=lambda: _empty("used"))
@@ -97,7 +97,7 @@ class ClientState:
     def to_bytes(self) -> bytes:
         head = _SCALARS.pack(
             VERSION, self.queries, self.first_seen, self.last_seen, self.clusters,
-            self.level, self.level_until, self.created, self.score, self.reserved,
+            self.level, self.level_until, self.created, self.score, self.weight2,
         )  # fmt: skip
         head += struct.pack("<i", self.prada_flagged)
         return head + b"".join(getattr(self, name).tobytes() for name in _ARRAYS)
@@ -107,7 +107,7 @@ class ClientState:
         """The state packed in ``blob``; a fresh one for None or anything unreadable."""
         if not blob or len(blob) != _SIZE or blob[0] != VERSION:
             return cls()
-        _v, q, first, last, clusters, level, until, created, score, reserved = _SCALARS.unpack_from(
+        _v, q, first, last, clusters, level, until, created, score, weight2 = _SCALARS.unpack_from(
             blob
         )
         off = _SCALARS.size
@@ -119,7 +119,7 @@ class ClientState:
             arr = np.frombuffer(blob, dtype=dtype, count=count, offset=off).reshape(shape)
             arrays[name] = arr.copy()
             off += arr.nbytes
-        return cls(q, first, last, clusters, level, until, created, prada, score, reserved,
+        return cls(q, first, last, clusters, level, until, created, prada, score, weight2,
                    **arrays)  # fmt: skip
 
 
