@@ -174,8 +174,8 @@ def test_one_address_spreading_over_keys_is_seen() -> None:
 
 
 def test_policy_reads_the_extraction_table() -> None:
-    p = policy_from_mapping({"guard": {"extraction": {"alert": 0.4, "weights": {"prada": 0.5},
-                                                      "budgets": {"requests_per_day": 9}}}})  # fmt: skip
+    table = {"alert": 0.4, "weights": {"prada": 0.5}, "budgets": {"requests_per_day": 9}}
+    p = policy_from_mapping({"guard": {"extraction": table}})
     assert p.extraction.alert == 0.4
     assert p.extraction.weights["prada"] == 0.5
     assert p.extraction.budgets.requests_per_day == 9

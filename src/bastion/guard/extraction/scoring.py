@@ -129,12 +129,12 @@ class Scorer:
         state.score = score
         level = self.level_for(score)
         previous = Level(state.level)
-        if Level.NONE < level < previous <= Level.THROTTLE or (
-            level is Level.NONE and Level.NONE < previous <= Level.THROTTLE
+        # hysteresis: an alert or a throttle lifts only when the score falls clearly
+        if (
+            level < previous <= Level.THROTTLE
+            and score >= s.thresholds()[previous - 1] - s.hysteresis
         ):
-            # hysteresis: an alert or a throttle lifts only when the score falls clearly
-            if score >= s.thresholds()[previous - 1] - s.hysteresis:
-                level = previous
+            level = previous
         sticky = Level(state.level) if state.level_until > now else Level.NONE
         if level >= Level.REAUTH and level > sticky:
             hold = s.block_seconds if level is Level.BLOCK else s.reauth_seconds

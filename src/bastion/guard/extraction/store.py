@@ -4,7 +4,7 @@ A store applies one update to one client's state and the population atomically. 
 store keeps at most ``max_clients`` states (least recently seen forgotten first). The Redis
 store keeps each state as one value (about 33 KB) that expires ``ttl`` seconds after the
 client's last query, and updates it under ``WATCH``: two replicas that update one client at
-once retry rather than lose a query. The population (one mean vector) is written last-
+once retry (with a random back-off) rather than lose a query. The population (one mean vector) is written last-
 writer-wins; it moves slowly. A store that cannot reach Redis raises
 :class:`ExtractionStoreError` and the proxy refuses the request: it fails closed.
 """
@@ -12,6 +12,7 @@ writer-wins; it moves slowly. A store that cannot reach Redis raises
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -75,7 +76,7 @@ class RedisStore:
         key, pop_key = self.prefix + "c:" + client, self.prefix + "population"
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
-                for _ in range(20):
+                for attempt in range(50):
                     try:
                         await pipe.watch(key)
                         blob, pop_blob = await pipe.mget(key, pop_key)
@@ -87,8 +88,8 @@ class RedisStore:
                         pipe.set(pop_key, population.to_bytes())
                         await pipe.execute()
                         return result
-                    except WatchError:
-                        continue
+                    except WatchError:  # another replica updated it first: back off, retry
+                        await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
         except (RedisError, OSError) as exc:
             raise ExtractionStoreError(f"the extraction state store failed: {exc}") from exc
         raise ExtractionStoreError("the extraction state is too contended to update")
