@@ -28,7 +28,8 @@ def test_any_text_gives_bounded_deterministic_features(text: str) -> None:
     assert (a.simhash, a.exact, a.head, a.tail, a.slot) == (b.simhash, b.exact, b.head, b.tail,
                                                             b.slot)  # fmt: skip
     assert 0 <= a.simhash < 1 << 64
-    assert 0 <= a.head < 1 << 32 and 0 <= a.tail < 1 << 32
+    assert 0 <= a.head < 1 << 32
+    assert 0 <= a.tail < 1 << 32
 
 
 @settings(max_examples=200, deadline=None)

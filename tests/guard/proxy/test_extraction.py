@@ -19,8 +19,8 @@ from bastion.db import make_engine, migrate
 from bastion.guard.extraction import ExtractionDetector, ExtractionSettings, RedisStore
 from bastion.guard.proxy import generate_key
 from bastion.guard.proxy.keys import ApiKey
+from tests.guard.extraction import _traffic as traffic
 
-from ..extraction import _traffic as traffic
 from .conftest import ProxyFactory
 
 SETTINGS = ExtractionSettings(

@@ -4,8 +4,8 @@ A store applies one update to one client's state and the population atomically. 
 store keeps at most ``max_clients`` states (least recently seen forgotten first). The Redis
 store keeps each state as one value (about 33 KB) that expires ``ttl`` seconds after the
 client's last query, and updates it under ``WATCH``: two replicas that update one client at
-once retry (with a random back-off) rather than lose a query. The population (one mean vector) is written last-
-writer-wins; it moves slowly. A store that cannot reach Redis raises
+once retry (with a random back-off) rather than lose a query. The population (one mean
+vector) is written last-writer-wins; it moves slowly. A store that cannot reach Redis raises
 :class:`ExtractionStoreError` and the proxy refuses the request: it fails closed.
 """
 
@@ -89,7 +89,7 @@ class RedisStore:
                         await pipe.execute()
                         return result
                     except WatchError:  # another replica updated it first: back off, retry
-                        await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))
+                        await asyncio.sleep(random.uniform(0, 0.001 * (attempt + 1)))  # noqa: S311
         except (RedisError, OSError) as exc:
             raise ExtractionStoreError(f"the extraction state store failed: {exc}") from exc
         raise ExtractionStoreError("the extraction state is too contended to update")
