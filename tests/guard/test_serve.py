@@ -80,8 +80,9 @@ def test_serve_writes_extraction_state_to_redis_and_opens_the_audit_log(tmp_path
             except httpx.TransportError:
                 time.sleep(0.1)
         prompt = f"What does json.loads do? {uuid.uuid4().hex}"
-        out = httpx.post(base + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
-                         json={"model": "m", "messages": [{"role": "user", "content": prompt}]})  # fmt: skip
+        body = {"model": "m", "messages": [{"role": "user", "content": prompt}]}
+        auth = {"authorization": f"Bearer {key}"}
+        out = httpx.post(base + "/v1/chat/completions", headers=auth, json=body)
         assert out.status_code == 502  # scored, then nothing upstream
         assert r.exists("bastion:guard:x:c:key:t")
         assert (tmp_path / "audit.key").exists()
