@@ -225,7 +225,8 @@ def _table(
     "--audit-db",
     default=None,
     help="Write audit events (extraction alerts, throttles, blocks) to the tamper-evident "
-    "log in this database (sqlite:///PATH or postgresql://...). Default: the log only.",
+    "log in this database (sqlite:///PATH or postgresql://...). Default: only the "
+    "bastion.guard.audit logger.",
 )
 @click.option(
     "--audit-key",

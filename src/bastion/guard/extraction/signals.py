@@ -39,7 +39,7 @@ from bastion.guard.extraction.state import (
 )
 
 COVERAGE_LO, COVERAGE_HI = 0.35, 0.6
-BROAD_LO, BROAD_HI = 1.6, 2.2
+BROAD_LO, BROAD_HI = 1.4, 2.0
 NOVEL_BELOW = 0.2  # cosine to the nearest centroid under which a query opens a cluster
 NEAR_DUP_BITS = 3  # SimHash Hamming distance up to which two prompts are near-duplicates
 PRADA_DELTA = 0.9  # PRADA flags a client whose Shapiro-Wilk W falls below this
@@ -118,8 +118,10 @@ def _edges(state: ClientState, q: QueryFeatures) -> tuple[bool, bool, bool]:
     if not n:
         return False, False, False
     ham = np.bitwise_count(state.sim[:n] ^ np.uint64(q.simhash))
-    near = bool(np.any((ham <= NEAR_DUP_BITS) & (state.exact[:n] != q.exact)))
     edge = (state.heads[:n] == q.head) | (state.tails[:n] == q.tail)
+    both = state.heads[:n] == q.head
+    # a filled-in template keeps its opening words; edits of a seed move them often
+    near = bool(np.any((ham <= NEAR_DUP_BITS) & (state.exact[:n] != q.exact) & ~both))
     template = bool(np.any(edge & (ham > NEAR_DUP_BITS)))
     enum = False
     if q.slot is not None:
@@ -146,7 +148,7 @@ def _prada(state: ClientState) -> float:
     return 1.0 if w < PRADA_DELTA else 0.0
 
 
-RECENT = 24  # the recent window's EMA horizon, in queries
+RECENT = 32  # the recent window's EMA horizon, in queries
 HISTORY = 512
 
 

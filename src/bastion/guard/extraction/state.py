@@ -1,9 +1,9 @@
 """Per-client detector state: fixed-size arrays, so memory per client is bounded.
 
-One :class:`ClientState` is about 30 KB whatever the client sends: a capped list of topic
+One :class:`ClientState` is 21 KB whatever the client sends: a capped list of topic
 centroids (leader clustering), rings of the last :data:`RING` queries' SimHashes, edge
-hashes and enumerated slots, rings of per-query flags, two random-Fourier-feature means
-(recent and long-term) for the MMD tests, PRADA's minimum distances, request and token
+hashes and enumerated slots, rings of per-query flags, two mean embeddings (recent and
+long-term) for the MMD tests, PRADA's minimum distances, request and token
 counts per budget window, and the graded action in force. It packs to bytes (for Redis)
 and back; a blob of another version or size reads as a fresh state.
 """
