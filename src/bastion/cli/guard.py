@@ -368,6 +368,45 @@ def _detector(g: Guard, redis_url: str | None, sink: AuditSink) -> ExtractionDet
     return ExtractionDetector(settings, store=store, audit=sink)
 
 
+@guard.command(name="reset-client")
+@click.argument("key_id")
+@click.option("--source", default=None, help="Also forget this source address.")
+@click.option("--redis-url", required=True, help="The Redis the proxies keep their state in.")
+@click.option("--audit-db", default=None, help="Record the reset in this tamper-evident log.")
+@click.option("--audit-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The audit log's checkpoint signing key.")  # fmt: skip
+def reset_client(
+    *, key_id: str, source: str | None, redis_url: str, audit_db: str | None,
+    audit_key: Path | None,
+) -> None:  # fmt: skip
+    """Lift an extraction re-authentication or block: forget KEY_ID's detector state.
+
+    Do it after contacting the key's owner; the reset is an audit event.
+    """
+    import asyncio
+
+    from bastion.guard.extraction import ExtractionDetector, RedisStore
+
+    closers: list[Callable[[], None]] = []
+    try:
+        sink = _audit_sink(audit_db, audit_key, closers)
+        detector = ExtractionDetector(store=RedisStore(redis_url), audit=sink)
+
+        async def run() -> None:
+            try:
+                await detector.reset(key_id, source)
+            finally:
+                await detector.close()
+
+        asyncio.run(run())
+    except BastionError as exc:
+        _fail(exc)
+    finally:
+        for close in closers:
+            close()
+    click.echo(f"reset: key:{key_id}" + (f" and addr:{source}" if source else ""))
+
+
 @guard.command()
 @click.argument("key_id")
 @click.option("--requests-per-minute", type=int, default=None)

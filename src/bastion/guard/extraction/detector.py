@@ -91,7 +91,8 @@ class ExtractionDetector:
 
     async def reset(self, key_id: str, source: str | None = None) -> None:
         """Forget a client (an operator lifting a re-authentication or a block)."""
-        for client in self.identities(key_id, source):
+        clients = [f"key:{key_id}"] + ([f"addr:{source}"] if source else [])
+        for client in clients:
             await self.store.reset(client)
         if self.audit is not None:
             self.audit.emit(AuditEvent(action="guard.extraction.reset", actor="operator",
