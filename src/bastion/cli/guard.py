@@ -236,6 +236,12 @@ def _table(
     "[default: DATA_DIR/audit-log.key]",
 )
 @click.option(
+    "--metrics",
+    "with_metrics",
+    is_flag=True,
+    help="Serve Prometheus metrics (counts of extraction actions) on GET /metrics.",
+)
+@click.option(
     "--no-extraction",
     is_flag=True,
     help="Turn the model-extraction detector off (the policy's [guard.extraction] is ignored).",
@@ -263,6 +269,7 @@ def serve(
     audit_db: str | None,
     audit_key: Path | None,
     no_extraction: bool,
+    with_metrics: bool,
     requests_per_minute: int,
     tokens_per_minute: int,
     max_body_bytes: int,
@@ -297,6 +304,13 @@ def serve(
         limiter: RateLimiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
         g = _guard(policy_path)
         sink = _audit_sink(audit_db, audit_key, closers)
+        metrics = None
+        if with_metrics:
+            from bastion.monitoring.metrics import Metrics, MetricsSink
+            from bastion.monitoring.sinks import FanOutSink
+
+            metrics = Metrics()
+            sink = FanOutSink([sink, MetricsSink(metrics)])
         config = ProxyConfig(
             upstream=upstream,
             keys=KeyStore.load(keys_file),
@@ -311,6 +325,7 @@ def serve(
             canary=canary,
             url_allowlist=allow_host,
             extraction=None if no_extraction else _detector(g, redis_url, sink),
+            metrics=metrics,
         )
     except BastionError as exc:
         _fail(exc)

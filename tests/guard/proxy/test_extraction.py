@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -19,6 +20,8 @@ from bastion.db import make_engine, migrate
 from bastion.guard.extraction import ExtractionDetector, ExtractionSettings, RedisStore
 from bastion.guard.proxy import generate_key
 from bastion.guard.proxy.keys import ApiKey
+from bastion.monitoring.metrics import Metrics, MetricsSink
+from bastion.monitoring.sinks import FanOutSink
 from tests.guard.extraction import _traffic as traffic
 
 from .conftest import ProxyFactory
@@ -53,12 +56,13 @@ def test_extraction_is_slowed_then_blocked_and_audited(
 ) -> None:
     log, signer = audit_log
     (thief_key, thief), (user_key, user) = _key("thief"), _key("user")
+    metrics = Metrics()
     detector = ExtractionDetector(
         SETTINGS,
         store=RedisStore("redis://127.0.0.1:6379/0", prefix=f"test:x:{uuid.uuid4().hex}:"),
-        audit=log,
+        audit=FanOutSink([log, MetricsSink(metrics)]),
     )
-    proxy = make_proxy(keys=[thief, user], extraction=detector)
+    proxy = make_proxy(keys=[thief, user], extraction=detector, metrics=metrics)
     rng = random.Random(7)
     attack, benign = traffic.perturbed(rng, 60), traffic.focused(rng, 60, "csv")
     with (
@@ -100,3 +104,5 @@ def test_extraction_is_slowed_then_blocked_and_audited(
     assert all(w not in str(block) for w in attack[0].split() if len(w) > 6)
     log.checkpoint()
     verify_log(log.engine, signer)
+    scraped = httpx.get(proxy.url + "/metrics").text
+    assert 'bastion_guard_extraction_actions_total{action="block"} 1.0' in scraped

@@ -6,8 +6,8 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
   clustering over the hashing embedding, capped per client). People stay on a topic for a
   while; a crawler of the model's domain keeps opening new ones.
 * ``broadness``: how close the client's recent query distribution is to the whole
-  population's (an MMD test on random Fourier features): a user's questions are narrower
-  than everybody's together; a uniform sample of the domain is not.
+  population's (an MMD test, linear kernel on the centred embedding): a user's questions
+  are narrower than everybody's together; a uniform sample of the domain is not.
 * ``drift``: MMD between the client's recent queries and its own history.
 * ``perturbation``: the share of recent queries that are near-duplicates (SimHash) of an
   earlier one, but not identical: perturbations of seed prompts.

@@ -38,6 +38,7 @@ from bastion.guard.proxy.ratelimit import Limits, MemoryRateLimiter, RateLimiter
 
 if TYPE_CHECKING:
     from bastion.guard.extraction import ExtractionDetector
+    from bastion.monitoring.metrics import Metrics
 
 audit = logging.getLogger("bastion.guard.audit")
 
@@ -61,6 +62,7 @@ class ProxyConfig:
     canary: str | None = None
     url_allowlist: tuple[str, ...] = ()
     extraction: ExtractionDetector | None = None
+    metrics: Metrics | None = None  # serve GET /metrics (Prometheus text) when given
 
 
 class ProxyError(Exception):
@@ -504,6 +506,13 @@ def create_app(config: ProxyConfig) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def metrics(request: Request) -> Response:
+        from bastion.monitoring.metrics import render_latest
+
+        assert config.metrics is not None
+        body, content_type = render_latest(config.metrics)
+        return Response(body, media_type=content_type)
+
     routes = [
         Route("/v1/chat/completions", proxy.completions, methods=["POST"]),
         Route("/v1/completions", proxy.completions, methods=["POST"]),
@@ -512,6 +521,8 @@ def create_app(config: ProxyConfig) -> Starlette:
         Route("/v1/models/{model:path}", proxy.passthrough, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
+    if config.metrics is not None:
+        routes.append(Route("/metrics", metrics, methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
