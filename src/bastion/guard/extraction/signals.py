@@ -119,9 +119,9 @@ def _edges(state: ClientState, q: QueryFeatures) -> tuple[bool, bool, bool]:
         return False, False, False
     ham = np.bitwise_count(state.sim[:n] ^ np.uint64(q.simhash))
     edge = (state.heads[:n] == q.head) | (state.tails[:n] == q.tail)
-    both = state.heads[:n] == q.head
+    same_head = state.heads[:n] == q.head
     # a filled-in template keeps its opening words; edits of a seed move them often
-    near = bool(np.any((ham <= NEAR_DUP_BITS) & (state.exact[:n] != q.exact) & ~both))
+    near = bool(np.any((ham <= NEAR_DUP_BITS) & (state.exact[:n] != q.exact) & ~same_head))
     template = bool(np.any(edge & (ham > NEAR_DUP_BITS)))
     enum = False
     if q.slot is not None:
