@@ -34,15 +34,15 @@ def test_two_replicas_share_state_and_a_new_one_resumes_it() -> None:
     texts = traffic.perturbed(random.Random(1), 40)
 
     async def go() -> tuple[list[Level], int, Level]:
-        a = ExtractionDetector(FAST, store=RedisStore(URL, prefix=prefix))
-        b = ExtractionDetector(FAST, store=RedisStore(URL, prefix=prefix))
+        a = ExtractionDetector(FAST, store=RedisStore(URL, prefix=prefix, ttl=600))
+        b = ExtractionDetector(FAST, store=RedisStore(URL, prefix=prefix, ttl=600))
         out = []
         for i, t in enumerate(texts):
             det = a if i % 2 else b
             out.append((await det.check(key_id="k", source=None, text=t, now=float(i))).level)
         await a.close()
         await b.close()
-        fresh = RedisStore(URL, prefix=prefix)
+        fresh = RedisStore(URL, prefix=prefix, ttl=600)
         seen = await fresh.update("key:k", _count)
         again = await ExtractionDetector(FAST, store=fresh).check(
             key_id="k", source=None, text="What does json.dumps do?", now=50.0
@@ -63,7 +63,7 @@ def test_concurrent_updates_of_one_client_are_not_lost() -> None:
         state.queries += 1
 
     async def go() -> int:
-        stores = [RedisStore(URL, prefix=prefix) for _ in range(4)]
+        stores = [RedisStore(URL, prefix=prefix, ttl=600) for _ in range(4)]
         try:
             await asyncio.gather(*(s.update("c", bump) for s in stores for _ in range(10)))
             return await stores[0].update("c", _count)

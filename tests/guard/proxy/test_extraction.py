@@ -59,7 +59,7 @@ def test_extraction_is_slowed_then_blocked_and_audited(
     metrics = Metrics()
     detector = ExtractionDetector(
         SETTINGS,
-        store=RedisStore("redis://127.0.0.1:6379/0", prefix=f"test:x:{uuid.uuid4().hex}:"),
+        store=RedisStore("redis://127.0.0.1:6379/0", prefix=f"test:x:{uuid.uuid4().hex}:", ttl=600),
         audit=FanOutSink([log, MetricsSink(metrics)]),
     )
     proxy = make_proxy(keys=[thief, user], extraction=detector, metrics=metrics)

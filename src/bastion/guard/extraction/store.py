@@ -85,7 +85,7 @@ class RedisStore:
                         result = fn(state, population)
                         pipe.multi()
                         pipe.set(key, state.to_bytes(), ex=self.ttl)
-                        pipe.set(pop_key, population.to_bytes())
+                        pipe.set(pop_key, population.to_bytes(), ex=self.ttl)
                         await pipe.execute()
                         return result
                     except WatchError:  # another replica updated it first: back off, retry
