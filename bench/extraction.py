@@ -135,8 +135,6 @@ def report(
     queries: int,
 ) -> str:
     lines = [
-        "# Benchmark: model-extraction detection at the guard proxy",
-        "",
         "Written by `bench/extraction.py` (see its docstring for the traffic). "
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; seed {args.seed}; {args.users} benign users per "
@@ -146,7 +144,7 @@ def report(
         "Query pool: first sentences of the docstrings of Python standard-library modules "
         "(one topic per module), in 14 phrasings.",
         "",
-        "## Attackers detected (queries until the detector first fired)",
+        "### Attackers detected (queries until the detector first fired)",
         "",
         "A cell reads `caught/attackers (median, max queries until caught)`; only detections "
         f"within {args.limit} queries count (the issue's target). Multi-key counts the "
@@ -161,7 +159,7 @@ def report(
         lines.append(f"| {det} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "## False alarms per 100 benign user-days",
+        "### False alarms per 100 benign user-days",
         "",
         "| detector | " + " | ".join(BENIGN) + " | all |",
         "|---|" + "---:|" * (len(BENIGN) + 1),
@@ -173,7 +171,7 @@ def report(
         lines.append(f"| {det} | " + " | ".join(f"{p:.1f}" for p in per) + f" | {total:.2f} |")
     lines += [
         "",
-        f"## CPU per query\n\n{cpu_us:.0f} µs of process time per query on average over "
+        f"### CPU per query\n\n{cpu_us:.0f} µs of process time per query on average over "
         f"the {queries:,} queries above, feature extraction and every signal included (PRADA's "
         "Shapiro-Wilk test too; one state per client in memory).",
         "",
@@ -209,6 +207,11 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=200, help="detections count within this")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--write", type=Path, default=None)
+    p.add_argument(
+        "--section",
+        default="main",
+        help="with --write: replace only this section (between its markers) of the file",
+    )
     args = p.parse_args()
     pool = build_pool()
     sim = Sim(pool, args.seed)
@@ -230,7 +233,22 @@ def main() -> None:
     print(text)
     print(f"pool: {len(pool)} topics, {sum(map(len, pool.values()))} items")
     if args.write:
-        args.write.write_text(text, encoding="utf-8")
+        write_section(args.write, args.section, text)
+
+
+def write_section(path: Path, section: str, text: str) -> None:
+    """Put ``text`` between the section's markers in ``path``; the rest is kept."""
+    start = f"<!-- extraction-bench:{section}:start -->"
+    end = f"<!-- extraction-bench:{section}:end -->"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        new = head + block + rest.split(end, 1)[1]
+    else:
+        title = "" if old else "# Benchmark: model-extraction detection at the guard proxy\n\n"
+        new = old + ("\n" if old else "") + title + block + "\n"
+    path.write_text(new, encoding="utf-8")
 
 
 if __name__ == "__main__":
