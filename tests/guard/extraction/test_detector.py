@@ -26,7 +26,7 @@ from bastion.guard.extraction import (
 
 from . import _traffic as traffic
 
-FAST = {"min_queries": 8, "full_queries": 16, "population_min": 300}
+FAST = {"min_queries": 8, "full_queries": 24, "population_min": 300}
 
 
 def scorer(**options: object) -> Scorer:
@@ -195,3 +195,12 @@ def test_policy_reads_the_extraction_table() -> None:
 def test_bad_extraction_tables_are_errors(table: dict[str, object]) -> None:
     with pytest.raises(PolicyError):
         policy_from_mapping({"guard": {"extraction": table}})
+
+
+def test_a_crawl_mixed_with_on_topic_queries_keeps_jumping() -> None:
+    rng = random.Random(12)
+    mixed = [t for pair in zip(traffic.uniform(rng, 30), traffic.focused(rng, 30, "csv"),
+                               strict=True) for t in pair]  # fmt: skip
+    s, pop = scorer(), warmed()
+    assert run(s, pop, mixed)[-1].signals["locality"] > 0.5
+    assert run(s, pop, traffic.focused(rng, 60, "csv"))[-1].signals["locality"] == 0.0

@@ -8,6 +8,9 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
 * ``broadness``: how close the client's recent query distribution is to the whole
   population's (an MMD test, linear kernel on the centred embedding): a user's questions
   are narrower than everybody's together; a uniform sample of the domain is not.
+* ``locality``: how unrelated each query is to the one before (an EMA of their cosine):
+  people ask follow-ups and stay on a topic for a while; a crawl, even one mixed with
+  on-topic queries, keeps jumping.
 * ``drift``: MMD between the client's recent queries and its own history.
 * ``perturbation``: the share of recent queries that are near-duplicates (SimHash) of an
   earlier one, but not identical: perturbations of seed prompts.
@@ -40,6 +43,7 @@ from bastion.guard.extraction.state import (
 
 COVERAGE_LO, COVERAGE_HI = 0.35, 0.6
 BROAD_LO, BROAD_HI = 1.4, 2.0
+LOCAL_LO, LOCAL_HI = 0.04, 0.08  # mean cosine of consecutive queries: 1 at or under LO
 NOVEL_BELOW = 0.2  # cosine to the nearest centroid under which a query opens a cluster
 NEAR_DUP_BITS = 3  # SimHash Hamming distance up to which two prompts are near-duplicates
 PRADA_DELTA = 0.9  # PRADA flags a client whose Shapiro-Wilk W falls below this
@@ -186,6 +190,11 @@ def observe(
     # the sum of the squared EMA weights: E||mu_recent||^2 for independent zero-mean unit vectors
     state.weight2 = (1 - a_recent) ** 2 * state.weight2 + a_recent**2
     state.mu_history = ((1 - a_history) * state.mu_history + a_history * vec).astype(np.float32)
+    if n > 1:
+        step = float(state.previous.astype(np.float32) @ vec)
+        a_step = max(1.0 / (n - 1), 1.0 / RECENT)
+        state.locality[0] = (1 - a_step) * state.locality[0] + a_step * step
+    state.previous = vec.astype(np.float16)
     population.update(q.vector)
     # MMD with the linear kernel between the client's recent queries and the population
     # (whose mean, after centring, is zero), over what a sample of the population itself
@@ -200,6 +209,7 @@ def observe(
         "broadness": _ramp(-to_population, -BROAD_HI, -BROAD_LO)
         if population.count >= max(population_min, 10 * n)
         else 0.0,
+        "locality": _ramp(-float(state.locality[0]), -LOCAL_HI, -LOCAL_LO) if n > 1 else 0.0,
         "drift": _ramp(drift, 3.0, 6.0),
         "perturbation": _ramp(state.rate(FLAG_NEAR_DUP), 0.15, 0.35),
         "enumeration": _ramp(state.rate(FLAG_ENUM), 0.1, 0.4),

@@ -22,7 +22,7 @@ from bastion.guard.extraction.features import DIM
 RING = 64  # recent queries remembered for near-duplicates, templates and rates
 CENTROIDS = 32  # topic clusters remembered per client
 WINDOWS = 3  # budget windows: minute, hour, day
-VERSION = 3
+VERSION = 4
 
 _SCALARS = struct.Struct("<B q d d q q q i d d")
 _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
@@ -40,6 +40,8 @@ _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
     "mu_recent": (np.float32, (DIM,)),
     "mu_history": (np.float32, (DIM,)),
     "budget": (np.float64, (WINDOWS, 3)),  # window start, requests, tokens
+    "previous": (np.float16, (DIM,)),  # the last query's centred embedding
+    "locality": (np.float32, (1,)),  # EMA of the cosine between consecutive queries
 }
 
 FLAG_NOVEL, FLAG_NEAR_DUP, FLAG_TEMPLATE, FLAG_ENUM = 1, 2, 4, 8
@@ -78,6 +80,8 @@ class ClientState:
     mu_recent: npt.NDArray[np.float32] = field(default_factory=lambda: _empty("mu_recent"))
     mu_history: npt.NDArray[np.float32] = field(default_factory=lambda: _empty("mu_history"))
     budget: npt.NDArray[np.float64] = field(default_factory=lambda: _empty("budget"))
+    previous: npt.NDArray[np.float16] = field(default_factory=lambda: _empty("previous"))
+    locality: npt.NDArray[np.float32] = field(default_factory=lambda: _empty("locality"))
 
     @property
     def filled(self) -> int:
