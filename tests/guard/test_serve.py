@@ -55,3 +55,41 @@ def test_serve_with_a_bad_key_file_is_exit_2(tmp_path: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "key file" in done.stderr
+
+
+def test_serve_writes_extraction_state_to_redis_and_opens_the_audit_log(tmp_path: Path) -> None:
+    import uuid
+
+    key, digest = generate_key()
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": [{"id": "t", "sha256": digest}]}))
+    port, db = _free_port(), tmp_path / "audit.db"
+    cmd = [*BASTION, "guard", "serve", "--upstream", "http://127.0.0.1:9/v1", "--keys", str(keys),
+           "--port", str(port), "--redis-url", "redis://127.0.0.1:6379/0",
+           "--audit-db", f"sqlite:///{db}", "--audit-key", str(tmp_path / "audit.key")]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        prompt = f"What does json.loads do? {uuid.uuid4().hex}"
+        body = {"model": "m", "messages": [{"role": "user", "content": prompt}]}
+        auth = {"authorization": f"Bearer {key}"}
+        out = httpx.post(base + "/v1/chat/completions", headers=auth, json=body)
+        assert out.status_code == 502  # scored, then nothing upstream
+        assert r.exists("bastion:guard:x:c:key:t")
+        assert (tmp_path / "audit.key").exists()
+        assert db.exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        r.delete("bastion:guard:x:c:key:t", "bastion:guard:x:c:addr:127.0.0.1",
+                 "bastion:guard:x:population")  # fmt: skip
+        r.close()

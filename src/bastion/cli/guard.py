@@ -18,12 +18,16 @@ import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from bastion.errors import BastionError
 from bastion.guard import Context, Guard, load_policy
+
+if TYPE_CHECKING:
+    from bastion.audit import AuditEvent, AuditSink
+    from bastion.guard.extraction import ExtractionDetector
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -212,7 +216,36 @@ def _table(
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8088, show_default=True, type=int)
-@click.option("--redis-url", default=None, help="Share rate-limit counters in Redis.")
+@click.option(
+    "--redis-url",
+    default=None,
+    help="Share rate-limit counters and extraction-detector state in Redis.",
+)
+@click.option(
+    "--audit-db",
+    default=None,
+    help="Write audit events (extraction alerts, throttles, blocks) to the tamper-evident "
+    "log in this database (sqlite:///PATH or postgresql://...). Default: only the "
+    "bastion.guard.audit logger.",
+)
+@click.option(
+    "--audit-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The audit log's checkpoint signing key (created if missing).  "
+    "[default: DATA_DIR/audit-log.key]",
+)
+@click.option(
+    "--metrics",
+    "with_metrics",
+    is_flag=True,
+    help="Serve Prometheus metrics (counts of extraction actions) on GET /metrics.",
+)
+@click.option(
+    "--no-extraction",
+    is_flag=True,
+    help="Turn the model-extraction detector off (the policy's [guard.extraction] is ignored).",
+)
 @click.option("--requests-per-minute", default=60, show_default=True, type=int)
 @click.option("--tokens-per-minute", default=100_000, show_default=True, type=int)
 @click.option("--max-body-bytes", default=1 << 20, show_default=True, type=int)
@@ -233,6 +266,10 @@ def serve(
     host: str,
     port: int,
     redis_url: str | None,
+    audit_db: str | None,
+    audit_key: Path | None,
+    no_extraction: bool,
+    with_metrics: bool,
     requests_per_minute: int,
     tokens_per_minute: int,
     max_body_bytes: int,
@@ -245,6 +282,8 @@ def serve(
     """Run the OpenAI-compatible guard proxy in front of UPSTREAM.
 
     The upstream's own API key, if it needs one, is read from BASTION_UPSTREAM_API_KEY.
+    The model-extraction detector runs as the policy's [guard.extraction] table says; its
+    state is in memory, or in Redis with --redis-url.
     """
     try:
         import uvicorn
@@ -260,12 +299,22 @@ def serve(
         click.echo("error: the proxy needs the guard extra", err=True)
         click.echo("hint: pip install 'bastion-ml[guard]'", err=True)
         sys.exit(EXIT_ERROR)
+    closers: list[Callable[[], None]] = []
     try:
         limiter: RateLimiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+        g = _guard(policy_path)
+        sink = _audit_sink(audit_db, audit_key, closers)
+        metrics = None
+        if with_metrics:
+            from bastion.monitoring.metrics import Metrics, MetricsSink
+            from bastion.monitoring.sinks import FanOutSink
+
+            metrics = Metrics()
+            sink = FanOutSink([sink, MetricsSink(metrics)])
         config = ProxyConfig(
             upstream=upstream,
             keys=KeyStore.load(keys_file),
-            guard=_guard(policy_path),
+            guard=g,
             limiter=limiter,
             upstream_api_key=os.environ.get("BASTION_UPSTREAM_API_KEY"),
             requests_per_minute=requests_per_minute,
@@ -275,11 +324,102 @@ def serve(
             system_prompt=system_prompt.read() if system_prompt else None,
             canary=canary,
             url_allowlist=allow_host,
+            extraction=None if no_extraction else _detector(g, redis_url, sink),
+            metrics=metrics,
         )
     except BastionError as exc:
         _fail(exc)
         return
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", ws="none")
+    try:
+        uvicorn.run(create_app(config), host=host, port=port, log_level="info", ws="none")
+    finally:
+        for close in closers:
+            close()
+
+
+class _LogSink:
+    """Audit events as JSON lines on the ``bastion.guard.audit`` logger."""
+
+    def emit(self, event: AuditEvent) -> None:
+        import logging
+
+        from bastion.audit.canonical import event_to_dict
+
+        logging.getLogger("bastion.guard.audit").warning(json.dumps(event_to_dict(event)))
+
+
+def _audit_sink(
+    audit_db: str | None, audit_key: Path | None, closers: list[Callable[[], None]]
+) -> AuditSink:
+    """The logger, plus the tamper-evident log when ``--audit-db`` is given."""
+    if audit_db is None:
+        return _LogSink()
+    from bastion.audit.checkpoint import NoteSigner
+    from bastion.audit.log import AuditLog
+    from bastion.db import make_engine, migrate
+    from bastion.monitoring.sinks import FanOutSink
+
+    data_dir = Path(os.environ.get("BASTION_DATA_DIR") or "~/.bastion").expanduser()
+    key = audit_key or data_dir / "audit-log.key"
+    key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(audit_db)
+    migrate(engine)
+    log = AuditLog(engine, signer=NoteSigner.load_or_create(key, "bastion.local/audit"))
+    closers += [log.close, engine.dispose]
+    return FanOutSink([_LogSink(), log])
+
+
+def _detector(g: Guard, redis_url: str | None, sink: AuditSink) -> ExtractionDetector | None:
+    settings = g.policy.extraction
+    if not settings.enabled:
+        return None
+    from bastion.guard.extraction import ExtractionDetector, MemoryStore, RedisStore, StateStore
+
+    store: StateStore = (
+        RedisStore(redis_url, ttl=settings.state_ttl)
+        if redis_url
+        else MemoryStore(max_clients=settings.max_clients)
+    )
+    return ExtractionDetector(settings, store=store, audit=sink)
+
+
+@guard.command(name="reset-client")
+@click.argument("key_id")
+@click.option("--source", default=None, help="Also forget this source address.")
+@click.option("--redis-url", required=True, help="The Redis the proxies keep their state in.")
+@click.option("--audit-db", default=None, help="Record the reset in this tamper-evident log.")
+@click.option("--audit-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The audit log's checkpoint signing key.")  # fmt: skip
+def reset_client(
+    *, key_id: str, source: str | None, redis_url: str, audit_db: str | None,
+    audit_key: Path | None,
+) -> None:  # fmt: skip
+    """Lift an extraction re-authentication or block: forget KEY_ID's detector state.
+
+    Do it after contacting the key's owner; the reset is an audit event.
+    """
+    import asyncio
+
+    from bastion.guard.extraction import ExtractionDetector, RedisStore
+
+    closers: list[Callable[[], None]] = []
+    try:
+        sink = _audit_sink(audit_db, audit_key, closers)
+        detector = ExtractionDetector(store=RedisStore(redis_url), audit=sink)
+
+        async def run() -> None:
+            try:
+                await detector.reset(key_id, source)
+            finally:
+                await detector.close()
+
+        asyncio.run(run())
+    except BastionError as exc:
+        _fail(exc)
+    finally:
+        for close in closers:
+            close()
+    click.echo(f"reset: key:{key_id}" + (f" and addr:{source}" if source else ""))
 
 
 @guard.command()

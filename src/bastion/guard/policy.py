@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from bastion.guard.classifier import HarmfulClassifier, PromptAttackClassifier
 from bastion.guard.compliance import ComplianceRule
 from bastion.guard.encoding import EncodingRule
 from bastion.guard.exfiltration import ActiveContentRule, ExfiltrationRule
+from bastion.guard.extraction.settings import ExtractionSettings, settings_from_mapping
 from bastion.guard.leakage import PromptLeakRule
 from bastion.guard.length import LengthRule
 from bastion.guard.patterns import InjectionPatterns, JailbreakPatterns
@@ -72,6 +73,7 @@ class Policy:
     input: Pipeline
     output: Pipeline
     source: str = "<default>"
+    extraction: ExtractionSettings = field(default_factory=ExtractionSettings)
 
 
 def build_rule(name: str, options: Mapping[str, Any]) -> Rule:
@@ -119,7 +121,7 @@ def policy_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> P
     guard = data.get("guard")
     if not isinstance(guard, Mapping):
         raise PolicyError(f"{source}: a guard policy needs a [guard] table")
-    unknown = set(guard) - {"fail_fast", "input", "output", "max_views"}
+    unknown = set(guard) - {"fail_fast", "input", "output", "max_views", "extraction"}
     if unknown:
         raise PolicyError(f"{source}: unknown [guard] keys {', '.join(sorted(unknown))}")
     fail_fast = bool(guard.get("fail_fast", False))
@@ -129,7 +131,8 @@ def policy_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> P
                     max_views=max_views)
         for d in Direction
     }  # fmt: skip
-    return Policy(pipes[Direction.INPUT], pipes[Direction.OUTPUT], source)
+    extraction = settings_from_mapping(guard.get("extraction", {}), source)
+    return Policy(pipes[Direction.INPUT], pipes[Direction.OUTPUT], source, extraction)
 
 
 def load_policy(path: Path | str | None = None) -> Policy:

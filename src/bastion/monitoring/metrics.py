@@ -35,6 +35,12 @@ class Metrics:
         self.downloads = Counter("bastion_downloads", "Model downloads", ["principal"], registry=r)
         self.guard_blocks = Counter("bastion_guard_blocks", "Guard blocks", ["rule"], registry=r)
         self.alerts = Counter("bastion_alerts", "Alerts raised", ["rule"], registry=r)
+        self.extraction_actions = Counter(
+            "bastion_guard_extraction_actions",
+            "Graded actions of the guard's extraction detector",
+            ["action"],
+            registry=r,
+        )
         self.request_latency = Histogram(
             "bastion_request_duration_seconds",
             "HTTP request latency",
@@ -73,6 +79,8 @@ class MetricsSink:
             m.downloads.labels(event.actor).inc()
         elif action == "guard.block":
             m.guard_blocks.labels(str(event.details.get("rule", "unknown"))).inc()
+        elif action.startswith("guard.extraction."):
+            m.extraction_actions.labels(action.removeprefix("guard.extraction.")).inc()
         elif action.startswith("alert."):
             m.alerts.labels(action.removeprefix("alert.")).inc()
 

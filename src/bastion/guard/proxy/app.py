@@ -1,7 +1,12 @@
 """The OpenAI-compatible guard proxy, as a Starlette ASGI app.
 
-request -> API key -> rate limit -> input rules on every non-system message ->
-upstream -> output rules (as the stream flows, for SSE) -> response.
+request -> API key -> rate limit -> extraction detector -> input rules on every
+non-system message -> upstream -> output rules (as the stream flows, for SSE) -> response.
+
+The extraction detector (optional, ``ProxyConfig.extraction``) scores the client's traffic;
+a throttled client's requests wait, one that must re-authenticate gets 401
+``extraction_reauth_required``, a blocked one 403 ``extraction_blocked`` and one over a
+budget 429 ``extraction_budget`` with Retry-After.
 
 Blocks answer with an OpenAI-style error (HTTP 400, ``type`` ``guard_block``, ``code``
 the reason, e.g. ``prompt-attack``) that never contains the offending text. Bad
@@ -18,7 +23,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from starlette.applications import Starlette
@@ -30,6 +35,10 @@ from bastion.guard import Context, Guard, PlaceholderVault, ScanResult, StreamGu
 from bastion.guard.length import count_tokens
 from bastion.guard.proxy.keys import ApiKey, KeyStore
 from bastion.guard.proxy.ratelimit import Limits, MemoryRateLimiter, RateLimiter
+
+if TYPE_CHECKING:
+    from bastion.guard.extraction import ExtractionDetector
+    from bastion.monitoring.metrics import Metrics
 
 audit = logging.getLogger("bastion.guard.audit")
 
@@ -52,6 +61,8 @@ class ProxyConfig:
     system_prompt: str | None = None
     canary: str | None = None
     url_allowlist: tuple[str, ...] = ()
+    extraction: ExtractionDetector | None = None
+    metrics: Metrics | None = None  # serve GET /metrics (Prometheus text) when given
 
 
 class ProxyError(Exception):
@@ -65,7 +76,13 @@ def error_body(code: str, message: str, kind: str = "invalid_request_error") -> 
 
 
 def _error(exc: ProxyError) -> JSONResponse:
-    kind = "guard_block" if exc.code.startswith("guard.") else "invalid_request_error"
+    kind = (
+        "guard_block"
+        if exc.code.startswith("guard.")
+        else "guard_extraction"
+        if exc.code.startswith("extraction_")
+        else "invalid_request_error"
+    )
     headers = {"retry-after": str(exc.retry_after)} if exc.retry_after else None
     return JSONResponse(error_body(exc.code, exc.message, kind), exc.status, headers=headers)
 
@@ -139,6 +156,45 @@ class GuardProxy:
         if not decision.allowed:
             _audit("guard.rate_limited", key, reason=decision.reason)
             raise ProxyError(429, decision.reason, "Rate limit exceeded.", decision.retry_after)
+
+    async def _extraction(
+        self, request: Request, key: ApiKey, body: dict[str, Any], tokens: int
+    ) -> None:
+        detector = self.config.extraction
+        if detector is None:
+            return
+        from bastion.errors import BastionError
+        from bastion.guard.extraction import Level
+
+        source = request.client.host if request.client else None
+        try:
+            d = await detector.check(
+                key_id=key.id, source=source, text=_query_text(body), params=body, tokens=tokens
+            )
+        except BastionError:  # the shared state is unreachable: fail closed
+            raise ProxyError(
+                503, "extraction_unavailable", "The usage monitor is unavailable; retry later.", 5
+            ) from None
+        if d.retry_after:
+            raise ProxyError(
+                429, "extraction_budget", "Usage budget for this period exceeded.", d.retry_after
+            )
+        if d.level >= Level.BLOCK:
+            raise ProxyError(
+                403,
+                "extraction_blocked",
+                "This client is blocked: its traffic looks like model extraction. "
+                "Contact the operator of this API.",
+            )
+        if d.level >= Level.REAUTH:
+            raise ProxyError(
+                401,
+                "extraction_reauth_required",
+                "This API key is suspended pending re-authentication: its traffic looks like "
+                "model extraction. Contact the operator of this API.",
+            )
+        if d.delay > 0:
+            await asyncio.sleep(d.delay)
 
     def _headers(self) -> dict[str, str]:
         h = {"content-type": "application/json"}
@@ -217,6 +273,7 @@ class GuardProxy:
             max_tokens = body.get("max_tokens") or body.get("max_completion_tokens")
             budget = max_tokens if isinstance(max_tokens, int) else self.config.default_max_tokens
             await self._limit(key, prompt_tokens + budget)
+            await self._extraction(request, key, body, prompt_tokens + budget)
             input_result = self._check_inputs(body, key, ctx)
             ctx = Context(ctx.system_prompt, ctx.canary, ctx.url_allowlist, vault, input_result)
             path = "/chat/completions" if chat else "/completions"
@@ -302,6 +359,24 @@ class GuardProxy:
         if upstream.status_code >= 400:
             return _upstream_error(upstream)
         return Response(upstream.content, upstream.status_code, media_type="application/json")
+
+
+def _query_text(body: dict[str, Any]) -> str:
+    """The text the client asks about: the last user message, or the prompt."""
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for m in reversed(messages):
+            if isinstance(m, dict) and m.get("role") == "user":
+                content = m.get("content")
+                if isinstance(content, list):
+                    return "\n".join(p["text"] for p in content if isinstance(p, dict)
+                                     and isinstance(p.get("text"), str))  # fmt: skip
+                return content if isinstance(content, str) else ""
+        return ""
+    prompt = body.get("prompt")
+    if isinstance(prompt, list):
+        return "\n".join(p for p in prompt if isinstance(p, str))
+    return prompt if isinstance(prompt, str) else ""
 
 
 def _upstream_error(upstream: httpx.Response) -> JSONResponse:
@@ -431,6 +506,13 @@ def create_app(config: ProxyConfig) -> Starlette:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def metrics(request: Request) -> Response:
+        from bastion.monitoring.metrics import render_latest
+
+        assert config.metrics is not None
+        body, content_type = render_latest(config.metrics)
+        return Response(body, media_type=content_type)
+
     routes = [
         Route("/v1/chat/completions", proxy.completions, methods=["POST"]),
         Route("/v1/completions", proxy.completions, methods=["POST"]),
@@ -439,6 +521,8 @@ def create_app(config: ProxyConfig) -> Starlette:
         Route("/v1/models/{model:path}", proxy.passthrough, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
+    if config.metrics is not None:
+        routes.append(Route("/metrics", metrics, methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -447,6 +531,8 @@ def create_app(config: ProxyConfig) -> Starlette:
         close = getattr(config.limiter, "close", None)
         if close is not None:
             await close()
+        if config.extraction is not None:
+            await config.extraction.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.proxy = proxy

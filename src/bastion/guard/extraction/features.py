@@ -1,0 +1,214 @@
+"""What the extraction detector keeps of one query: numbers, never text.
+
+A query becomes a :class:`QueryFeatures`:
+
+* ``vector``: a unit-length hashing embedding (feature hashing of lower-cased words, word
+  pairs and character 4-grams into :data:`DIM` signed buckets). It runs on a CPU in tens of
+  microseconds, needs no model file and is the same in every process (CRC-32 and a fixed
+  mixer, never Python's salted ``hash``), so replicas sharing state in Redis agree.
+* ``simhash``: a 64-bit SimHash of the set of words, for near-duplicate detection: a word
+  swapped, repeated or moved leaves it unchanged; ``exact`` tells true repeats apart.
+* ``head`` / ``tail``: 32-bit hashes of the first and last :data:`EDGE` word tokens (numbers
+  folded to one token), for templated prompts that share a prefix and suffix.
+* ``slot``: what varies in an enumerated slot, as a kind (``number``, ``letter``) and value.
+* ``sampling``: how much of the output distribution the request asks for (log-probabilities,
+  ``top_logprobs``, ``n`` or ``best_of`` > 1), in [0, 1].
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+DIM = 256
+EDGE = 4
+MAX_CHARS = 4096  # the embedding reads at most this much of a prompt
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_TOKEN = re.compile(r"[^\W_]+|[^\w\s]", re.UNICODE)
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "on",
+        "for",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "with",
+        "as",
+        "by",
+        "at",
+        "from",
+        "what",
+        "how",
+        "why",
+        "when",
+        "which",
+        "who",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "should",
+        "i",
+        "you",
+        "me",
+        "my",
+        "we",
+        "our",
+        "your",
+        "please",
+        "tell",
+        "about",
+        "explain",
+        "give",
+    ]
+)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_BITS = np.arange(64, dtype=np.uint64)
+
+Vector = npt.NDArray[np.float32]
+
+
+def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """SplitMix64's finaliser, vectorised: spreads every input bit over the output."""
+    with np.errstate(over="ignore"):
+        h = (h ^ (h >> np.uint64(30))) * _M1
+        h = (h ^ (h >> np.uint64(27))) * _M2
+        return h ^ (h >> np.uint64(31))
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+def char_grams(text: str, n: int = 4) -> npt.NDArray[np.uint64]:
+    """64-bit hashes of every character n-gram of ``text`` (whitespace runs folded)."""
+    folded = " ".join(text.lower().split())[:MAX_CHARS]
+    codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if codes.size < n:
+        codes = np.pad(codes, (0, n - codes.size))
+    c = codes.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        h = np.zeros(c.size - n + 1, dtype=np.uint64)
+        for k in range(n):
+            h = h * np.uint64(1_000_003) + c[k : c.size - n + 1 + k]
+    return _mix(h)
+
+
+def simhash(grams: npt.NDArray[np.uint64]) -> int:
+    """Charikar's SimHash of a set of 64-bit feature hashes."""
+    bits = ((grams[:, None] >> _BITS) & np.uint64(1)).astype(np.int32)
+    votes = bits.sum(axis=0) * 2 - grams.size
+    return sum(1 << int(i) for i in np.flatnonzero(votes > 0))
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text[:MAX_CHARS].lower()) if w not in _STOP]
+
+
+def embed(
+    text: str, grams: npt.NDArray[np.uint64] | None = None, words: list[str] | None = None
+) -> Vector:
+    """The hashing embedding of ``text``: unit length, or all zeros for an empty text."""
+    words = _words(text) if words is None else words
+    hashes = [_crc(w) for w in words]
+    hashes += [_crc(a + " " + b) for a, b in itertools.pairwise(words)]
+    word_h = _mix(np.asarray(hashes, dtype=np.uint64))
+    weights = np.concatenate([np.full(len(words), 2.0), np.full(max(len(words) - 1, 0), 1.0)])
+    g = char_grams(text) if grams is None else grams
+    all_h = np.concatenate([word_h, g])
+    all_w = np.concatenate([weights, np.full(g.size, 0.25)])
+    signs = np.where((all_h >> np.uint64(63)) == 1, -1.0, 1.0)
+    idx = (all_h % np.uint64(DIM)).astype(np.intp)
+    vec = np.bincount(idx, weights=signs * all_w, minlength=DIM).astype(np.float32)
+    norm = float(np.linalg.norm(vec))
+    return vec / norm if norm > 0 else vec
+
+
+@dataclass(frozen=True, slots=True)
+class QueryFeatures:
+    vector: Vector
+    simhash: int
+    exact: int
+    head: int
+    tail: int
+    length: int  # word tokens
+    slot: tuple[str, int] | None
+    sampling: float
+
+
+_NUM = re.compile(r"^\d{1,9}$")
+
+
+def _slot(tokens: list[str]) -> tuple[str, int] | None:
+    """The last number, or a lone letter, in the prompt: an enumerated slot's value."""
+    for t in reversed(tokens):
+        if _NUM.match(t):
+            return "number", int(t)
+        if len(t) == 1 and t.isupper() and t.isascii():
+            return "letter", ord(t)
+    return None
+
+
+def sampling_level(params: Mapping[str, Any]) -> float:
+    """How much of the output distribution one request asks for, in [0, 1]."""
+    level = 0.0
+    if params.get("logprobs"):
+        level = 0.5
+    top = params.get("top_logprobs")
+    if isinstance(top, int) and top > 0:
+        level = max(level, min(1.0, 0.5 + top / 10))
+    logprobs = params.get("logprobs")
+    if isinstance(logprobs, int) and not isinstance(logprobs, bool) and logprobs > 0:
+        level = max(level, min(1.0, 0.5 + logprobs / 10))  # legacy completions: an int
+    for name in ("n", "best_of"):
+        n = params.get(name)
+        if isinstance(n, int) and not isinstance(n, bool) and n > 1:
+            level = max(level, min(1.0, 0.25 + n / 8))
+    return level
+
+
+def extract(text: str, params: Mapping[str, Any] | None = None) -> QueryFeatures:
+    """The features of one prompt (``params``: the request's other fields)."""
+    tokens = ["0" if t.isdigit() else t for t in _TOKEN.findall(text[:MAX_CHARS].lower())]
+    raw = _TOKEN.findall(text[:MAX_CHARS])
+    grams = char_grams(text)
+    words = _words(text)
+    word_set = _mix(np.asarray(sorted({_crc(w) for w in words}), dtype=np.uint64))
+    return QueryFeatures(
+        vector=embed(text, grams, words),
+        simhash=simhash(word_set) if word_set.size else 0,
+        exact=_crc(" ".join(text.split())),
+        head=_crc(" ".join(tokens[:EDGE])),
+        tail=_crc(" ".join(tokens[-EDGE:])),
+        length=len(tokens),
+        slot=_slot(raw),
+        sampling=sampling_level(params or {}),
+    )

@@ -1,0 +1,222 @@
+"""The extraction signals, computed online from one client's state and its next query.
+
+Each signal is a score in [0, 1] (1: this client's traffic looks like extraction):
+
+* ``coverage``: the share of recent queries that opened a new topic cluster (leader
+  clustering over the hashing embedding, capped per client). People stay on a topic for a
+  while; a crawler of the model's domain keeps opening new ones.
+* ``broadness``: how close the client's recent query distribution is to the whole
+  population's (an MMD test, linear kernel on the centred embedding): a user's questions
+  are narrower than everybody's together; a uniform sample of the domain is not.
+* ``locality``: how unrelated each query is to the one before (an EMA of their cosine):
+  people ask follow-ups and stay on a topic for a while; a crawl, even one mixed with
+  on-topic queries, keeps jumping.
+* ``drift``: MMD between the client's recent queries and its own history.
+* ``perturbation``: the share of recent queries that are near-duplicates (SimHash) of an
+  earlier one, but not identical: perturbations of seed prompts.
+* ``enumeration``: prompts that share an edge (first or last words) with an earlier one and
+  differ by the next number or letter in a slot.
+* ``template``: prompts that share an edge with an earlier one but differ in content.
+* ``sampling``: requests for log-probabilities, ``top_logprobs`` or several samples.
+* ``prada``: the PRADA baseline: a Shapiro-Wilk test of the minimum distances between each
+  query and the earlier ones (needs SciPy; off by default).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from bastion.guard.extraction.features import DIM, QueryFeatures
+from bastion.guard.extraction.state import (
+    CENTROIDS,
+    FLAG_ENUM,
+    FLAG_NEAR_DUP,
+    FLAG_NOVEL,
+    FLAG_TEMPLATE,
+    RING,
+    ClientState,
+)
+
+COVERAGE_LO, COVERAGE_HI = 0.35, 0.6
+BROAD_LO, BROAD_HI = 1.4, 2.0
+LOCAL_LO, LOCAL_HI = 0.04, 0.08  # mean cosine of consecutive queries: 1 at or under LO
+NOVEL_BELOW = 0.2  # cosine to the nearest centroid under which a query opens a cluster
+NEAR_DUP_BITS = 3  # SimHash Hamming distance up to which two prompts are near-duplicates
+PRADA_DELTA = 0.9  # PRADA flags a client whose Shapiro-Wilk W falls below this
+PRADA_MIN = 32  # minimum distances PRADA needs before it tests
+_SLOT_KINDS = {"number": 1, "letter": 2}
+_NO_SLOT = -1
+
+
+def _ramp(x: float, lo: float, hi: float) -> float:
+    return min(1.0, max(0.0, (x - lo) / (hi - lo)))
+
+
+@dataclass
+class Population:
+    """The mean embedding of every client's queries (an EMA): what all queries share."""
+
+    center: npt.NDArray[np.float32]
+    count: int = 0
+
+    @classmethod
+    def empty(cls) -> Population:
+        return cls(np.zeros(DIM, dtype=np.float32))
+
+    def centered(self, v: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """``v`` less the population's mean, unit length: phrasing shared by everybody
+        ("how do I", "what does ... do") drops out and the topic remains."""
+        c = v - self.center
+        norm = float(np.linalg.norm(c))
+        out: npt.NDArray[np.float32] = c / norm if norm > 0 else c
+        return out
+
+    def update(self, v: npt.NDArray[np.float32]) -> None:
+        self.count += 1
+        a = max(1.0 / self.count, 1.0 / 4096)
+        self.center = ((1 - a) * self.center + a * v).astype(np.float32)
+
+    def to_bytes(self) -> bytes:
+        return self.count.to_bytes(8, "little") + self.center.tobytes()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes | None) -> Population:
+        if not blob or len(blob) != 8 + 4 * DIM:
+            return cls.empty()
+        center = np.frombuffer(blob, np.float32, DIM, 8).copy()
+        return cls(center, int.from_bytes(blob[:8], "little"))
+
+
+def _cluster(state: ClientState, vec: npt.NDArray[np.float32]) -> float:
+    """Assign ``q`` to its nearest centroid or open a new one; returns the best cosine."""
+    m = state.clusters
+    best, j = 0.0, -1
+    if m:
+        sims = state.centroids[:m].astype(np.float32) @ vec
+        j = int(np.argmax(sims))
+        best = float(sims[j])
+    if best < NOVEL_BELOW or j < 0:
+        slot = m if m < CENTROIDS else int(np.argmin(state.used))
+        state.clusters = max(m, slot + 1)
+        state.centroids[slot] = vec
+        state.weights[slot] = 1.0
+        state.created += 1
+        state.used[slot] = state.queries
+    else:
+        w = min(float(state.weights[j]), 31.0)
+        c = state.centroids[j].astype(np.float32) * w + vec
+        norm = float(np.linalg.norm(c))
+        state.centroids[j] = c / norm if norm else c
+        state.weights[j] = w + 1
+        state.used[j] = state.queries
+    return best
+
+
+def _edges(state: ClientState, q: QueryFeatures) -> tuple[bool, bool, bool]:
+    """(near-duplicate, template, enumeration) of ``q`` against the remembered queries."""
+    n = state.filled
+    if not n:
+        return False, False, False
+    ham = np.bitwise_count(state.sim[:n] ^ np.uint64(q.simhash))
+    edge = (state.heads[:n] == q.head) | (state.tails[:n] == q.tail)
+    same_head = state.heads[:n] == q.head
+    # a filled-in template keeps its opening words; edits of a seed move them often
+    near = bool(np.any((ham <= NEAR_DUP_BITS) & (state.exact[:n] != q.exact) & ~same_head))
+    template = bool(np.any(edge & (ham > NEAR_DUP_BITS)))
+    enum = False
+    if q.slot is not None:
+        kind, value = q.slot
+        code = (_SLOT_KINDS[kind] << 32) | value
+        same_kind = (state.slots[:n] >> 32) == _SLOT_KINDS[kind]
+        step = np.abs(state.slots[:n] - code) == 1
+        enum = bool(np.any(edge & same_kind & step & (state.slots[:n] != _NO_SLOT)))
+    return near, template, enum
+
+
+def _prada(state: ClientState) -> float:
+    n = state.filled
+    if n < PRADA_MIN:
+        return 0.0
+    try:
+        from scipy.stats import shapiro  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:  # the baseline needs SciPy; without it, it stays silent
+        return 0.0
+    d = state.mindist[:n].astype(np.float64)
+    if float(np.ptp(d)) == 0.0:
+        return 1.0
+    w = float(shapiro(d).statistic)
+    return 1.0 if w < PRADA_DELTA else 0.0
+
+
+RECENT = 32  # the recent window's EMA horizon, in queries
+HISTORY = 512
+
+
+def _null(alpha: float) -> float:
+    """E||mean||^2 of an EMA (weight ``alpha``) of independent zero-mean unit vectors."""
+    return alpha / (2 - alpha)
+
+
+def observe(
+    state: ClientState,
+    q: QueryFeatures,
+    population: Population,
+    *,
+    prada: bool = True,
+    population_min: int = 1000,
+) -> dict[str, float]:
+    """Update ``state`` and ``population`` with one query; return every signal's score."""
+    vec = population.centered(q.vector)
+    near, template, enum = _edges(state, q)
+    best = _cluster(state, vec)
+    novel = best < NOVEL_BELOW
+    i = state.pos
+    state.sim[i], state.exact[i] = q.simhash, q.exact
+    state.heads[i], state.tails[i] = q.head, q.tail
+    state.slots[i] = (_SLOT_KINDS[q.slot[0]] << 32) | q.slot[1] if q.slot is not None else _NO_SLOT
+    state.flags[i] = (
+        FLAG_NOVEL * novel + FLAG_NEAR_DUP * near + FLAG_TEMPLATE * template + FLAG_ENUM * enum
+    )
+    state.sampling[i] = q.sampling
+    state.mindist[i] = math.sqrt(max(0.0, 2.0 - 2.0 * best))
+    state.queries += 1
+    n = state.queries
+    a_recent, a_history = max(1.0 / n, 1.0 / RECENT), max(1.0 / n, 1.0 / HISTORY)
+    state.mu_recent = ((1 - a_recent) * state.mu_recent + a_recent * vec).astype(np.float32)
+    # the sum of the squared EMA weights: E||mu_recent||^2 for independent zero-mean unit vectors
+    state.weight2 = (1 - a_recent) ** 2 * state.weight2 + a_recent**2
+    state.mu_history = ((1 - a_history) * state.mu_history + a_history * vec).astype(np.float32)
+    if n > 1:
+        step = float(state.previous.astype(np.float32) @ vec)
+        a_step = max(1.0 / (n - 1), 1.0 / RECENT)
+        state.locality[0] = (1 - a_step) * state.locality[0] + a_step * step
+    state.previous = vec.astype(np.float16)
+    population.update(q.vector)
+    # MMD with the linear kernel between the client's recent queries and the population
+    # (whose mean, after centring, is zero), over what a sample of the population itself
+    # would give: about 1 for a uniform crawl of the domain, several times more for a person.
+    to_population = float(np.dot(state.mu_recent, state.mu_recent)) / state.weight2
+    drift = float(np.sum((state.mu_recent - state.mu_history) ** 2)) / (
+        state.weight2 + _null(a_history)
+    )
+    return {
+        "coverage": _ramp(state.rate(FLAG_NOVEL), COVERAGE_LO, COVERAGE_HI),
+        # only against a population that is not mostly this client
+        "broadness": _ramp(-to_population, -BROAD_HI, -BROAD_LO)
+        if population.count >= max(population_min, 10 * n)
+        else 0.0,
+        "locality": _ramp(-float(state.locality[0]), -LOCAL_HI, -LOCAL_LO) if n > 1 else 0.0,
+        "drift": _ramp(drift, 3.0, 6.0),
+        "perturbation": _ramp(state.rate(FLAG_NEAR_DUP), 0.15, 0.35),
+        "enumeration": _ramp(state.rate(FLAG_ENUM), 0.1, 0.4),
+        "template": _ramp(state.rate(FLAG_TEMPLATE), 0.5, 0.9),
+        "sampling": _ramp(float(np.mean(state.sampling[: state.filled])), 0.2, 0.6),
+        "prada": _prada(state) if prada else 0.0,
+    }
+
+
+__all__ = ["RING", "Population", "observe"]

@@ -1,0 +1,65 @@
+"""Feature extraction reads untrusted prompts: it must take any text and stay bounded."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bastion.guard.extraction.features import DIM, extract, sampling_level
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=600))
+def test_any_text_gives_bounded_deterministic_features(text: str) -> None:
+    a, b = extract(text), extract(text)
+    assert a.vector.shape == (DIM,)
+    assert np.all(np.isfinite(a.vector))
+    norm = float(np.linalg.norm(a.vector))
+    assert abs(norm - 1.0) < 1e-4 or norm == 0.0
+    assert np.array_equal(a.vector, b.vector)
+    assert (a.simhash, a.exact, a.head, a.tail, a.slot) == (b.simhash, b.exact, b.head, b.tail,
+                                                            b.slot)  # fmt: skip
+    assert 0 <= a.simhash < 1 << 64
+    assert 0 <= a.head < 1 << 32
+    assert 0 <= a.tail < 1 << 32
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["logprobs", "top_logprobs", "n", "best_of", "x"]),
+                       json_values))  # fmt: skip
+def test_sampling_level_is_a_fraction_for_any_request(params: dict[str, object]) -> None:
+    assert 0.0 <= sampling_level(params) <= 1.0
+
+
+def test_huge_prompts_are_read_only_up_to_a_bound() -> None:
+    f = extract("word " * 200_000)
+    assert f.length <= 4096
+
+
+def test_swapped_and_repeated_words_keep_the_simhash_but_not_the_exact_hash() -> None:
+    a = extract("How do I parse a JSON file with the json module?")
+    b = extract("How do I parse a JSON JSON file with the module json?")
+    assert a.simhash == b.simhash
+    assert a.exact != b.exact
+
+
+def test_requests_for_distributions_are_recognised() -> None:
+    assert sampling_level({}) == 0.0
+    assert sampling_level({"logprobs": True, "top_logprobs": 5}) == 1.0
+    assert sampling_level({"n": 8}) == 1.0
+    assert 0 < sampling_level({"logprobs": True}) < 1
+    assert sampling_level({"n": True, "logprobs": False}) == 0.0
+
+
+def test_enumerated_slots() -> None:
+    assert extract("Describe catalogue item 41 please").slot == ("number", 41)
+    assert extract("List words starting with B").slot == ("letter", ord("B"))
+    assert extract("a plain question").slot is None
