@@ -92,3 +92,53 @@ def test_an_api_token_does_not_log_out(site: Site) -> None:
     client = site.client()
     response = client.post("/v1/auth/logout", headers=_bearer(site.admin_token))
     assert response.status_code == 400
+
+
+def test_users_over_the_api_with_the_first_admin_token(site: Site) -> None:
+    client = site.client()
+    admin = _bearer(site.admin_token)  # token:admin, made admin in the API's grant store
+    made = client.post("/v1/users", json={"user": "x"}, headers=admin)
+    assert made.status_code == 422
+    made = client.post("/v1/users", json={"name": "frank", "password": PASSWORD}, headers=admin)
+    assert made.status_code == 201, made.text
+    assert made.json()["roles"] == []
+    again = client.post("/v1/users", json={"name": "frank", "password": PASSWORD}, headers=admin)
+    assert again.status_code == 409
+    weak_body = {"name": "gina", "password": "password1234"}
+    weak = client.post("/v1/users", json=weak_body, headers=admin)
+    assert weak.status_code == 400
+    grant = {"principal": "user:frank", "role": "reader"}
+    assert client.put("/v1/namespaces/team/grants", json=grant, headers=admin).is_success
+    token = _login(client, "frank").json()["token"]
+    assert client.get("/v1/auth/sessions", headers=_bearer(token)).json()["sessions"]
+    assert client.get("/v1/users/frank/sessions", headers=admin).json()["sessions"]
+    assert client.get("/v1/users/frank/sessions", headers=_bearer(token)).status_code == 403
+    assert client.get("/v1/users", headers=_bearer(token)).status_code == 403  # not an admin
+    names = [u["name"] for u in client.get("/v1/users", headers=admin).json()["users"]]
+    assert "frank" in names
+    assert client.post("/v1/users/frank/disable", headers=admin).status_code == 204
+    assert client.get("/v1/whoami", headers=_bearer(token)).status_code == 401  # sessions end
+    assert _login(client, "frank").status_code == 401
+    assert client.post("/v1/users/frank/enable", headers=admin).status_code == 204
+    assert client.post("/v1/users/nobody/reset-mfa", headers=admin).status_code == 404
+    assert client.delete("/v1/users/frank", headers=admin).status_code == 204
+    done = {(e.action, e.actor) for e in site.memory.events if e.resource == "user:frank"}
+    for action in ("user.create", "user.disable", "user.enable", "user.delete"):
+        assert (action, "token:admin") in done, action
+
+
+def test_a_global_admin_granted_over_the_api_must_use_mfa(site: Site) -> None:
+    client = site.client()
+    admin = _bearer(site.admin_token)
+    assert (
+        client.post(
+            "/v1/users", json={"name": "hank", "password": PASSWORD}, headers=admin
+        ).status_code
+        == 201
+    )
+    assert client.put(
+        "/v1/grants", json={"principal": "user:hank", "role": "admin"}, headers=admin
+    ).is_success
+    answer = _login(client, "hank")
+    assert answer.json()["scope"] == "enrol-mfa"  # the API's grant counts for MFA too
+    assert client.get("/v1/users", headers=_bearer(answer.json()["token"])).status_code == 401

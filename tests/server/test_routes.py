@@ -106,6 +106,7 @@ EXPECTED: dict[Permission, set[str]] = {
     Permission.NAMESPACE_CREATE: {"global-admin"},
     Permission.TOKEN_MANAGE: {"global-admin"},
     Permission.GLOBAL_GRANT_MANAGE: {"global-admin"},
+    Permission.USER_MANAGE: {"global-admin"},
 }
 
 
@@ -137,6 +138,7 @@ _VALUES = {
     "path": "f.bin",
     "upload_id": "u" * 32,
     "token_id": "abc",
+    "user": "nobody-such",
 }
 
 

@@ -16,10 +16,11 @@ from bastion.audit.base import AuditEvent, AuditSink, DetailValue, Outcome
 from bastion.auth.base import Principal, PrincipalKind, Role
 from bastion.auth.errors import PermissionDenied, UserNotFound
 from bastion.auth.passwords import Argon2Hasher, PasswordHasher, PasswordPolicy
+from bastion.auth.rbac import combined_roles
 from bastion.auth.secretbox import SecretBox
 from bastion.auth.tables import users
 from bastion.auth.throttle import LoginThrottle, MemoryThrottleStore
-from bastion.auth.user_grants import Grant, needs_mfa, roles_for
+from bastion.auth.user_grants import Grant, needs_mfa
 from bastion.config import AuthSettings
 from bastion.errors import VerificationError
 
@@ -148,7 +149,7 @@ class ServiceCore:
     def actor_grants(conn: Connection, actor: Actor) -> list[Grant]:
         if isinstance(actor, Operator):
             return [Grant(actor.id, "*", Role.ADMIN)]
-        return roles_for(conn, actor.id)
+        return combined_roles(conn, actor.id)
 
     def require_admin(
         self, conn: Connection, actor: Actor, *, action: str, resource: str | None

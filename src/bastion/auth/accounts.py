@@ -14,6 +14,7 @@ from bastion.auth import sessions as session_store
 from bastion.auth._core import Actor, ServiceCore, check_user_name, user_principal
 from bastion.auth.base import Principal, Role
 from bastion.auth.errors import UserExists
+from bastion.auth.rbac import combined_roles
 from bastion.auth.sessions import Session
 from bastion.auth.tables import recovery_codes, users
 from bastion.auth.user_grants import (
@@ -149,7 +150,7 @@ class Accounts(ServiceCore):
                 self.deny(actor, action="user.grant", resource=resource, reason=f"role {role}")
             row = self.require_user(conn, name)
             added = grant_row(conn, grant, granted_by=actor.id)
-            grants = roles_for(conn, grant.principal)
+            grants = combined_roles(conn, grant.principal)
             if added and self.mfa_required(grants) and not row.mfa_enabled:
                 self.bump_epoch(conn, row.id)
         if added:

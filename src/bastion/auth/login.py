@@ -24,9 +24,9 @@ from bastion.auth.errors import (
     PermissionDenied,
     Throttled,
 )
+from bastion.auth.rbac import combined_roles
 from bastion.auth.sessions import IssuedSession, Session, SessionScope
 from bastion.auth.tables import recovery_codes, users
-from bastion.auth.user_grants import roles_for
 from bastion.errors import VerificationError
 
 #: How long the password step of a two-step login stays good for its second step.
@@ -139,7 +139,7 @@ class Logins(ServiceCore):
             if method is None:
                 self._failed(row.name, actor, source, "wrong or replayed code")
             scope, mfa = SessionScope.FULL, True
-        elif self.mfa_required(roles_for(conn, actor)):
+        elif self.mfa_required(combined_roles(conn, actor)):
             scope, mfa, method = SessionScope.ENROL_MFA, False, "none"
         else:
             scope, mfa, method = SessionScope.FULL, False, "none"

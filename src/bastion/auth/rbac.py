@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from bastion.auth.base import GLOBAL_ROLES, NAMESPACE_ROLES, Principal, PrincipalKind, Role
+from bastion.auth.user_grants import GLOBAL as USER_GLOBAL
+from bastion.auth.user_grants import Grant as UserGrant
 from bastion.auth.user_grants import roles_for
 from bastion.db import Base
 from bastion.errors import BastionError
@@ -65,6 +67,7 @@ class Permission(enum.StrEnum):
     TOKEN_MANAGE = "token:manage"  # noqa: S105 - a permission name, not a secret
     GLOBAL_GRANT_MANAGE = "grant:manage-global"
     KEY_ROTATE = "key:rotate"
+    USER_MANAGE = "user:manage"  # create, disable, delete users; reset MFA; unlock
 
     @property
     def namespaced(self) -> bool:
@@ -196,6 +199,23 @@ def list_grants(conn: Connection, namespace: str | None = None) -> list[tuple[st
     if namespace is not None:
         query = query.where(role_grants.c.namespace == namespace)
     return [(r.principal, r.namespace, Role(r.role)) for r in conn.execute(query)]
+
+
+def combined_roles(conn: Connection, principal_id: str) -> list[UserGrant]:
+    """A principal's roles from both stores, as the identity service's ``Grant`` rows:
+    its own ``identity_user_grants`` and the API's ``role_grants`` (``/v1/grants``), so a
+    role given either way counts the same for MFA and for the identity service's checks."""
+    held = list(roles_for(conn, principal_id))
+    for r in conn.execute(
+        sa.select(role_grants.c.namespace, role_grants.c.role).where(
+            role_grants.c.principal == principal_id
+        )
+    ):
+        namespace = USER_GLOBAL if r.namespace == GLOBAL else r.namespace
+        extra = UserGrant(principal_id, namespace, Role(r.role))
+        if extra not in held:
+            held.append(extra)
+    return held
 
 
 def load_grants(

@@ -17,6 +17,7 @@ from bastion.auth import sessions as session_store
 from bastion.auth._core import USER_NAME, user_principal
 from bastion.auth.errors import AuthenticationFailed, MfaRequired
 from bastion.auth.login import Logins
+from bastion.auth.rbac import combined_roles
 from bastion.auth.sessions import IssuedSession, SessionScope
 from bastion.auth.tables import users
 from bastion.auth.user_grants import Grant, grant_row, roles_for, user_grants
@@ -58,7 +59,7 @@ class SsoLogins(Logins):
                 if self._second_factor(conn, row, code) is None:
                     self._failed(name, actor, source, "wrong or replayed code")
                 mfa = True
-            need = self.mfa_required(roles_for(conn, actor))
+            need = self.mfa_required(combined_roles(conn, actor))
             scope = SessionScope.ENROL_MFA if need and not mfa else SessionScope.FULL
             ttl = (self.settings.session_ttl_seconds if scope is SessionScope.FULL
                    else self.settings.enrol_session_ttl_seconds)  # fmt: skip

@@ -20,7 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bastion import __version__
 from bastion.audit import AuditEvent, Outcome
-from bastion.auth.errors import AuthenticationFailed, MfaRequired, Throttled
+from bastion.auth.errors import (
+    AuthenticationFailed,
+    MfaRequired,
+    PasswordRejected,
+    Throttled,
+    UserExists,
+    UserNotFound,
+)
 from bastion.auth.errors import PermissionDenied as UserPermissionDenied
 from bastion.auth.rbac import Permission, PermissionDenied
 from bastion.auth.tokens import AuthenticationError
@@ -28,7 +35,7 @@ from bastion.console import ConsoleDeps, create_console
 from bastion.errors import BastionError, IntegrityError
 from bastion.monitoring.metrics import Metrics, render_latest
 from bastion.registry.errors import BadRequest, Conflict, NotFound, Quarantined, TooLarge
-from bastion.server import routes_admin, routes_auth, routes_registry
+from bastion.server import routes_admin, routes_auth, routes_registry, routes_users
 from bastion.server.mtls import certificate_principal
 from bastion.server.security import Caller, requires
 from bastion.server.state import ServerState
@@ -44,6 +51,9 @@ _STATUS: tuple[tuple[type[BastionError], int], ...] = (
     (MfaRequired, 401),
     (Throttled, 429),
     (UserPermissionDenied, 403),
+    (UserNotFound, 404),
+    (UserExists, 409),
+    (PasswordRejected, 400),
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
@@ -237,7 +247,8 @@ def create_app(state: ServerState) -> FastAPI:
     app.add_middleware(RequestTimer, metrics=state.metrics)  # outermost: times the 413s too
     # The routers' routes are added as they are (not wrapped by include_router), so the app's
     # route list is flat and a test can check each route's permission declaration.
-    for router in (routes_registry.router, routes_admin.router, routes_auth.router):
+    routers = (routes_registry.router, routes_admin.router, routes_auth.router, routes_users.router)
+    for router in routers:
         app.router.routes.extend(router.routes)
 
     @app.get("/", include_in_schema=False)
