@@ -326,6 +326,9 @@ def serve(
             url_allowlist=allow_host,
             extraction=None if no_extraction else _detector(g, redis_url, sink),
             metrics=metrics,
+            # blocks, unknown keys and rate limits into the tamper-evident log and the
+            # metrics (without either, the bastion.guard.audit logger has them already)
+            audit=sink if audit_db is not None or metrics is not None else None,
         )
     except BastionError as exc:
         _fail(exc)

@@ -228,3 +228,32 @@ def test_stream_with_several_choices_checks_each(
                 texts[c["index"]] += c["delta"].get("content") or ""
     assert texts[0] == texts[1]
     assert texts[0].startswith("Fine weather today.")
+
+
+def test_refusals_are_audit_events_and_metrics_without_the_text(
+    make_proxy: ProxyFactory, api_key: tuple[str, ApiKey]
+) -> None:
+    from bastion.audit import MemoryAuditSink, Outcome
+    from bastion.monitoring.metrics import Metrics, MetricsSink, render_latest
+    from bastion.monitoring.sinks import FanOutSink
+
+    memory, metrics = MemoryAuditSink(), Metrics()
+    proxy = make_proxy(audit=FanOutSink([memory, MetricsSink(metrics)]))
+    c = client(proxy, api_key[0])
+    with pytest.raises(openai.BadRequestError):
+        c.chat.completions.create(model="fake", messages=[{"role": "user", "content": ATTACK}])
+    with pytest.raises(openai.BadRequestError):
+        c.completions.create(model="fake", prompt="say: <script>alert(1)</script>")
+    with pytest.raises(openai.AuthenticationError):
+        client(proxy, "bst_not-a-real-key").models.list()
+    c.chat.completions.create(model="fake", messages=[{"role": "user", "content": "otters?"}])
+    events = memory.events
+    blocks = [e for e in events if e.action == "guard.block"]
+    assert [e.details["direction"] for e in blocks] == ["input", "output"]
+    assert all(e.outcome is Outcome.DENIED and e.actor == "key:test" for e in blocks)
+    assert blocks[1].details["rule"] == "active-content.script"
+    assert [e.action for e in events if e.action == "guard.auth"] == ["guard.auth"]
+    assert "previous instructions" not in str(events)
+    assert "<script>" not in str(events)
+    text = render_latest(metrics)[0].decode()
+    assert 'bastion_guard_blocks_total{rule="active-content.script"} 1.0' in text

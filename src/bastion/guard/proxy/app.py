@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from bastion.audit.base import AuditEvent, AuditSink, Outcome
 from bastion.guard import Context, Guard, PlaceholderVault, ScanResult, StreamGuard
 from bastion.guard.length import count_tokens
 from bastion.guard.proxy.keys import ApiKey, KeyStore
@@ -63,6 +64,8 @@ class ProxyConfig:
     url_allowlist: tuple[str, ...] = ()
     extraction: ExtractionDetector | None = None
     metrics: Metrics | None = None  # serve GET /metrics (Prometheus text) when given
+    # refusals (blocks, unknown keys, rate limits) as audit events; the logger has the rest
+    audit: AuditSink | None = None
 
 
 class ProxyError(Exception):
@@ -87,6 +90,21 @@ def _error(exc: ProxyError) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message, kind), exc.status, headers=headers)
 
 
+def _record_block(
+    sink: AuditSink | None,
+    key: ApiKey,
+    result: ScanResult,
+    direction: str,
+    sha256: str | None,
+    *,
+    streamed: bool = False,
+) -> None:
+    rule = result.reasons[0] if result.reasons else "policy"
+    _denied(sink, "guard.block", key, f"{direction} blocked ({rule})", rule=rule,
+            rules=",".join(result.reasons), direction=direction, sha256=sha256,
+            streamed=streamed or None)  # fmt: skip
+
+
 def _blocked(result: ScanResult, where: str) -> ProxyError:
     reason = result.reasons[0] if result.reasons else "policy"
     return ProxyError(
@@ -100,6 +118,32 @@ def _sha(text: str) -> str:
 
 def _audit(event: str, key: ApiKey | None, **fields: Any) -> None:
     audit.info(event, extra={"event": event, "key_id": key.id if key else None, **fields})
+
+
+def _denied(
+    sink: AuditSink | None,
+    action: str,
+    key: ApiKey | None,
+    reason: str,
+    *,
+    source: str | None = None,
+    **details: str | int | bool | None,
+) -> None:
+    """A refusal of the proxy as an audit event (``guard.block``, ``guard.auth``,
+    ``guard.rate_limit``), outcome denied: rule and digests, never the text."""
+    if sink is None:
+        return
+    sink.emit(
+        AuditEvent(
+            action=action,
+            actor=f"key:{key.id}" if key else "anonymous",
+            outcome=Outcome.DENIED,
+            resource="guard",
+            source=source,
+            reason=reason,
+            details={k: v for k, v in details.items() if v is not None},
+        )
+    )
 
 
 class GuardProxy:
@@ -117,6 +161,9 @@ class GuardProxy:
         key = self.config.keys.verify(token)
         if key is None:
             _audit("guard.auth_denied", None)
+            source = request.client.host if request.client else None
+            _denied(self.config.audit, "guard.auth", None, "missing or unknown API key",
+                    rule="invalid_api_key", source=source)  # fmt: skip
             raise ProxyError(401, "invalid_api_key", "Missing or unknown API key.")
         return key
 
@@ -155,6 +202,8 @@ class GuardProxy:
         decision = await self.config.limiter.hit(key.id, tokens, limits)
         if not decision.allowed:
             _audit("guard.rate_limited", key, reason=decision.reason)
+            _denied(self.config.audit, "guard.rate_limit", key, decision.reason,
+                    rule=decision.reason)  # fmt: skip
             raise ProxyError(429, decision.reason, "Rate limit exceeded.", decision.retry_after)
 
     async def _extraction(
@@ -248,6 +297,7 @@ class GuardProxy:
             _audit("guard.input", key, verdict=result.verdict.label, reasons=list(result.reasons),
                    sha256=_sha(text))  # fmt: skip
             if result.blocked:
+                _record_block(self.config.audit, key, result, "input", _sha(text))
                 raise _blocked(result, "request")
             holder[slot] = result.text
             if worst is None or result.verdict > worst.verdict:
@@ -314,6 +364,7 @@ class GuardProxy:
             _audit("guard.output", key, verdict=result.verdict.label, reasons=list(result.reasons),
                    sha256=_sha(text))  # fmt: skip
             if result.blocked:
+                _record_block(self.config.audit, key, result, "output", _sha(text))
                 raise _blocked(result, "response")
             holder[slot] = ctx.vault.restore(result.text) if ctx.vault else result.text
         return JSONResponse(data)
@@ -334,7 +385,7 @@ class GuardProxy:
             await upstream.aread()
             await upstream.aclose()
             return _upstream_error(upstream)
-        events = _relay(upstream, self.config.guard, ctx, key, chat)
+        events = _relay(upstream, self.config.guard, ctx, key, chat, self.config.audit)
         return StreamingResponse(events, media_type="text/event-stream")
 
     async def passthrough(self, request: Request) -> Response:
@@ -462,7 +513,12 @@ class _StreamRelay:
 
 
 async def _relay(
-    upstream: httpx.Response, guard: Guard, ctx: Context, key: ApiKey, chat: bool
+    upstream: httpx.Response,
+    guard: Guard,
+    ctx: Context,
+    key: ApiKey,
+    chat: bool,
+    sink: AuditSink | None = None,
 ) -> AsyncIterator[bytes]:
     """Re-emit the upstream SSE stream, with each choice's text held back and checked."""
     relay = _StreamRelay(guard, ctx, chat)
@@ -492,6 +548,7 @@ async def _relay(
         code = _blocked(blocked.result, "response").code
         _audit("guard.output", key, verdict="block", streamed=True,
                reasons=list(blocked.result.reasons))  # fmt: skip
+        _record_block(sink, key, blocked.result, "output", None, streamed=True)
         yield _sse(error_body(code, "The response was blocked by Bastion guard.", "guard_block"))
     except httpx.HTTPError:
         yield _sse(error_body("upstream_unavailable", "The upstream stream broke off."))
