@@ -15,11 +15,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import ClassVar
 
+from bastion.guard.anchors import AnchorSet
 from bastion.guard.base import Context, Direction, RuleResult, Span
 
 #: (kind, pattern, anchors). Every match of a pattern contains one of its anchors (case
-#: as written), so a pattern runs only on text that contains one: a substring test costs
-#: tens of nanoseconds, while a pattern that starts with ``\b`` is tried at every position
+#: as written), so a pattern runs only on text that contains one (found for all patterns
+#: in one pass), while a pattern that starts with ``\b`` is tried at every position
 #: (about 4 µs per 200 characters each). Most text has no anchor at all.
 SECRET_PATTERNS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
     ("private-key", re.compile(
@@ -57,8 +58,8 @@ _GENERIC_ANCHORS = ("apikey", "api_key", "api-key", "secret", "token", "passw", 
 _CLASSES = tuple(re.compile(p) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^A-Za-z0-9]"))
 
 
-def _has_any(text: str, anchors: tuple[str, ...]) -> bool:
-    return any(map(text.__contains__, anchors))
+_ANCHORS = AnchorSet(a for _, _, anchors in SECRET_PATTERNS for a in anchors)
+_GENERIC_SET = AnchorSet(_GENERIC_ANCHORS)
 
 
 def entropy(value: str) -> float:
@@ -72,10 +73,12 @@ def entropy(value: str) -> float:
 
 def find_secrets(text: str, *, min_entropy: float = 3.5) -> list[Span]:
     spans: list[Span] = []
-    for kind, pattern, anchors in SECRET_PATTERNS:
-        if _has_any(text, anchors):
-            spans.extend(Span(m.start(), m.end(), kind) for m in pattern.finditer(text))
-    if not text.isascii() or _has_any(text.lower(), _GENERIC_ANCHORS):
+    present = _ANCHORS.found(text)  # one pass for every pattern's anchors
+    if present:
+        for kind, pattern, anchors in SECRET_PATTERNS:
+            if not present.isdisjoint(anchors):
+                spans.extend(Span(m.start(), m.end(), kind) for m in pattern.finditer(text))
+    if not text.isascii() or _GENERIC_SET.any_in(text.lower()):
         for m in _GENERIC.finditer(text):
             value = m.group("value")
             classes = sum(bool(p.search(value)) for p in _CLASSES)

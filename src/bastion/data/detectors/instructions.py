@@ -13,14 +13,15 @@ from typing import ClassVar
 from bastion.data._features import is_refusal
 from bastion.data.base import DataFinding, Row
 from bastion.data.detectors._collect import MAX_ROWS, Rows
+from bastion.guard.anchors import AnchorSet
 from bastion.guard.base import Context
 from bastion.guard.patterns import KEYWORDS, InjectionPatterns, JailbreakPatterns
 from bastion.models import Severity
 
 _CTX = Context()
-#: One pass over the text finds every keyword of every pattern (the guard's own
-#: prefilter tries them one by one); texts with none skip the rules entirely.
-_KEYWORDS = tuple(sorted({w for ws in KEYWORDS.values() for w in ws}))
+#: One pass over the text finds any keyword of any pattern (the guard's own prefilter
+#: tries each pattern's words one by one); texts with none skip the rules entirely.
+_KEYWORDS = AnchorSet(w for ws in KEYWORDS.values() for w in ws)
 
 
 class HiddenInstructions:
@@ -38,7 +39,7 @@ class HiddenInstructions:
         return pass_no == 1
 
     def _reasons(self, text: str) -> list[str]:
-        if not any(map(text.lower().__contains__, _KEYWORDS)):
+        if not _KEYWORDS.any_in(text.lower()):
             return []
         out: list[str] = []
         for rule in self.rules:
