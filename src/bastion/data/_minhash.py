@@ -1,7 +1,8 @@
 """Bottom-k MinHash sketches and LSH keys, in pure Python at C speed.
 
 Every shingle (word 3-gram) is hashed once with CRC-32 and the sketch keeps the ``K``
-smallest distinct hashes (``heapq.nsmallest``, in C). Two texts with Jaccard
+smallest distinct hashes (a C sort of at most ``MAX_WORDS`` integers: ``heapq.nsmallest``
+loops in Python over every element, and was most of the detector's time). Two texts with Jaccard
 similarity J share their minimum hash with probability J, so the ``KEYS`` smallest
 hashes serve as LSH keys, and the bottom-k estimator (Broder 1997; Cohen and Kaplan
 2007) gives the similarity of two sketches. One hash per shingle and no Python loop
@@ -11,7 +12,6 @@ would add numpy and scipy and hash each shingle once per permutation.
 
 from __future__ import annotations
 
-import heapq
 import struct
 import zlib
 
@@ -27,7 +27,7 @@ def sketch(words: list[str]) -> list[int]:
     if len(w) < 3:
         return [zlib.crc32(" ".join(w).encode())] if w else []
     grams = map(" ".join, zip(w, w[1:], w[2:], strict=False))
-    return heapq.nsmallest(K, set(map(zlib.crc32, map(str.encode, grams))))
+    return sorted(set(map(zlib.crc32, map(str.encode, grams))))[:K]
 
 
 def keys(sk: list[int]) -> list[int]:
@@ -39,7 +39,7 @@ def similarity(a: list[int], b: list[int]) -> float:
     """Bottom-k estimate of the Jaccard similarity of the two texts."""
     if not a or not b:
         return 1.0 if a == b else 0.0
-    union = heapq.nsmallest(K, set(a) | set(b))
+    union = sorted(set(a) | set(b))[:K]
     both = set(a) & set(b)
     return sum(1 for h in union if h in both) / len(union)
 
