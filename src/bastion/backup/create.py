@@ -25,6 +25,8 @@ from sqlalchemy import Connection, Engine
 
 from bastion.audit import AuditEvent
 from bastion.audit.checkpoint import NoteSigner
+from bastion.audit.local import KEY_FILE as AUDIT_KEY_FILE
+from bastion.audit.local import ORIGIN as AUDIT_ORIGIN
 from bastion.audit.log import AuditLog
 from bastion.backup import _rows, _seal
 from bastion.backup.base import (
@@ -36,7 +38,6 @@ from bastion.backup.base import (
     snapshot_dir,
 )
 from bastion.crypto import keys as signing
-from bastion.server.run import AUDIT_KEY_FILE, AUDIT_ORIGIN
 
 __all__ = ["CreateResult", "create_backup", "sha256_file"]
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from bastion.audit import AuditEvent
 from bastion.audit.checkpoint import NoteSigner, NoteVerifier
+from bastion.audit.local import KEY_FILE as AUDIT_KEY_FILE
 from bastion.audit.log import AuditLog
 from bastion.audit.proofs import check_proof, prove_consistency
 from bastion.audit.verify import verify_log
@@ -29,7 +30,6 @@ from bastion.backup.create import blob_file, sha256_file
 from bastion.backup.verify import verify_backup
 from bastion.db import migrate
 from bastion.errors import BastionError
-from bastion.server.run import AUDIT_KEY_FILE
 
 __all__ = ["RestoreResult", "restore_backup"]
 

@@ -17,11 +17,12 @@ from typing import Any
 
 import click
 
+from bastion.audit import local as audit_local
 from bastion.cli._common import EXIT_FINDINGS, fail
 from bastion.errors import BastionError, VerificationError
 
-DEFAULT_ORIGIN = "bastion.local/audit"
-KEY_FILE = "audit-log.key"
+DEFAULT_ORIGIN = audit_local.ORIGIN
+KEY_FILE = audit_local.KEY_FILE
 
 
 def _data_dir(value: str | None) -> Path:

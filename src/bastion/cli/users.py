@@ -64,13 +64,14 @@ def users(ctx: click.Context, database_url: str | None, data_dir: str | None,
 @contextmanager
 def _service(ctx: click.Context) -> Iterator[Any]:
     from bastion.audit.checkpoint import NoteSigner
+    from bastion.audit.local import KEY_FILE as AUDIT_KEY_FILE
+    from bastion.audit.local import ORIGIN as AUDIT_ORIGIN
     from bastion.audit.log import AuditLog
     from bastion.auth.errors import AuthError, MfaStateError, UserExists, UserNotFound
     from bastion.auth.secretbox import SecretBox
     from bastion.auth.service import IdentityService
     from bastion.config import Settings
     from bastion.db import make_engine, migrate
-    from bastion.server.run import AUDIT_KEY_FILE, AUDIT_ORIGIN
 
     data_dir: Path = ctx.obj["data_dir"]
     engine = None

@@ -13,10 +13,11 @@ from sqlalchemy import Engine
 from bastion.audit import AuditEvent
 from bastion.audit.base import DetailValue
 from bastion.audit.checkpoint import NoteSigner
+from bastion.audit.local import KEY_FILE as AUDIT_KEY_FILE
+from bastion.audit.local import ORIGIN as AUDIT_ORIGIN
 from bastion.audit.log import AuditLog
 from bastion.db import make_engine, migrate
 from bastion.errors import BastionError
-from bastion.server.run import AUDIT_KEY_FILE, AUDIT_ORIGIN
 
 
 class IncidentError(BastionError):

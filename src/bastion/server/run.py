@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from bastion.audit import AuditEvent, AuditSink
+from bastion.audit import local as audit_local
 from bastion.audit.checkpoint import NoteSigner
 from bastion.audit.log import AuditLog
 from bastion.config import AlertSettings, AuthSettings, ScanLimits, ServerSettings, SsoSettings
@@ -40,8 +41,8 @@ __all__ = [
 ]
 
 #: The tamper-evident log's checkpoint name and signing key, the defaults `bastion audit` reads.
-AUDIT_ORIGIN = "bastion.local/audit"
-AUDIT_KEY_FILE = "audit-log.key"
+AUDIT_ORIGIN = audit_local.ORIGIN
+AUDIT_KEY_FILE = audit_local.KEY_FILE
 
 
 class LoggingAuditSink:
