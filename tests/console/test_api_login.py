@@ -136,9 +136,12 @@ def test_a_global_admin_granted_over_the_api_must_use_mfa(site: Site) -> None:
         ).status_code
         == 201
     )
+    before = _login(client, "hank").json()["token"]  # no role yet: no MFA needed
+    assert client.get("/v1/whoami", headers=_bearer(before)).status_code == 200
     assert client.put(
-        "/v1/grants", json={"principal": "user:hank", "role": "admin"}, headers=admin
+        "/v1/grants", json={"principal": "user:hank", "role": "auditor"}, headers=admin
     ).is_success
+    assert client.get("/v1/whoami", headers=_bearer(before)).status_code == 401  # ended
     answer = _login(client, "hank")
     assert answer.json()["scope"] == "enrol-mfa"  # the API's grant counts for MFA too
     assert client.get("/v1/users", headers=_bearer(answer.json()["token"])).status_code == 401

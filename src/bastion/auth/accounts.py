@@ -157,6 +157,21 @@ class Accounts(ServiceCore):
             self.emit("user.grant", actor.id, resource=resource, source=source, role=role.value)
         return added
 
+    def require_mfa_if_needed(self, name: str) -> bool:
+        """After a role was granted elsewhere (the API's ``/v1/grants``): end the user's
+        sessions when their roles now need MFA and they have none, as :meth:`grant` does,
+        so the next login can only enrol. True when sessions were ended."""
+        with self.engine.begin() as conn:
+            row = self.find_user(conn, name)
+            if row is None or row.mfa_enabled:
+                return False
+            if not self.mfa_required(combined_roles(conn, user_principal(name))):
+                return False
+            self.bump_epoch(conn, row.id)
+        self.emit("session.revoke", "system", resource=user_principal(name),
+                  reason="a role that needs MFA was granted", session="all")  # fmt: skip
+        return True
+
     def revoke(
         self,
         actor: Actor,

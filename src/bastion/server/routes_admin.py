@@ -127,6 +127,10 @@ def _grant(request: Request, caller: Caller, body: GrantIn, namespace: str) -> d
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     _audit(request, "grant.add", caller, body.principal, role=body.role.value, namespace=namespace)
+    identity = _state(request).identity
+    if identity is not None and body.principal.startswith("user:"):
+        # a role that needs MFA ends the sessions of a user without it, as `bastion users grant`
+        identity.require_mfa_if_needed(body.principal.removeprefix("user:"))
     return {"principal": body.principal, "role": body.role.value, "namespace": namespace}
 
 
