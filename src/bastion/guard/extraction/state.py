@@ -4,7 +4,9 @@ One :class:`ClientState` is 21 KB whatever the client sends: a capped list of to
 centroids (leader clustering), rings of the last :data:`RING` queries' SimHashes, edge
 hashes and enumerated slots, rings of per-query flags, two mean embeddings (recent and
 long-term) for the MMD tests, PRADA's minimum distances, request and token
-counts per budget window, and the graded action in force. It packs to bytes (for Redis)
+counts per budget window, the graded action in force, and the last query's prefix hashes
+and sort keys (see :mod:`features`: the first three letters of each of its first 32
+tokens, the only text-derived values kept, and only for one query). It packs to bytes (for Redis)
 and back; a blob of another version or size reads as a fresh state.
 """
 
@@ -17,12 +19,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bastion.guard.extraction.features import DIM
+from bastion.guard.extraction.features import DIM, ORDER_TOKENS
 
 RING = 64  # recent queries remembered for near-duplicates, templates and rates
 CENTROIDS = 32  # topic clusters remembered per client
 WINDOWS = 3  # budget windows: minute, hour, day
-VERSION = 4
+VERSION = 5
 
 _SCALARS = struct.Struct("<B q d d q q q i d d")
 _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
@@ -42,9 +44,12 @@ _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
     "budget": (np.float64, (WINDOWS, 3)),  # window start, requests, tokens
     "previous": (np.float16, (DIM,)),  # the last query's centred embedding
     "locality": (np.float32, (1,)),  # EMA of the cosine between consecutive queries
+    "prefixes": (np.uint32, (ORDER_TOKENS,)),  # the last query's prefix hashes
+    "keys": (np.uint16, (ORDER_TOKENS,)),  # the last query's token sort keys
 }
 
 FLAG_NOVEL, FLAG_NEAR_DUP, FLAG_TEMPLATE, FLAG_ENUM = 1, 2, 4, 8
+FLAG_ASCENDING, FLAG_DESCENDING = 16, 32  # a templated query's slot sorts after / before the last
 
 
 def _empty(name: str) -> npt.NDArray[Any]:
@@ -82,6 +87,8 @@ class ClientState:
     budget: npt.NDArray[np.float64] = field(default_factory=lambda: _empty("budget"))
     previous: npt.NDArray[np.float16] = field(default_factory=lambda: _empty("previous"))
     locality: npt.NDArray[np.float32] = field(default_factory=lambda: _empty("locality"))
+    prefixes: npt.NDArray[np.uint32] = field(default_factory=lambda: _empty("prefixes"))
+    keys: npt.NDArray[np.uint16] = field(default_factory=lambda: _empty("keys"))
 
     @property
     def filled(self) -> int:
