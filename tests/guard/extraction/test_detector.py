@@ -101,6 +101,14 @@ def test_a_template_walked_in_sorted_order_is_alerted() -> None:
         assert out[-1].top()[0][0] == "order"
 
 
+def test_a_sorted_walk_over_two_alternating_templates_is_alerted() -> None:
+    phrasings = ("What does the Python builtin {} do?", "Show me an example that uses {}.")
+    texts = [phrasings[i % 2].format(n) for i, n in enumerate(NAMES[:80])]
+    out = run(scorer(), warmed(), texts)
+    assert out[-1].signals["order"] == 1.0
+    assert out[-1].level >= Level.ALERT
+
+
 def test_the_same_template_in_any_other_order_is_not() -> None:
     names = NAMES[:60]
     for seed in range(5):

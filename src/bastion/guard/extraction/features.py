@@ -186,13 +186,22 @@ def _slot(tokens: list[str]) -> tuple[str, int] | None:
     return None
 
 
+_KEY_CODES = {c: 1 + i for i, c in enumerate("0123456789abcdefghijklmnopqrstuvwxyz")}
+_KEY_CODES.update({c.upper(): v for c, v in _KEY_CODES.items() if c.isalpha()})
+
+
 def _sort_key(token: str) -> int:
     """An order-preserving 16-bit key of a token's first letters and digits (0: none)."""
-    key = 0
-    chars = [c for c in token.lower() if c.isascii() and c.isalnum()][:_KEY_CHARS]
-    for c in chars + [""] * (_KEY_CHARS - len(chars)):
-        digit = 0 if not c else 1 + (ord(c) - 48 if c.isdigit() else 10 + ord(c) - 97)
-        key = key * 37 + digit
+    key = used = 0
+    for c in token:
+        code = _KEY_CODES.get(c)
+        if code is not None:
+            key = key * 37 + code
+            used += 1
+            if used == _KEY_CHARS:
+                break
+    for _ in range(_KEY_CHARS - used):
+        key *= 37
     return key
 
 
@@ -200,13 +209,15 @@ def order_features(
     tokens: list[str],
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint16]]:
     """Prefix hashes and sort keys of the first :data:`ORDER_TOKENS` lower-cased tokens."""
-    prefixes = np.zeros(ORDER_TOKENS, dtype=np.uint32)
-    keys = np.zeros(ORDER_TOKENS, dtype=np.uint16)
+    head = tokens[:ORDER_TOKENS]
+    pad = [0] * (ORDER_TOKENS - len(head))
+    hashes: list[int] = []
     crc = 0
-    for i, token in enumerate(tokens[:ORDER_TOKENS]):
+    for token in head:
         crc = zlib.crc32(token.encode("utf-8", "surrogatepass") + b"\x00", crc)
-        prefixes[i] = crc
-        keys[i] = _sort_key(token)
+        hashes.append(crc)
+    prefixes = np.array(hashes + pad, dtype=np.uint32)
+    keys = np.array([_sort_key(t) for t in head] + pad, dtype=np.uint16)
     return prefixes, keys
 
 

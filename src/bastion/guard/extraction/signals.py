@@ -17,10 +17,11 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
 * ``enumeration``: prompts that share an edge (first or last words) with an earlier one and
   differ by the next number or letter in a slot.
 * ``order``: a walk through a template's slot values in sorted order. A query that shares
-  its first two tokens, or its last ones, with the query before is a templated step; the
-  sort keys of the first token where the two differ say whether its slot value sorts after
-  or before the last one. A batch job or a person fills a template in whatever order the
-  work comes (about as many steps up as down); a crawl of a sorted item list goes one way.
+  its first two tokens, or its last ones, with the last query of one of the client's
+  recent templates is a templated step; the sort keys of the first token where the two
+  differ say whether its slot value sorts after or before the last one. A batch job or a
+  person fills a template in whatever order the work comes (about as many steps up as
+  down); a crawl of a sorted item list goes one way.
   The score is a sign test over the remembered steps: ``|up - down| / sqrt(up + down)``.
 * ``template``: prompts that share an edge with an earlier one but differ in content.
 * ``sampling``: requests for log-probabilities, ``top_logprobs`` or several samples.
@@ -149,21 +150,35 @@ def _edges(state: ClientState, q: QueryFeatures) -> tuple[bool, bool, bool]:
 
 
 def _order_step(state: ClientState, q: QueryFeatures) -> int:
-    """+1 (-1) when ``q`` fills the last query's template with a value sorting after
-    (before) the last one's; 0 when it is no templated step or the values sort equal."""
-    if not state.queries:
-        return 0
-    differ = np.flatnonzero(state.prefixes != q.prefixes)
-    if not differ.size:
-        return 0  # the same first tokens throughout (or both longer than we keep)
-    p = int(differ[0])
-    last_tail = state.tails[(state.queries - 1) % RING]
-    if p < ORDER_SHARED and last_tail != q.tail:
-        return 0
-    if not (state.prefixes[p] and q.prefixes[p]):
-        return 0  # one prompt ends where the other goes on
-    a, b = int(q.keys[p]), int(state.keys[p])
-    return (a > b) - (a < b)
+    """+1 (-1) when ``q`` fills a remembered template with a value sorting after (before)
+    the one in that template's last query; 0 when it fills none or the values sort equal.
+
+    A template is remembered by its last query; ``q`` fills it when the two share their
+    first :data:`ORDER_SHARED` tokens or their last ones. The slot starts at the first token
+    where they differ. ``q`` then becomes the template's last query (or, filling none,
+    replaces the least recently used template)."""
+    shared = ORDER_SHARED - 1
+    used = state.template_used > 0
+    match = used & (
+        ((state.prefixes[:, shared] == q.prefixes[shared]) & (q.prefixes[shared] != 0))
+        | (state.template_tails == q.tail)
+    )
+    step = 0
+    if np.any(match):
+        j = int(np.argmax(match))
+        last_prefixes, last_keys = state.prefixes[j], state.keys[j]
+        differ = np.flatnonzero(last_prefixes != q.prefixes)
+        if differ.size:
+            p = int(differ[0])
+            if last_prefixes[p] and q.prefixes[p]:  # else one prompt ends where the other goes on
+                a, b = int(q.keys[p]), int(last_keys[p])
+                step = (a > b) - (a < b)
+    else:
+        j = int(np.argmin(state.template_used))
+    state.prefixes[j], state.keys[j] = q.prefixes, q.keys
+    state.template_tails[j] = q.tail
+    state.template_used[j] = state.queries + 1
+    return step
 
 
 def _order(state: ClientState) -> float:
@@ -225,7 +240,6 @@ def observe(
         + FLAG_ASCENDING * (order > 0)
         + FLAG_DESCENDING * (order < 0)
     )
-    state.prefixes, state.keys = q.prefixes.copy(), q.keys.copy()
     state.sampling[i] = q.sampling
     state.mindist[i] = math.sqrt(max(0.0, 2.0 - 2.0 * best))
     state.queries += 1
