@@ -291,6 +291,14 @@ class Sim:
             yield i * 10.0, phrase(self.rng, items[(start + i * 7) % len(items)], template), {
                 "logprobs": True, "top_logprobs": 5}  # fmt: skip
 
+    def shuffled(self, n: int) -> Iterator[Query]:
+        """Enumeration over the same list in a random order (each item once)."""
+        template = self.rng.choice(PHRASINGS[:4])
+        items = [it for topic in self.topics for it in self.pool[topic]]
+        for i, item in enumerate(self.rng.sample(items, min(n, len(items)))):
+            yield i * 10.0, phrase(self.rng, item, template), {"logprobs": True,
+                                                               "top_logprobs": 5}  # fmt: skip
+
     def slow(self, n: int) -> Iterator[Query]:
         """Under every rate limit: 40 queries a day, spread over the day."""
         return self.uniform(n, per_day=40)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import random
 
 import pytest
@@ -87,6 +88,41 @@ def test_numeric_enumeration_is_seen() -> None:
     texts = [f"Write the product description for catalogue item {i}." for i in range(40)]
     out = run(scorer(), warmed(), texts)
     assert out[-1].signals["enumeration"] == 1.0
+
+
+NAMES = sorted({n.lower() for n in dir(builtins) if not n.startswith("_")})
+
+
+def test_a_template_walked_in_sorted_order_is_alerted() -> None:
+    for names in (NAMES[:60], NAMES[::-1][:60]):  # up the list, or down it
+        out = run(scorer(), warmed(), [f"What does the Python builtin {n} do?" for n in names])
+        assert out[-1].signals["order"] == 1.0
+        assert out[-1].level >= Level.ALERT
+        assert out[-1].top()[0][0] == "order"
+
+
+def test_a_sorted_walk_over_two_alternating_templates_is_alerted() -> None:
+    phrasings = ("What does the Python builtin {} do?", "Show me an example that uses {}.")
+    texts = [phrasings[i % 2].format(n) for i, n in enumerate(NAMES[:80])]
+    out = run(scorer(), warmed(), texts)
+    assert out[-1].signals["order"] == 1.0
+    assert out[-1].level >= Level.ALERT
+
+
+def test_the_same_template_in_any_other_order_is_not() -> None:
+    names = NAMES[:60]
+    for seed in range(5):
+        random.Random(seed).shuffle(names)
+        out = run(scorer(), warmed(), [f"What does the Python builtin {n} do?" for n in names])
+        assert max(a.signals["order"] for a in out) == 0.0, seed
+        assert max(levels(out)) is Level.NONE, seed
+
+
+def test_a_short_sorted_run_is_too_few_steps_to_score() -> None:
+    texts = traffic.uniform(random.Random(8), 40)
+    texts[10:22] = [f"What does the Python builtin {n} do?" for n in NAMES[:12]]
+    out = run(scorer(), warmed(), texts)
+    assert max(a.signals["order"] for a in out) == 0.0
 
 
 def test_budgets_refuse_with_retry_after_and_trip_once() -> None:

@@ -6,7 +6,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bastion.guard.extraction.features import DIM, extract, sampling_level
+from bastion.guard.extraction.features import (
+    DIM,
+    ORDER_TOKENS,
+    extract,
+    order_features,
+    sampling_level,
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
@@ -63,3 +69,32 @@ def test_enumerated_slots() -> None:
     assert extract("Describe catalogue item 41 please").slot == ("number", 41)
     assert extract("List words starting with B").slot == ("letter", ord("B"))
     assert extract("a plain question").slot is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=600))
+def test_order_features_are_bounded_for_any_text(text: str) -> None:
+    q = extract(text)
+    assert q.prefixes.shape == q.keys.shape == (ORDER_TOKENS,)
+    assert int(q.keys.max(initial=0)) < 37**3
+
+
+ascii_words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ascii_words, ascii_words)
+def test_sort_keys_keep_the_order_of_the_first_three_characters(a: str, b: str) -> None:
+    ka, kb = int(order_features([a])[1][0]), int(order_features([b])[1][0])
+    x, y = a[:3], b[:3]
+    assert (ka > kb) - (ka < kb) == (x > y) - (x < y)
+    assert int(order_features([a.upper()])[1][0]) == ka  # case folded
+
+
+def test_prompts_sharing_a_template_share_their_leading_prefix_hashes() -> None:
+    a = extract("What does json.dumps do?")
+    b = extract("What does json.loads do?")
+    differ = np.flatnonzero(a.prefixes != b.prefixes)
+    assert differ[0] == 4  # what, does, json, ".", then the slot
+    assert a.keys[4] < b.keys[4]  # "dumps" sorts before "loads"
+    assert np.array_equal(a.prefixes[:4], b.prefixes[:4])

@@ -3,9 +3,10 @@
 Per client (an API key, and a source address), online and bounded: budgets over three
 windows, and extraction signals computed from the queries (topic coverage, distribution
 tests against the client's history and the population, templated and enumerated prompts,
-near-duplicate perturbations, log-probability and multi-sample requests). A weighted sum
-of the signals is the client's risk score; thresholds in the policy map it to graded
-actions: alert, throttle, re-authenticate, block. See ``docs/extraction.md``.
+templates walked over a sorted list, near-duplicate perturbations, log-probability and
+multi-sample requests). A weighted sum of the signals is the client's risk score;
+thresholds in the policy map it to graded actions: alert, throttle, re-authenticate, block.
+See ``docs/extraction.md``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ A query becomes a :class:`QueryFeatures`:
 * ``slot``: what varies in an enumerated slot, as a kind (``number``, ``letter``) and value.
 * ``sampling``: how much of the output distribution the request asks for (log-probabilities,
   ``top_logprobs``, ``n`` or ``best_of`` > 1), in [0, 1].
+* ``prefixes`` / ``keys``: for the first :data:`ORDER_TOKENS` tokens, the CRC-32 of the
+  prompt up to and including that token, and a 16-bit sort key of the token (its first three
+  letters or digits, case folded). The next query's first differing token is where its
+  template's slot starts; the two sort keys there tell whether the client walks its slot
+  values in alphabetical order.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import numpy.typing as npt
 
 DIM = 256
 EDGE = 4
+ORDER_TOKENS = 32  # tokens whose prefix hash and sort key a query keeps
+_KEY_CHARS = 3  # characters in a token's sort key: 37**3 < 2**16
 MAX_CHARS = 4096  # the embedding reads at most this much of a prompt
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -162,6 +169,8 @@ class QueryFeatures:
     length: int  # word tokens
     slot: tuple[str, int] | None
     sampling: float
+    prefixes: npt.NDArray[np.uint32]  # CRC-32 of the prompt up to each token
+    keys: npt.NDArray[np.uint16]  # each token's sort key (0 past the prompt's end)
 
 
 _NUM = re.compile(r"^\d{1,9}$")
@@ -175,6 +184,41 @@ def _slot(tokens: list[str]) -> tuple[str, int] | None:
         if len(t) == 1 and t.isupper() and t.isascii():
             return "letter", ord(t)
     return None
+
+
+_KEY_CODES = {c: 1 + i for i, c in enumerate("0123456789abcdefghijklmnopqrstuvwxyz")}
+_KEY_CODES.update({c.upper(): v for c, v in _KEY_CODES.items() if c.isalpha()})
+
+
+def _sort_key(token: str) -> int:
+    """An order-preserving 16-bit key of a token's first letters and digits (0: none)."""
+    key = used = 0
+    for c in token:
+        code = _KEY_CODES.get(c)
+        if code is not None:
+            key = key * 37 + code
+            used += 1
+            if used == _KEY_CHARS:
+                break
+    for _ in range(_KEY_CHARS - used):
+        key *= 37
+    return key
+
+
+def order_features(
+    tokens: list[str],
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint16]]:
+    """Prefix hashes and sort keys of the first :data:`ORDER_TOKENS` lower-cased tokens."""
+    head = tokens[:ORDER_TOKENS]
+    pad = [0] * (ORDER_TOKENS - len(head))
+    hashes: list[int] = []
+    crc = 0
+    for token in head:
+        crc = zlib.crc32(token.encode("utf-8", "surrogatepass") + b"\x00", crc)
+        hashes.append(crc)
+    prefixes = np.array(hashes + pad, dtype=np.uint32)
+    keys = np.array([_sort_key(t) for t in head] + pad, dtype=np.uint16)
+    return prefixes, keys
 
 
 def sampling_level(params: Mapping[str, Any]) -> float:
@@ -197,8 +241,10 @@ def sampling_level(params: Mapping[str, Any]) -> float:
 
 def extract(text: str, params: Mapping[str, Any] | None = None) -> QueryFeatures:
     """The features of one prompt (``params``: the request's other fields)."""
-    tokens = ["0" if t.isdigit() else t for t in _TOKEN.findall(text[:MAX_CHARS].lower())]
+    lower = _TOKEN.findall(text[:MAX_CHARS].lower())
+    tokens = ["0" if t.isdigit() else t for t in lower]
     raw = _TOKEN.findall(text[:MAX_CHARS])
+    prefixes, keys = order_features(lower)
     grams = char_grams(text)
     words = _words(text)
     word_set = _mix(np.asarray(sorted({_crc(w) for w in words}), dtype=np.uint64))
@@ -211,4 +257,6 @@ def extract(text: str, params: Mapping[str, Any] | None = None) -> QueryFeatures
         length=len(tokens),
         slot=_slot(raw),
         sampling=sampling_level(params or {}),
+        prefixes=prefixes,
+        keys=keys,
     )

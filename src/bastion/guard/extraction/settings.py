@@ -39,6 +39,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "drift": 0.0,
         "perturbation": 1.0,
         "enumeration": 0.8,
+        "order": 0.8,
         "template": 0.0,
         "sampling": 0.2,
         "prada": 0.0,

@@ -16,6 +16,13 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
   earlier one, but not identical: perturbations of seed prompts.
 * ``enumeration``: prompts that share an edge (first or last words) with an earlier one and
   differ by the next number or letter in a slot.
+* ``order``: a walk through a template's slot values in sorted order. A query that shares
+  its first two tokens, or its last ones, with the last query of one of the client's
+  recent templates is a templated step; the sort keys of the first token where the two
+  differ say whether its slot value sorts after or before the last one. A batch job or a
+  person fills a template in whatever order the work comes (about as many steps up as
+  down); a crawl of a sorted item list goes one way.
+  The score is a sign test over the remembered steps: ``|up - down| / sqrt(up + down)``.
 * ``template``: prompts that share an edge with an earlier one but differ in content.
 * ``sampling``: requests for log-probabilities, ``top_logprobs`` or several samples.
 * ``prada``: the PRADA baseline: a Shapiro-Wilk test of the minimum distances between each
@@ -33,6 +40,8 @@ import numpy.typing as npt
 from bastion.guard.extraction.features import DIM, QueryFeatures
 from bastion.guard.extraction.state import (
     CENTROIDS,
+    FLAG_ASCENDING,
+    FLAG_DESCENDING,
     FLAG_ENUM,
     FLAG_NEAR_DUP,
     FLAG_NOVEL,
@@ -48,6 +57,9 @@ NOVEL_BELOW = 0.2  # cosine to the nearest centroid under which a query opens a 
 NEAR_DUP_BITS = 3  # SimHash Hamming distance up to which two prompts are near-duplicates
 PRADA_DELTA = 0.9  # PRADA flags a client whose Shapiro-Wilk W falls below this
 PRADA_MIN = 32  # minimum distances PRADA needs before it tests
+ORDER_MIN_STEPS = 16  # templated steps the order test needs before it scores
+ORDER_LO, ORDER_HI = 3.0, 4.5  # the sign test's z: 0 at or under LO, 1 at or over HI
+ORDER_SHARED = 2  # leading tokens two prompts share for a templated step
 _SLOT_KINDS = {"number": 1, "letter": 2}
 _NO_SLOT = -1
 
@@ -137,6 +149,47 @@ def _edges(state: ClientState, q: QueryFeatures) -> tuple[bool, bool, bool]:
     return near, template, enum
 
 
+def _order_step(state: ClientState, q: QueryFeatures) -> int:
+    """+1 (-1) when ``q`` fills a remembered template with a value sorting after (before)
+    the one in that template's last query; 0 when it fills none or the values sort equal.
+
+    A template is remembered by its last query; ``q`` fills it when the two share their
+    first :data:`ORDER_SHARED` tokens or their last ones. The slot starts at the first token
+    where they differ. ``q`` then becomes the template's last query (or, filling none,
+    replaces the least recently used template)."""
+    shared = ORDER_SHARED - 1
+    used = state.template_used > 0
+    match = used & (
+        ((state.prefixes[:, shared] == q.prefixes[shared]) & (q.prefixes[shared] != 0))
+        | (state.template_tails == q.tail)
+    )
+    step = 0
+    if np.any(match):
+        j = int(np.argmax(match))
+        last_prefixes, last_keys = state.prefixes[j], state.keys[j]
+        differ = np.flatnonzero(last_prefixes != q.prefixes)
+        if differ.size:
+            p = int(differ[0])
+            if last_prefixes[p] and q.prefixes[p]:  # else one prompt ends where the other goes on
+                a, b = int(q.keys[p]), int(last_keys[p])
+                step = (a > b) - (a < b)
+    else:
+        j = int(np.argmin(state.template_used))
+    state.prefixes[j], state.keys[j] = q.prefixes, q.keys
+    state.template_tails[j] = q.tail
+    state.template_used[j] = state.queries + 1
+    return step
+
+
+def _order(state: ClientState) -> float:
+    n = state.filled
+    up = int(np.count_nonzero(state.flags[:n] & FLAG_ASCENDING))
+    down = int(np.count_nonzero(state.flags[:n] & FLAG_DESCENDING))
+    if up + down < ORDER_MIN_STEPS:
+        return 0.0
+    return _ramp(abs(up - down) / math.sqrt(up + down), ORDER_LO, ORDER_HI)
+
+
 def _prada(state: ClientState) -> float:
     n = state.filled
     if n < PRADA_MIN:
@@ -172,6 +225,7 @@ def observe(
     """Update ``state`` and ``population`` with one query; return every signal's score."""
     vec = population.centered(q.vector)
     near, template, enum = _edges(state, q)
+    order = _order_step(state, q)
     best = _cluster(state, vec)
     novel = best < NOVEL_BELOW
     i = state.pos
@@ -179,7 +233,12 @@ def observe(
     state.heads[i], state.tails[i] = q.head, q.tail
     state.slots[i] = (_SLOT_KINDS[q.slot[0]] << 32) | q.slot[1] if q.slot is not None else _NO_SLOT
     state.flags[i] = (
-        FLAG_NOVEL * novel + FLAG_NEAR_DUP * near + FLAG_TEMPLATE * template + FLAG_ENUM * enum
+        FLAG_NOVEL * novel
+        + FLAG_NEAR_DUP * near
+        + FLAG_TEMPLATE * template
+        + FLAG_ENUM * enum
+        + FLAG_ASCENDING * (order > 0)
+        + FLAG_DESCENDING * (order < 0)
     )
     state.sampling[i] = q.sampling
     state.mindist[i] = math.sqrt(max(0.0, 2.0 - 2.0 * best))
@@ -213,6 +272,7 @@ def observe(
         "drift": _ramp(drift, 3.0, 6.0),
         "perturbation": _ramp(state.rate(FLAG_NEAR_DUP), 0.15, 0.35),
         "enumeration": _ramp(state.rate(FLAG_ENUM), 0.1, 0.4),
+        "order": _order(state),
         "template": _ramp(state.rate(FLAG_TEMPLATE), 0.5, 0.9),
         "sampling": _ramp(float(np.mean(state.sampling[: state.filled])), 0.2, 0.6),
         "prada": _prada(state) if prada else 0.0,
