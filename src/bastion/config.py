@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -138,6 +137,8 @@ class Settings:
         """Read settings from ``path`` (if given) and ``BASTION_*`` variables."""
         data: dict[str, Any] = {}
         if path is not None:
+            import tomllib  # only with a settings file: most commands run without one
+
             try:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -148,8 +147,27 @@ class Policy:
         """The shipped default policy, extended by each file in ``extra``.
 
         ``generated=False`` leaves out the generated class lists (the script that
-        writes them needs the deny groups alone).
+        writes them needs the deny groups alone). The shipped policy alone is read on
+        its first decision: a scan that meets no import (safetensors, a small state
+        dict of plain values) never parses it, which is most of a one-file scan's
+        start-up. Extra files are read at once, so a bad one is reported before any scan.
         """
+        if extra:
+            return cls._read(*extra, generated=generated)
+        policy = cls.__new__(cls)
+        policy.sources = ("default", "generated") if generated else ("default",)
+
+        def first_decision(module: str, name: str) -> Decision:
+            policy.__dict__.update(cls._read(generated=generated).__dict__)
+            return policy.decide(module, name)
+
+        policy.decide = first_decision  # type: ignore[assignment]
+        return policy
+
+    @classmethod
+    def _read(cls, *extra: Path, generated: bool = True) -> Policy:
+        import tomllib
+
         docs: list[tuple[str, dict[str, Any]]] = [
             ("default", tomllib.loads((DATA / "policy.toml").read_text(encoding="utf-8")))
         ]
