@@ -57,7 +57,7 @@ class ConsoleDeps:
     engine: Engine
     registry: ModelRegistry
     audit: AuditSink
-    identity: IdentityService | None  # None: no logins (the identity extra is missing)
+    identity: IdentityService | None  # None: no logins (argon2-cffi or pyotp is missing)
     audit_verifier: NoteVerifier | None = None
     # the HTTP status of an error the registry (or anything below) raised
     error_status: Callable[[BastionError], int] = _internal

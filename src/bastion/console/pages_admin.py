@@ -35,8 +35,8 @@ def _identity(request: Request) -> IdentityService:
     identity = deps_of(request).identity
     if identity is None:
         raise BastionError(
-            "user management needs the identity extra",
-            hint="Install bastion[identity] on the server and restart it.",
+            "user management needs the identity packages (argon2-cffi, pyotp)",
+            hint="Reinstall bastion-ml on the server and restart it.",
         )
     return identity
 

@@ -208,11 +208,11 @@ def open_identity(
     paths: Paths, engine: Engine, audit: AuditSink, settings: AuthSettings
 ) -> IdentityService | None:
     """Users and logins over the server's database, with the data directory's identity key
-    (the one `bastion users` uses); None when the identity extra is not installed."""
+    (the one `bastion users` uses); None when its packages (argon2-cffi, pyotp) are missing."""
     try:
         from bastion.auth.secretbox import SecretBox
         from bastion.auth.service import IdentityService
-    except ImportError:  # argon2-cffi / pyotp: pip install 'bastion[identity]'
+    except ImportError:  # argon2-cffi / pyotp, main dependencies, removed by hand
         return None
     box = SecretBox.from_file(paths.identity_key, create=True)
     return IdentityService(engine, settings=settings, audit=audit, secret_box=box)

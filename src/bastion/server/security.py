@@ -53,7 +53,7 @@ def user_sessions(state: Any) -> IdentityService:
     """The server's identity service; an error when the server runs without one."""
     identity: IdentityService | None = state.identity
     if identity is None:
-        raise AuthenticationError("this server has no user accounts (the identity extra)")
+        raise AuthenticationError("no user accounts here: argon2-cffi or pyotp is missing")
     return identity
 
 

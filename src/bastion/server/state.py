@@ -25,7 +25,7 @@ class ServerState:
     uploads: Uploads
     audit: AuditSink
     metrics: Metrics = field(default_factory=Metrics)  # served on /metrics
-    # users, logins and sessions for the web console; None without the identity extra
+    # users, logins and sessions for the web console; None when argon2-cffi or pyotp is missing
     identity: IdentityService | None = None
     # checks the tamper-evident log's signed checkpoints (the console's audit verify)
     audit_verifier: NoteVerifier | None = None
