@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from bastion.audit import MemoryAuditSink
@@ -22,6 +19,7 @@ from bastion.client import Client
 from bastion.server import ServerState, create_app
 from bastion.server.bootstrap import Paths, engine_for, open_state, prepare
 from bastion.server.mtls import ClientCertProtocol
+from tests._servers import ThreadedServer
 
 
 @dataclass
@@ -91,9 +89,6 @@ class Live:
 
 
 def _serve(state: ServerState, paths: Paths, client_ca: Path | None = None) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
     mtls: dict[str, object] = {}
     if client_ca is not None:
         mtls = {
@@ -101,26 +96,9 @@ def _serve(state: ServerState, paths: Paths, client_ca: Path | None = None) -> I
             "ssl_cert_reqs": ssl.CERT_REQUIRED,
             "http": ClientCertProtocol,
         }
-    config = uvicorn.Config(
-        create_app(state),
-        ssl_certfile=str(paths.cert),
-        ssl_keyfile=str(paths.cert_key),
-        log_level="warning",
-        **mtls,  # type: ignore[arg-type]
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        threading.Event().wait(0.02)
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    tls = {"ssl_certfile": str(paths.cert), "ssl_keyfile": str(paths.cert_key)}
+    with ThreadedServer(create_app(state), log_level="warning", **tls, **mtls) as server:
+        yield f"https://127.0.0.1:{server.port}"
 
 
 @pytest.fixture

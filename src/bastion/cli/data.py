@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bastion.cli._common import EXIT_ERROR, EXIT_OK, fail
+from bastion.cli._common import EXIT_ERROR, EXIT_OK, fail, report_options
 from bastion.cli.signing import _deny, _load_passphrase_for, _passphrase_option
 from bastion.errors import BastionError, VerificationError
 from bastion.models import Severity
@@ -49,17 +49,7 @@ def data() -> None:
 
 @data.command(epilog=SCAN_EPILOG)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "sarif"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report here."
-)
+@report_options
 @click.option(
     "--fail-on",
     type=click.Choice(SEVERITIES, case_sensitive=False),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bastion.cli._common import EXIT_ERROR, fail
+from bastion.cli._common import EXIT_ERROR, fail, report_options
 from bastion.config import Settings
 from bastion.errors import BastionError
 from bastion.models import Severity
@@ -36,20 +36,7 @@ Examples:
 
 @click.command(epilog=EPILOG)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "sarif"]),
-    default="text",
-    show_default=True,
-    help="Report format.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file instead of standard output.",
-)
+@report_options
 @click.option(
     "--fail-on",
     type=click.Choice(SEVERITIES, case_sensitive=False),

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -19,6 +15,7 @@ from starlette.routing import Route
 
 from bastion.guard.proxy import KeyStore, ProxyConfig, create_app, generate_key
 from bastion.guard.proxy.keys import ApiKey
+from tests._servers import ThreadedServer
 
 CANARY = "bst-canary-0123456789abcdef"
 GH_TOKEN = "ghp_" + "a1B2" * 9
@@ -105,34 +102,12 @@ def upstream_app() -> Starlette:
     return app
 
 
-class Server:
-    """A uvicorn server on 127.0.0.1 and a random port, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="error", lifespan="auto", ws="none")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
+class Server(ThreadedServer):
+    """An app served in a thread; ``url`` is its base URL."""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
 
 
 @pytest.fixture(scope="session")
