@@ -160,6 +160,13 @@ def test_cli_create_verify_restore(
     bad = runner.invoke(cli, ["backup", "verify", str(tmp_path / "b"), "--data-dir", data])
     assert bad.exit_code == 1
     assert "FAILED" in bad.output
+    empty = tmp_path / "empty-passphrase"
+    empty.write_bytes(b"\n")
+    create = ["backup", "create", str(tmp_path / "c"), "--data-dir", data, "--database-url", url]
+    refused = runner.invoke(cli, [*create, "--passphrase-file", str(empty)])
+    assert refused.exit_code == 2  # key material is never sealed under an empty passphrase
+    assert "passphrase is empty" in refused.output
+    assert not (tmp_path / "c").exists()
 
 
 _SCALARS = (

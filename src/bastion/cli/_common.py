@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -44,3 +45,23 @@ def fail(exc: BastionError) -> NoReturn:
     if exc.hint:
         click.echo(f"hint: {exc.hint}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def read_passphrase(path: Path | None, *, env: str, label: str, confirm: bool) -> bytes:
+    """A passphrase from ``path``, then ``$env``, then a prompt on a terminal (asked twice
+    with ``confirm``). Never echoed or logged; an empty one is refused."""
+    if path is not None:
+        try:
+            secret = path.read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            raise click.UsageError(f"cannot read passphrase file: {exc.strerror}") from None
+    elif os.environ.get(env):
+        secret = os.environ[env].encode("utf-8")
+    elif sys.stdin.isatty():
+        text = click.prompt(label, hide_input=True, confirmation_prompt=confirm, err=True)
+        secret = str(text).encode("utf-8")
+    else:
+        raise click.UsageError(f"a passphrase is needed: use --passphrase-file or set {env}")
+    if not secret:
+        raise click.UsageError("the passphrase is empty")
+    return secret

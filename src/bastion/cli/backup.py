@@ -7,7 +7,6 @@ Exit codes: 0 done (the backup verifies), 1 the backup failed verification,
 from __future__ import annotations
 
 import getpass
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -16,7 +15,7 @@ from typing import Any
 
 import click
 
-from bastion.cli._common import EXIT_FINDINGS, fail
+from bastion.cli._common import EXIT_FINDINGS, fail, read_passphrase
 from bastion.errors import BastionError, VerificationError
 
 PASSPHRASE_ENV = "BASTION_BACKUP_PASSPHRASE"  # noqa: S105 (a variable name)
@@ -57,15 +56,7 @@ def _passphrase_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _passphrase(path: Path | None, *, confirm: bool) -> bytes:
-    if path is not None:
-        return path.read_bytes().rstrip(b"\r\n")
-    value = os.environ.get(PASSPHRASE_ENV)
-    if value:
-        return value.encode()
-    text: str = click.prompt(
-        "Backup passphrase", hide_input=True, confirmation_prompt=confirm, err=True
-    )
-    return text.encode()
+    return read_passphrase(path, env=PASSPHRASE_ENV, label="Backup passphrase", confirm=confirm)
 
 
 def _location(

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import click
 
-from bastion.cli._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail
+from bastion.cli._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail, read_passphrase
 from bastion.errors import BastionError, VerificationError
 
 PASSPHRASE_ENV = "BASTION_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
@@ -26,23 +26,7 @@ Exit codes:
 
 
 def _passphrase(passphrase_file: Path | None, *, confirm: bool) -> bytes:
-    """From a file, then $BASTION_KEY_PASSPHRASE, then a prompt. Never echoed or logged."""
-    if passphrase_file is not None:
-        try:
-            text = passphrase_file.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise click.UsageError(f"cannot read passphrase file: {exc.strerror}") from None
-    elif os.environ.get(PASSPHRASE_ENV):
-        text = os.environ[PASSPHRASE_ENV]
-    elif sys.stdin.isatty():
-        text = click.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
-    else:
-        raise click.UsageError(
-            f"the key needs a passphrase: use --passphrase-file or set {PASSPHRASE_ENV}"
-        )
-    if not text:
-        raise click.UsageError("the passphrase is empty")
-    return text.encode("utf-8")
+    return read_passphrase(passphrase_file, env=PASSPHRASE_ENV, label="Passphrase", confirm=confirm)
 
 
 _passphrase_option = click.option(
