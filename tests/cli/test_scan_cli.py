@@ -109,6 +109,28 @@ def test_help_is_fast_to_import() -> None:
     assert proc.stdout.strip() == "[]"
 
 
+def test_scan_of_a_small_pickle_loads_only_what_it_needs(tmp_path: Path) -> None:
+    """Scans run in loops and hooks: a one-file scan builds no server settings, parses no
+    TOML (the shipped policy is read from its JSON copy) and draws no rich report."""
+    pkl = tmp_path / "small.pkl"
+    pkl.write_bytes(b"ccollections\nOrderedDict\n)R.")  # one import: the policy is read
+    code = (
+        "import sys\n"
+        "from bastion.cli.main import main\n"
+        "try:\n"
+        "    main(['scan', sys.argv[1]])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('tomllib', 'bastion._settings', 'rich', 'sqlalchemy', 'cryptography', 'httpx')\n"
+        "print(sorted(m for m in sys.modules if m in heavy), file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(pkl)], capture_output=True, text=True, check=True
+    )
+    assert proc.stderr.strip().splitlines()[-1] == "[]", proc.stderr
+    assert "1 clean" in proc.stdout, proc.stdout
+
+
 def test_json_report_follows_the_published_schema(models: Path) -> None:
     import jsonschema
 

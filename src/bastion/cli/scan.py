@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from bastion.cli._common import EXIT_ERROR, fail, report_options
-from bastion.config import Settings
+from bastion.config import load_scan_settings
 from bastion.errors import BastionError
 from bastion.models import Severity
 
@@ -97,7 +97,7 @@ def scan(
     from bastion.scan import scan_path
 
     try:
-        settings = Settings.load(config).scan
+        settings = load_scan_settings(config)
         threshold = Severity.parse(fail_on) if fail_on else settings.fail_on
         settings = replace(settings, policy_files=(*settings.policy_files, *policies))
         if workers is not None:

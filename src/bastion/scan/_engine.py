@@ -6,7 +6,7 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from bastion.config import ScanLimits, ScanSettings
 from bastion.models import Location
@@ -15,8 +15,15 @@ from bastion.scan._policy import Policy
 from bastion.scan._registry import default_scanners
 from bastion.scan.base import FileResult, ScanIssue, ScanReport
 
-#: Below this many bytes in all, one process scans faster than a pool can start.
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
+#: Below this many bytes in all, and fewer files than ``PARALLEL_FILES``, one process
+#: scans faster than a pool can start.
 PARALLEL_ABOVE = 64 << 20
+#: From this many files a pool pays off even when they are small: forked workers start
+#: in milliseconds and share the policy the parent has already read.
+PARALLEL_FILES = 256
 
 #: Called after each file with (files done, files total, result).
 Progress = Callable[[int, int, FileResult], None]
@@ -110,13 +117,26 @@ def scan_stream(
     )
 
 
-# Worker processes build their own policy once (policies hold caches, not data to ship).
+# Worker processes hold one policy each (policies hold caches, not data to ship). A forked
+# worker inherits the parent's, already read; a spawned one reads its own.
 _worker: tuple[Policy, ScanSettings] | None = None
+_inherited: Policy | None = None
 
 
 def _init_worker(settings: ScanSettings) -> None:
     global _worker  # noqa: PLW0603 - one policy per worker process
-    _worker = (Policy.load(*settings.policy_files), settings)
+    policy = _inherited if _inherited is not None else Policy.load(*settings.policy_files)
+    _worker = (policy, settings)
+
+
+def _pool_context() -> BaseContext | None:
+    """``fork`` where it is safe (POSIX, no other thread running), else the default."""
+    import multiprocessing
+    import threading
+
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return None
 
 
 def _scan_in_worker(path: str) -> FileResult:
@@ -140,7 +160,7 @@ def run(
         if problem is not None
     }
     workers = settings.workers or os.cpu_count() or 1
-    if not settings.workers and _total_size(todo) < PARALLEL_ABOVE:
+    if not settings.workers and len(todo) < PARALLEL_FILES and _total_size(todo) < PARALLEL_ABOVE:
         workers = 1  # starting processes costs more than scanning a few MB
     done = 0
     total = len(todo)
@@ -153,17 +173,26 @@ def run(
     else:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(
-            max_workers=min(workers, total),
-            initializer=_init_worker,
-            initargs=(settings,),
-        ) as pool:
-            chunk = max(1, min(32, total // (workers * 8)))
-            for result in pool.map(_scan_in_worker, todo, chunksize=chunk):
-                results[result.path] = result
-                done += 1
-                if progress:
-                    progress(done, total, result)
+        global _inherited  # noqa: PLW0603 - handed to forked workers, cleared after
+        context = _pool_context()
+        if context is not None:
+            policy.preload()
+            _inherited = policy
+        try:
+            with ProcessPoolExecutor(
+                max_workers=min(workers, total),
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(settings,),
+            ) as pool:
+                chunk = max(1, min(32, total // (workers * 8)))
+                for result in pool.map(_scan_in_worker, todo, chunksize=chunk):
+                    results[result.path] = result
+                    done += 1
+                    if progress:
+                        progress(done, total, result)
+        finally:
+            _inherited = None
     ordered = tuple(results[p] for p, _ in entries)
     return ScanReport(
         files=ordered, seconds=time.perf_counter() - started, policy_sources=policy.sources

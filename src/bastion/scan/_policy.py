@@ -1,6 +1,8 @@
 """The pickle policy: an allowlist of globals, and deny groups of known-dangerous ones.
 
-The policy is data: ``data/policy.toml`` (written by people) and
+The policy is data: ``data/policy.toml`` (written by people; the scanner reads its
+JSON copy ``data/policy.json``, written by ``scripts/compile_policy.py``, because the
+JSON parser costs a fraction of what ``tomllib`` does at every start) and
 ``data/allow-generated.json`` (written by ``scripts/gen_allowlist.py``); users add to
 it with their own TOML files. Deny always wins over allow, and a user file cannot
 remove a deny entry.
@@ -142,6 +144,11 @@ class Policy:
                 return ALLOWED
         return UNKNOWN
 
+    def preload(self) -> None:
+        """Read a lazily loaded policy now (before worker processes fork and share it)."""
+        if "_exact" not in self.__dict__:
+            self.decide("builtins", "object")  # the first decision reads the files
+
     @classmethod
     def load(cls, *extra: Path, generated: bool = True) -> Policy:
         """The shipped default policy, extended by each file in ``extra``.
@@ -166,14 +173,14 @@ class Policy:
 
     @classmethod
     def _read(cls, *extra: Path, generated: bool = True) -> Policy:
-        import tomllib
-
         docs: list[tuple[str, dict[str, Any]]] = [
-            ("default", tomllib.loads((DATA / "policy.toml").read_text(encoding="utf-8")))
+            ("default", json.loads((DATA / "policy.json").read_text(encoding="utf-8")))
         ]
         if generated:
             text = (DATA / "allow-generated.json").read_text(encoding="utf-8")
             docs.append(("generated", json.loads(text)))
+        if extra:
+            import tomllib  # users' policies are TOML; the shipped one is read as JSON
         for path in extra:
             try:
                 docs.append((str(path), tomllib.loads(path.read_text(encoding="utf-8"))))
