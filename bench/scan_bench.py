@@ -705,7 +705,8 @@ def targets(results: dict[tuple[str, str], Result], inputs: Sequence[Input] = IN
         b = results.get((inp.key, "bastion"))
         peers = [r for p in PEERS if (r := results.get((inp.key, p)))]
         if b is None or b.run.exit_code is None or not peers:
-            lines.append(f"- {inp.key}: not measured")
+            if has_results(inp, results) or not _current_section():
+                lines.append(f"- {inp.key}: not measured")
             continue
         fastest = min(peers, key=lambda r: r.run.wall_s)
         line = (
@@ -774,10 +775,11 @@ def render(out: Path, results: dict[tuple[str, str], Result], machine: str, argv
         "1 GB checkpoint; the 200 MB many-object pickle in seconds and under 100 MB.",
         "",
         *targets(results),
+        *kept_lines(results),
         "",
     ]
     for inp in INPUTS:
-        parts += table(inp, out, results)
+        parts += table(inp, out, results) if has_results(inp, results) else kept_table(inp)
     invocations = {r.tool: r.invocation for r in sorted(results.values(), key=lambda r: r.when)}
     parts += ["Invocations (PATH is the file or folder):", ""]
     parts += [f"- {tool}: `{inv}`" for tool, inv in invocations.items()]
@@ -796,6 +798,47 @@ def render(out: Path, results: dict[tuple[str, str], Result], machine: str, argv
         END,
     ]
     return "\n".join(parts) + "\n"
+
+
+def has_results(inp: Input, results: dict[tuple[str, str], Result]) -> bool:
+    return any(key == inp.key for key, _ in results)
+
+
+def _current_section() -> str:
+    text = DOC.read_text() if DOC.exists() else ""
+    return text.split(START, 1)[1].split(END, 1)[0] if START in text and END in text else ""
+
+
+def kept_table(inp: Input) -> list[str]:
+    """The table of an input with no results in ``results.json`` (it was not measured in
+    this work folder), as the page has it, marked as from an earlier run; nothing if none."""
+    section = _current_section()
+    head = f"### {inp.title}"
+    if head not in section:
+        return []
+    body = section.split(head, 1)[1].split("\n### ", 1)[0].split("\nInvocations", 1)[0]
+    note = "(Kept from an earlier run of this script: not measured in this one.)"
+    body = body.replace(note, "")
+    return [head, "", note, "", *body.strip("\n").splitlines(), ""]
+
+
+def kept_lines(results: dict[tuple[str, str], Result]) -> list[str]:
+    """Target lines of inputs without results, kept from the page (see ``kept_table``)."""
+    section = _current_section()
+    lines = []
+    for inp in INPUTS:
+        if has_results(inp, results):
+            continue
+        prefixes = [f"- fastest on {inp.key}:"]
+        if inp.key == "pickle":
+            prefixes.append("- 200 MB pickle in seconds")
+        if inp.key == "checkpoint":
+            prefixes.append("- 1 GB checkpoint within 1.5x")
+        for line in section.splitlines():
+            if line.startswith(tuple(prefixes)):
+                kept = " (earlier run)"
+                lines.append(line if line.endswith(kept) else line + kept)
+    return lines
 
 
 def render_repo(out: Path, results: dict[tuple[str, str], Result], machine: str, argv: str) -> str:
