@@ -47,6 +47,27 @@ def fail(exc: BastionError) -> NoReturn:
     sys.exit(EXIT_ERROR)
 
 
+def fail_os(exc: OSError, doing: str = "") -> NoReturn:
+    """Print a file-system error (``doing``: what was being done, e.g. "cannot write x")
+    and exit with the error code."""
+    reason = exc.strerror or str(exc)
+    if doing:
+        click.echo(f"error: {doing}: {reason}", err=True)
+    else:
+        click.echo(f"error: {reason}: {exc.filename or ''}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def operator_actor() -> str:
+    """The audit actor for a command run on the server host: the local user's name."""
+    import getpass
+
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "operator:unknown"
+
+
 def read_passphrase(path: Path | None, *, env: str, label: str, confirm: bool) -> bytes:
     """A passphrase from ``path``, then ``$env``, then a prompt on a terminal (asked twice
     with ``confirm``). Never echoed or logged; an empty one is refused."""

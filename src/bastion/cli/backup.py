@@ -6,7 +6,6 @@ Exit codes: 0 done (the backup verifies), 1 the backup failed verification,
 
 from __future__ import annotations
 
-import getpass
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,17 +14,10 @@ from typing import Any
 
 import click
 
-from bastion.cli._common import EXIT_FINDINGS, fail, read_passphrase
+from bastion.cli._common import EXIT_FINDINGS, fail, operator_actor, read_passphrase
 from bastion.errors import BastionError, VerificationError
 
 PASSPHRASE_ENV = "BASTION_BACKUP_PASSPHRASE"  # noqa: S105 (a variable name)
-
-
-def _operator() -> str:
-    try:
-        return f"operator:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "operator:unknown"
 
 
 def _store_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -109,7 +101,7 @@ def create(
                 engine=engine,
                 passphrase=secret,
                 settings_file=config_path,
-                actor=_operator(),
+                actor=operator_actor(),
             )
         finally:
             engine.dispose()
@@ -207,7 +199,7 @@ def restore(
                 public_key=public_key.read_bytes(),
                 passphrase=secret,
                 snapshot=snapshot,
-                actor=_operator(),
+                actor=operator_actor(),
             )
         finally:
             engine.dispose()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bastion.cli._common import EXIT_ERROR, EXIT_OK, fail, report_options
+from bastion.cli._common import EXIT_OK, fail, fail_os, report_options
 from bastion.cli.signing import _deny, _load_passphrase_for, _passphrase_option
 from bastion.errors import BastionError, VerificationError
 from bastion.models import Severity
@@ -125,8 +125,7 @@ def scan(
     except BastionError as exc:
         fail(exc)
     except OSError as exc:
-        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}", err=True)
-        sys.exit(EXIT_ERROR)
+        fail_os(exc)
     _emit(_render(report, fmt, threshold), output)
     for note in notes:
         click.echo(note, err=True)
@@ -175,8 +174,7 @@ def _emit(text: str, output: Path | None) -> None:
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        click.echo(f"error: cannot write {output}: {exc.strerror}", err=True)
-        sys.exit(EXIT_ERROR)
+        fail_os(exc, f"cannot write {output}")
 
 
 def _scan_with_bar(paths: tuple[Path, ...], chosen: list[Detector]) -> DataReport:
@@ -233,8 +231,7 @@ def sign(dataset: Path, key: Path, signature: Path | None, passphrase_file: Path
     except BastionError as exc:
         fail(exc)
     except OSError as exc:
-        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}", err=True)
-        sys.exit(EXIT_ERROR)
+        fail_os(exc)
     click.echo(f"signed {dataset} -> {out}")
 
 

@@ -7,7 +7,6 @@ Exit codes: 0 done, 1 evidence failed verification, 2 error.
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -19,15 +18,8 @@ from typing import Any
 
 import click
 
-from bastion.cli._common import EXIT_FINDINGS, fail
+from bastion.cli._common import EXIT_FINDINGS, fail, operator_actor
 from bastion.errors import BastionError, VerificationError
-
-
-def _operator() -> str:
-    try:
-        return f"operator:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "operator:unknown"
 
 
 def _common(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -55,7 +47,7 @@ def _workspace(data_dir: Path | None, database_url: str | None) -> Iterator[Any]
     if data_dir is not None:
         settings = replace(settings, data_dir=data_dir)
     url = database_url or settings.database_url
-    with workspace(settings.data_dir, url, actor=_operator()) as ws:
+    with workspace(settings.data_dir, url, actor=operator_actor()) as ws:
         yield ws
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bastion.cli._common import EXIT_ERROR, fail, report_options
+from bastion.cli._common import fail, fail_os, report_options
 from bastion.config import load_scan_settings
 from bastion.errors import BastionError
 from bastion.models import Severity
@@ -125,8 +125,7 @@ def _write(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        click.echo(f"error: cannot write {path}: {exc.strerror}", err=True)
-        sys.exit(EXIT_ERROR)
+        fail_os(exc, f"cannot write {path}")
 
 
 def _render(

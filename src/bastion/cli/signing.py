@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import click
 
-from bastion.cli._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail, read_passphrase
+from bastion.cli._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail, fail_os, read_passphrase
 from bastion.errors import BastionError, VerificationError
 
 PASSPHRASE_ENV = "BASTION_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
@@ -107,8 +107,7 @@ def generate(
             out.write(private_pem)
         public_path.write_bytes(k.public_pem(key))
     except OSError as exc:
-        click.echo(f"error: cannot write key: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_ERROR)
+        fail_os(exc, "cannot write key")
     except BastionError as exc:
         fail(exc)
     click.echo(f"wrote {private_path} (private) and {public_path} (public)")
@@ -257,8 +256,7 @@ def sign(
     except BastionError as exc:
         fail(exc)
     except OSError as exc:
-        click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}", err=True)
-        sys.exit(EXIT_ERROR)
+        fail_os(exc)
     click.echo(f"signed {model_path} -> {out}")
 
 
