@@ -145,3 +145,29 @@ def test_a_global_admin_granted_over_the_api_must_use_mfa(site: Site) -> None:
     answer = _login(client, "hank")
     assert answer.json()["scope"] == "enrol-mfa"  # the API's grant counts for MFA too
     assert client.get("/v1/users", headers=_bearer(answer.json()["token"])).status_code == 401
+
+
+def test_grant_listings_show_both_stores_and_revoke_removes_either(site: Site) -> None:
+    """A role given with `bastion users grant` counts for access, so the API lists it too
+    (source "users") and revokes it; roles given over /v1/grants show source "api"."""
+    site.add_user("ivy", (Role.PUBLISHER, "team"), mfa=False)
+    client = site.client()
+    admin = _bearer(site.admin_token)
+    grant = {"principal": "user:jon", "role": "reader"}
+    assert client.put("/v1/namespaces/team/grants", json=grant, headers=admin).is_success
+    listed = client.get("/v1/namespaces/team/grants", headers=admin).json()["grants"]
+    assert {"principal": "user:ivy", "role": "publisher", "source": "users"} in listed
+    assert {"principal": "user:jon", "role": "reader", "source": "api"} in listed
+    globals_ = client.get("/v1/grants", headers=admin).json()["grants"]
+    assert {"principal": "token:admin", "role": "admin", "source": "api"} in globals_
+    assert all(g["principal"] != "user:ivy" for g in globals_)  # a namespace role only
+    gone = client.delete(
+        "/v1/namespaces/team/grants",
+        params={"principal": "user:ivy", "role": "publisher"},
+        headers=admin,
+    )
+    assert gone.status_code == 204
+    listed = client.get("/v1/namespaces/team/grants", headers=admin).json()["grants"]
+    assert all(g["principal"] != "user:ivy" for g in listed)
+    token = _login(client, "ivy").json()["token"]
+    assert client.get("/v1/whoami", headers=_bearer(token)).json()["namespace_roles"] == {}

@@ -192,5 +192,5 @@ def test_grants_name_a_principal_kind(sqlite_env: Env) -> None:
     )
     assert good.status_code == 200
     listed = sqlite_env.client.get("/v1/namespaces/team/grants", headers=h).json()
-    assert listed == {"grants": [{"principal": "user:alice", "role": "reader"}]}
+    assert listed == {"grants": [{"principal": "user:alice", "role": "reader", "source": "api"}]}
     assert "grant.add" in sqlite_env.audit.actions()

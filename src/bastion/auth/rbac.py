@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from bastion.auth.base import GLOBAL_ROLES, NAMESPACE_ROLES, Principal, PrincipalKind, Role
 from bastion.auth.user_grants import GLOBAL as USER_GLOBAL
 from bastion.auth.user_grants import Grant as UserGrant
-from bastion.auth.user_grants import roles_for
+from bastion.auth.user_grants import revoke_row, roles_for, user_grants
 from bastion.db import Base
 from bastion.errors import BastionError
 
@@ -183,6 +183,8 @@ def grant(conn: Connection, principal_id: str, role: Role, namespace: str = GLOB
 
 
 def revoke(conn: Connection, principal_id: str, role: Role, namespace: str = GLOBAL) -> bool:
+    """Remove the grant from both stores (``/v1/grants`` and ``bastion users grant`` write
+    different tables, and both count for access); False when neither held it."""
     result = conn.execute(
         role_grants.delete().where(
             role_grants.c.principal == principal_id,
@@ -190,15 +192,27 @@ def revoke(conn: Connection, principal_id: str, role: Role, namespace: str = GLO
             role_grants.c.role == role.value,
         )
     )
-    return result.rowcount > 0
+    user_namespace = USER_GLOBAL if namespace == GLOBAL else namespace
+    from_users = revoke_row(conn, UserGrant(principal_id, user_namespace, role))
+    return result.rowcount > 0 or from_users
 
 
-def list_grants(conn: Connection, namespace: str | None = None) -> list[tuple[str, str, Role]]:
-    """(principal, namespace, role) rows, for one namespace or all."""
+def list_grants(conn: Connection, namespace: str | None = None) -> list[tuple[str, str, Role, str]]:
+    """(principal, namespace, role, source) rows, for one namespace or all, from both
+    stores: source ``api`` (``/v1/grants``) or ``users`` (``bastion users grant``)."""
     query = sa.select(role_grants).order_by(role_grants.c.namespace, role_grants.c.principal)
     if namespace is not None:
         query = query.where(role_grants.c.namespace == namespace)
-    return [(r.principal, r.namespace, Role(r.role)) for r in conn.execute(query)]
+    rows = {(r.principal, r.namespace, Role(r.role)): "api" for r in conn.execute(query)}
+    users = sa.select(user_grants.c.principal, user_grants.c.namespace, user_grants.c.role)
+    if namespace is not None:
+        users = users.where(
+            user_grants.c.namespace == (USER_GLOBAL if namespace == GLOBAL else namespace)
+        )
+    for r in conn.execute(users):
+        key = (r.principal, GLOBAL if r.namespace == USER_GLOBAL else r.namespace, Role(r.role))
+        rows.setdefault(key, "users")
+    return sorted((p, ns, role, source) for (p, ns, role), source in rows.items())
 
 
 def combined_roles(conn: Connection, principal_id: str) -> list[UserGrant]:

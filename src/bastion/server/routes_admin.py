@@ -144,7 +144,7 @@ def _revoke(request: Request, caller: Caller, principal: str, role: Role, namesp
 def _grant_rows(request: Request, namespace: str) -> dict[str, list[dict[str, str]]]:
     with _state(request).engine.connect() as conn:
         rows = list_grants(conn, namespace)
-    return {"grants": [{"principal": p, "role": r.value} for p, _, r in rows]}
+    return {"grants": [{"principal": p, "role": r.value, "source": src} for p, _, r, src in rows]}
 
 
 @router.get("/grants", summary="Global role grants")
