@@ -7,7 +7,9 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
   while; a crawler of the model's domain keeps opening new ones.
 * ``broadness``: how close the client's recent query distribution is to the whole
   population's (an MMD test, linear kernel on the centred embedding): a user's questions
-  are narrower than everybody's together; a uniform sample of the domain is not.
+  are narrower than everybody's together; a uniform sample of the domain is not. Each
+  client has a bounded vote in the population's mean (its first 64 queries, then one in
+  n // 64), so a heavy client does not pull the mean towards itself and then look broad.
 * ``locality``: how unrelated each query is to the one before (an EMA of their cosine):
   people ask follow-ups and stay on a topic for a while; a crawl, even one mixed with
   on-topic queries, keeps jumping.
@@ -15,7 +17,8 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
 * ``perturbation``: the share of recent queries that are near-duplicates (SimHash) of an
   earlier one, but not identical: perturbations of seed prompts.
 * ``enumeration``: prompts that share an edge (first or last words) with an earlier one and
-  differ by the next number or letter in a slot.
+  differ by the next number or letter in a slot, a value no remembered prompt with that
+  edge had.
 * ``order``: a walk through a template's slot values in sorted order. A query that shares
   its first two tokens, or its last ones, with the last query of one of the client's
   recent templates is a templated step; the sort keys of the first token where the two
@@ -23,6 +26,14 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
   person fills a template in whatever order the work comes (about as many steps up as
   down); a crawl of a sorted item list goes one way.
   The score is a sign test over the remembered steps: ``|up - down| / sqrt(up + down)``.
+* ``lookup``: a template filled with ever new short keys. A templated step (as for
+  ``order``) whose filler, the tokens between the prefix and the suffix it shares with the
+  template's last query, is 1 to 8 words with at most one function word ("the", "of") is a
+  lookup of a key (a name, an identifier, a number) rather than a transformation of prose;
+  one that repeats a remembered query is not. A crawl that walks one phrasing over an item
+  list, in any order, does this at nearly every query; people, and batch jobs that feed
+  documents or cycle through a bounded list, for a third of their queries at most.
+  The score is the share of such queries among the last 64.
 * ``template``: prompts that share an edge with an earlier one but differ in content.
 * ``sampling``: requests for log-probabilities, ``top_logprobs`` or several samples.
 * ``prada``: the PRADA baseline: a Shapiro-Wilk test of the minimum distances between each
@@ -150,8 +161,10 @@ def _edges(state: ClientState, q: QueryFeatures) -> tuple[bool, bool, bool]:
         kind, value = q.slot
         code = (_SLOT_KINDS[kind] << 32) | value
         same_kind = (state.slots[:n] >> 32) == _SLOT_KINDS[kind]
+        filled = edge & same_kind & (state.slots[:n] != _NO_SLOT)
         step = np.abs(state.slots[:n] - code) == 1
-        enum = bool(np.any(edge & same_kind & step & (state.slots[:n] != _NO_SLOT)))
+        # a walk reaches a new value; a batch job's recurring texts bring their numbers back
+        enum = bool(np.any(filled & step)) and not bool(np.any(filled & (state.slots[:n] == code)))
     return near, template, enum
 
 

@@ -1,11 +1,11 @@
 """Per-client detector state: fixed-size arrays, so memory per client is bounded.
 
-One :class:`ClientState` is 22 KB whatever the client sends: a capped list of topic
+One :class:`ClientState` is 23 KB whatever the client sends: a capped list of topic
 centroids (leader clustering), rings of the last :data:`RING` queries' SimHashes, edge
 hashes and enumerated slots, rings of per-query flags, two mean embeddings (recent and
 long-term) for the MMD tests, PRADA's minimum distances, request and token
 counts per budget window, the graded action in force, and for the last query of each of up
-to :data:`TEMPLATES` templates its prefix hashes and sort keys (see :mod:`features`: the
+to :data:`TEMPLATES` templates its prefix and suffix hashes and sort keys (see :mod:`features`: the
 first three letters of each of its first 32 tokens, the only text-derived values kept).
 It packs to bytes (for Redis) and back; a blob of another version or size reads as a fresh state.
 """
@@ -46,7 +46,7 @@ _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
     "previous": (np.float16, (DIM,)),  # the last query's centred embedding
     "locality": (np.float32, (1,)),  # EMA of the cosine between consecutive queries
     # per template (least recently used replaced): its last query's prefix hashes, token
-    # sort keys, tail hash and when it was last used
+    # sort keys, tail hash, suffix hashes and when it was last used
     "prefixes": (np.uint32, (TEMPLATES, ORDER_TOKENS)),
     "keys": (np.uint16, (TEMPLATES, ORDER_TOKENS)),
     "template_tails": (np.uint32, (TEMPLATES,)),
