@@ -299,6 +299,14 @@ class Sim:
             yield i * 10.0, phrase(self.rng, item, template), {"logprobs": True,
                                                                "top_logprobs": 5}  # fmt: skip
 
+    def rotating(self, n: int) -> Iterator[Query]:
+        """Enumeration over the list in a random order, each query in one of four other
+        phrasings picked at random, without log-probabilities."""
+        phrasings = (PHRASINGS[7], PHRASINGS[8], PHRASINGS[9], PHRASINGS[12])
+        items = [it for topic in self.topics for it in self.pool[topic]]
+        for i, item in enumerate(self.rng.sample(items, min(n, len(items)))):
+            yield i * 10.0, phrase(self.rng, item, self.rng.choice(phrasings)), {}
+
     def slow(self, n: int) -> Iterator[Query]:
         """Under every rate limit: 40 queries a day, spread over the day."""
         return self.uniform(n, per_day=40)

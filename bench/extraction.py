@@ -12,8 +12,9 @@ ask for n=3 samples). Attacker kinds (``--attackers`` of each, up to ``--budget`
 uniform coverage, mixed (half coverage, half one home topic), perturbation (edits of 10-40
 seed prompts), enumeration (one phrasing over every item in turn, with log-probabilities),
 slow (uniform at 40 queries a day, under any rate limit), multi-key (uniform over 10 keys
-from 10 addresses), shuffled (enumeration over the same list in a random order; run last, so
-the other kinds draw the same traffic as without it).
+from 10 addresses), shuffled (enumeration over the same list in a random order), rotating
+(the same in a random one of four other phrasings per query, without log-probabilities).
+Shuffled and rotating run last, so the other kinds draw the same traffic as without them.
 
 Every query goes through :class:`bastion.guard.extraction.Scorer` exactly as the proxy
 calls it (features, then the assessment), with one state per client. Reported per
@@ -48,7 +49,16 @@ from bastion.guard.extraction import (
 
 DETECTORS = (*DEFAULT_WEIGHTS, "combined", "combined-block")
 BENIGN = ("focused", "exploratory", "batch", "heavy")
-ATTACKERS = ("uniform", "mixed", "perturbation", "enumeration", "slow", "multi-key", "shuffled")
+ATTACKERS = (
+    "uniform",
+    "mixed",
+    "perturbation",
+    "enumeration",
+    "slow",
+    "multi-key",
+    "shuffled",
+    "rotating",
+)
 
 
 class Harness:
@@ -118,6 +128,7 @@ def run_attackers(h: Harness, sim: Sim, count: int, budget: int) -> dict[str, li
         "slow": lambda: (sim.slow(budget), 1),
         "multi-key": lambda: (sim.uniform(budget * 5), 10),
         "shuffled": lambda: (sim.shuffled(budget), 1),
+        "rotating": lambda: (sim.rotating(budget), 1),
     }
     return {kind: [_attack(h, *makers[kind]()) for _ in range(count)] for kind in ATTACKERS}
 

@@ -109,13 +109,57 @@ def test_a_sorted_walk_over_two_alternating_templates_is_alerted() -> None:
     assert out[-1].level >= Level.ALERT
 
 
-def test_the_same_template_in_any_other_order_is_not() -> None:
+def test_the_same_template_in_any_other_order_is_not_an_order_walk() -> None:
     names = NAMES[:60]
     for seed in range(5):
         random.Random(seed).shuffle(names)
         out = run(scorer(), warmed(), [f"What does the Python builtin {n} do?" for n in names])
         assert max(a.signals["order"] for a in out) == 0.0, seed
-        assert max(levels(out)) is Level.NONE, seed
+
+
+def test_a_template_filled_with_new_names_in_any_order_is_a_lookup_sweep() -> None:
+    names = NAMES[:60]
+    for seed in range(5):
+        random.Random(seed).shuffle(names)
+        out = run(scorer(), warmed(), [f"What does the Python builtin {n} do?" for n in names])
+        assert out[-1].signals["lookup"] == 1.0, seed
+        assert out[-1].level >= Level.ALERT, seed
+        assert out[-1].top()[0][0] == "lookup", seed
+
+
+def test_a_slot_in_the_middle_of_a_template_is_found_from_both_ends() -> None:
+    names = NAMES[:60]
+    random.Random(1).shuffle(names)
+    texts = [f"Explain {n} to me like I'm new to Python, with one short example." for n in names]
+    assert run(scorer(), warmed(), texts)[-1].signals["lookup"] == 1.0
+
+
+def test_a_batch_job_over_prose_is_not_a_lookup_sweep() -> None:
+    sentences = sorted({s for items in traffic.POOL.values() for _, s in items})
+    random.Random(2).shuffle(sentences)
+    texts = [f"Rewrite this sentence in plain English for a beginner: {s}" for s in sentences[:80]]
+    out = run(scorer(), warmed(), texts)
+    assert max(a.signals["lookup"] for a in out) == 0.0
+    assert max(levels(out)) is Level.NONE
+
+
+def test_a_bounded_list_asked_over_and_over_is_not_a_lookup_sweep() -> None:
+    rng = random.Random(3)
+    names = NAMES[:12]
+    texts = [f"What does the Python builtin {rng.choice(names)} do?" for _ in range(80)]
+    out = run(scorer(), warmed(), texts)
+    assert out[-1].signals["lookup"] == 0.0
+    assert max(levels(out)) is Level.NONE
+
+
+def test_one_heavy_client_has_a_bounded_vote_in_the_population() -> None:
+    s, pop = scorer(), Population.empty()
+    state = ClientState()
+    for i, text in enumerate(traffic.focused(random.Random(4), 4000, "json")):
+        s.assess(state, extract(text), pop, now=float(i))
+        if i + 1 == 64:
+            assert pop.count == 64, "a client's first queries all count"
+    assert pop.count < 400, pop.count
 
 
 def test_a_short_sorted_run_is_too_few_steps_to_score() -> None:

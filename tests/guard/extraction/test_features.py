@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from bastion.guard.extraction.features import (
     DIM,
+    KIND_TOKENS,
     ORDER_TOKENS,
     extract,
     order_features,
@@ -75,8 +76,10 @@ def test_enumerated_slots() -> None:
 @given(st.text(max_size=600))
 def test_order_features_are_bounded_for_any_text(text: str) -> None:
     q = extract(text)
-    assert q.prefixes.shape == q.keys.shape == (ORDER_TOKENS,)
+    assert q.prefixes.shape == q.keys.shape == q.suffixes.shape == (ORDER_TOKENS,)
     assert int(q.keys.max(initial=0)) < 37**3
+    assert q.kinds.size == min(q.tokens, KIND_TOKENS)
+    assert set(q.kinds.tolist()) <= {0, 1, 2}
 
 
 ascii_words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8)
@@ -98,3 +101,17 @@ def test_prompts_sharing_a_template_share_their_leading_prefix_hashes() -> None:
     assert differ[0] == 4  # what, does, json, ".", then the slot
     assert a.keys[4] < b.keys[4]  # "dumps" sorts before "loads"
     assert np.array_equal(a.prefixes[:4], b.prefixes[:4])
+
+
+def test_prompts_sharing_a_template_share_their_trailing_suffix_hashes() -> None:
+    a = extract("Explain json.dumps to me like I'm new to Python.")
+    b = extract("Explain os.path.join to me like I'm new to Python.")
+    same = a.suffixes == b.suffixes
+    assert same[:10].all()  # ".", python, to, new, m, "'", i, like, me, to
+    assert not same[10]  # "dumps" and "join": the filler ends here
+    assert (a.tokens, b.tokens) == (14, 16)
+
+
+def test_token_kinds_tell_words_function_words_and_punctuation_apart() -> None:
+    q = extract("What is the capital of France?")
+    assert q.kinds.tolist() == [2, 2, 2, 1, 2, 1, 0]

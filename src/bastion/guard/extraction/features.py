@@ -18,6 +18,12 @@ A query becomes a :class:`QueryFeatures`:
   letters or digits, case folded). The next query's first differing token is where its
   template's slot starts; the two sort keys there tell whether the client walks its slot
   values in alphabetical order.
+* ``suffixes``: the CRC-32 of the prompt's last one, two, ... :data:`ORDER_TOKENS` tokens;
+  with ``prefixes`` they bound the span where two fillings of one template differ (the
+  slot's filler).
+* ``kinds``: for the first :data:`KIND_TOKENS` tokens, whether each is punctuation (0), a
+  content word (1) or a function word such as "the" or "of" (2): whether a filler is a short
+  key (a name, a number) or prose.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import numpy.typing as npt
 DIM = 256
 EDGE = 4
 ORDER_TOKENS = 32  # tokens whose prefix hash and sort key a query keeps
+KIND_TOKENS = 48  # tokens whose kind (punctuation, word, function word) a query keeps
 _KEY_CHARS = 3  # characters in a token's sort key: 37**3 < 2**16
 MAX_CHARS = 4096  # the embedding reads at most this much of a prompt
 
@@ -171,6 +178,9 @@ class QueryFeatures:
     sampling: float
     prefixes: npt.NDArray[np.uint32]  # CRC-32 of the prompt up to each token
     keys: npt.NDArray[np.uint16]  # each token's sort key (0 past the prompt's end)
+    suffixes: npt.NDArray[np.uint32]  # CRC-32 of the prompt's last 1, 2, ... tokens
+    kinds: npt.NDArray[np.uint8]  # of the first KIND_TOKENS tokens: 0 punct, 1 word, 2 stop
+    tokens: int  # all tokens, punctuation included
 
 
 _NUM = re.compile(r"^\d{1,9}$")
@@ -221,6 +231,24 @@ def order_features(
     return prefixes, keys
 
 
+def suffix_features(tokens: list[str]) -> npt.NDArray[np.uint32]:
+    """CRC-32 of the last 1, 2, ... :data:`ORDER_TOKENS` lower-cased tokens (0 past the start)."""
+    hashes: list[int] = []
+    crc = 0
+    for token in reversed(tokens[-ORDER_TOKENS:]):
+        crc = zlib.crc32(token.encode("utf-8", "surrogatepass") + b"\x00", crc)
+        hashes.append(crc)
+    return np.array(hashes + [0] * (ORDER_TOKENS - len(hashes)), dtype=np.uint32)
+
+
+def token_kinds(tokens: list[str]) -> npt.NDArray[np.uint8]:
+    """0 punctuation, 1 content word, 2 function word, for the first :data:`KIND_TOKENS`."""
+    return np.array(
+        [(2 if t in _STOP else 1) if t[0].isalnum() else 0 for t in tokens[:KIND_TOKENS]],
+        dtype=np.uint8,
+    )
+
+
 def sampling_level(params: Mapping[str, Any]) -> float:
     """How much of the output distribution one request asks for, in [0, 1]."""
     level = 0.0
@@ -259,4 +287,7 @@ def extract(text: str, params: Mapping[str, Any] | None = None) -> QueryFeatures
         sampling=sampling_level(params or {}),
         prefixes=prefixes,
         keys=keys,
+        suffixes=suffix_features(lower),
+        kinds=token_kinds(lower),
+        tokens=len(lower),
     )

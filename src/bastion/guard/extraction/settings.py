@@ -35,11 +35,12 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {
         "coverage": 0.5,
         "broadness": 1.0,
-        "locality": 0.5,
+        "locality": 0.6,
         "drift": 0.0,
         "perturbation": 1.0,
         "enumeration": 0.8,
         "order": 0.8,
+        "lookup": 0.6,
         "template": 0.0,
         "sampling": 0.2,
         "prada": 0.0,

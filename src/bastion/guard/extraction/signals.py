@@ -7,7 +7,9 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
   while; a crawler of the model's domain keeps opening new ones.
 * ``broadness``: how close the client's recent query distribution is to the whole
   population's (an MMD test, linear kernel on the centred embedding): a user's questions
-  are narrower than everybody's together; a uniform sample of the domain is not.
+  are narrower than everybody's together; a uniform sample of the domain is not. Each
+  client has a bounded vote in the population's mean (its first 64 queries, then one in
+  n // 64), so a heavy client does not pull the mean towards itself and then look broad.
 * ``locality``: how unrelated each query is to the one before (an EMA of their cosine):
   people ask follow-ups and stay on a topic for a while; a crawl, even one mixed with
   on-topic queries, keeps jumping.
@@ -15,7 +17,8 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
 * ``perturbation``: the share of recent queries that are near-duplicates (SimHash) of an
   earlier one, but not identical: perturbations of seed prompts.
 * ``enumeration``: prompts that share an edge (first or last words) with an earlier one and
-  differ by the next number or letter in a slot.
+  differ by the next number or letter in a slot, a value no remembered prompt with that
+  edge had.
 * ``order``: a walk through a template's slot values in sorted order. A query that shares
   its first two tokens, or its last ones, with the last query of one of the client's
   recent templates is a templated step; the sort keys of the first token where the two
@@ -23,6 +26,14 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
   person fills a template in whatever order the work comes (about as many steps up as
   down); a crawl of a sorted item list goes one way.
   The score is a sign test over the remembered steps: ``|up - down| / sqrt(up + down)``.
+* ``lookup``: a template filled with ever new short keys. A templated step (as for
+  ``order``) whose filler, the tokens between the prefix and the suffix it shares with the
+  template's last query, is 1 to 8 words with at most one function word ("the", "of") is a
+  lookup of a key (a name, an identifier, a number) rather than a transformation of prose;
+  one that repeats a remembered query is not. A crawl that walks one phrasing over an item
+  list, in any order, does this at nearly every query; people, and batch jobs that feed
+  documents or cycle through a bounded list, for a third of their queries at most.
+  The score is the share of such queries among the last 64.
 * ``template``: prompts that share an edge with an earlier one but differ in content.
 * ``sampling``: requests for log-probabilities, ``top_logprobs`` or several samples.
 * ``prada``: the PRADA baseline: a Shapiro-Wilk test of the minimum distances between each
@@ -43,6 +54,7 @@ from bastion.guard.extraction.state import (
     FLAG_ASCENDING,
     FLAG_DESCENDING,
     FLAG_ENUM,
+    FLAG_LOOKUP,
     FLAG_NEAR_DUP,
     FLAG_NOVEL,
     FLAG_TEMPLATE,
@@ -60,6 +72,11 @@ PRADA_MIN = 32  # minimum distances PRADA needs before it tests
 ORDER_MIN_STEPS = 16  # templated steps the order test needs before it scores
 ORDER_LO, ORDER_HI = 3.0, 4.5  # the sign test's z: 0 at or under LO, 1 at or over HI
 ORDER_SHARED = 2  # leading tokens two prompts share for a templated step
+LOOKUP_WORDS = 8  # a filler of at most this many words can be a key (a name, a number)
+LOOKUP_STOPS = 1  # ... with at most this many function words in it
+LOOKUP_LO, LOOKUP_HI = 0.6, 0.85  # share of recent queries filling a template with a key
+POPULATION_VOTES = 64  # a client's first queries all count in the population; later ones
+# ever more sparsely (one in n // 64), so no client, however heavy, moves its mean much
 _SLOT_KINDS = {"number": 1, "letter": 2}
 _NO_SLOT = -1
 
@@ -144,14 +161,22 @@ def _edges(state: ClientState, q: QueryFeatures) -> tuple[bool, bool, bool]:
         kind, value = q.slot
         code = (_SLOT_KINDS[kind] << 32) | value
         same_kind = (state.slots[:n] >> 32) == _SLOT_KINDS[kind]
+        filled = edge & same_kind & (state.slots[:n] != _NO_SLOT)
         step = np.abs(state.slots[:n] - code) == 1
-        enum = bool(np.any(edge & same_kind & step & (state.slots[:n] != _NO_SLOT)))
+        # a walk reaches a new value; a batch job's recurring texts bring their numbers back
+        enum = bool(np.any(filled & step)) and not bool(np.any(filled & (state.slots[:n] == code)))
     return near, template, enum
 
 
-def _order_step(state: ClientState, q: QueryFeatures) -> int:
-    """+1 (-1) when ``q`` fills a remembered template with a value sorting after (before)
-    the one in that template's last query; 0 when it fills none or the values sort equal.
+def _order_step(state: ClientState, q: QueryFeatures) -> tuple[int, bool]:
+    """(order, lookup) of ``q`` against the client's remembered templates.
+
+    order: +1 (-1) when ``q`` fills a remembered template with a value sorting after
+    (before) the one in that template's last query; 0 when it fills none or the values sort
+    equal. lookup: ``q`` fills a remembered template and what it fills in (the tokens between
+    the prefix and the suffix the two share) is a short key: 1 to :data:`LOOKUP_WORDS` words,
+    at most :data:`LOOKUP_STOPS` of them function words ("the", "of", ...), as a name or a
+    number is, where a batch job's filler is prose (a sentence, a document).
 
     A template is remembered by its last query; ``q`` fills it when the two share their
     first :data:`ORDER_SHARED` tokens or their last ones. The slot starts at the first token
@@ -163,7 +188,7 @@ def _order_step(state: ClientState, q: QueryFeatures) -> int:
         ((state.prefixes[:, shared] == q.prefixes[shared]) & (q.prefixes[shared] != 0))
         | (state.template_tails == q.tail)
     )
-    step = 0
+    step, lookup = 0, False
     if np.any(match):
         j = int(np.argmax(match))
         last_prefixes, last_keys = state.prefixes[j], state.keys[j]
@@ -173,12 +198,27 @@ def _order_step(state: ClientState, q: QueryFeatures) -> int:
             if last_prefixes[p] and q.prefixes[p]:  # else one prompt ends where the other goes on
                 a, b = int(q.keys[p]), int(last_keys[p])
                 step = (a > b) - (a < b)
+                lookup = _is_key(q, p, state.suffixes[j])
     else:
         j = int(np.argmin(state.template_used))
-    state.prefixes[j], state.keys[j] = q.prefixes, q.keys
+    state.prefixes[j], state.keys[j], state.suffixes[j] = q.prefixes, q.keys, q.suffixes
     state.template_tails[j] = q.tail
     state.template_used[j] = state.queries + 1
-    return step
+    return step, lookup
+
+
+def _is_key(q: QueryFeatures, start: int, last_suffixes: npt.NDArray[np.uint32]) -> bool:
+    """Whether ``q``'s filler, from token ``start`` to the suffix it shares with the
+    template's last query, is a short key rather than prose."""
+    same = (last_suffixes == q.suffixes) & (q.suffixes != 0)
+    shared = int(np.argmin(same)) if not bool(same.all()) else same.size
+    end = q.tokens - shared
+    if end <= start or end > q.kinds.size:
+        return False
+    kinds = q.kinds[start:end]
+    words = int(np.count_nonzero(kinds))
+    stops = int(np.count_nonzero(kinds == 2))
+    return 1 <= words <= LOOKUP_WORDS and stops <= LOOKUP_STOPS
 
 
 def _order(state: ClientState) -> float:
@@ -225,7 +265,9 @@ def observe(
     """Update ``state`` and ``population`` with one query; return every signal's score."""
     vec = population.centered(q.vector)
     near, template, enum = _edges(state, q)
-    order = _order_step(state, q)
+    order, lookup = _order_step(state, q)
+    # a key asked about again is a batch job's bounded list, not a crawl's next item
+    lookup = lookup and not bool(np.any(state.exact[: state.filled] == q.exact))
     best = _cluster(state, vec)
     novel = best < NOVEL_BELOW
     i = state.pos
@@ -239,6 +281,7 @@ def observe(
         + FLAG_ENUM * enum
         + FLAG_ASCENDING * (order > 0)
         + FLAG_DESCENDING * (order < 0)
+        + FLAG_LOOKUP * lookup
     )
     state.sampling[i] = q.sampling
     state.mindist[i] = math.sqrt(max(0.0, 2.0 - 2.0 * best))
@@ -254,7 +297,8 @@ def observe(
         a_step = max(1.0 / (n - 1), 1.0 / RECENT)
         state.locality[0] = (1 - a_step) * state.locality[0] + a_step * step
     state.previous = vec.astype(np.float16)
-    population.update(q.vector)
+    if n <= POPULATION_VOTES or n % (n // POPULATION_VOTES) == 0:
+        population.update(q.vector)
     # MMD with the linear kernel between the client's recent queries and the population
     # (whose mean, after centring, is zero), over what a sample of the population itself
     # would give: about 1 for a uniform crawl of the domain, several times more for a person.
@@ -273,6 +317,7 @@ def observe(
         "perturbation": _ramp(state.rate(FLAG_NEAR_DUP), 0.15, 0.35),
         "enumeration": _ramp(state.rate(FLAG_ENUM), 0.1, 0.4),
         "order": _order(state),
+        "lookup": _ramp(state.rate(FLAG_LOOKUP), LOOKUP_LO, LOOKUP_HI),
         "template": _ramp(state.rate(FLAG_TEMPLATE), 0.5, 0.9),
         "sampling": _ramp(float(np.mean(state.sampling[: state.filled])), 0.2, 0.6),
         "prada": _prada(state) if prada else 0.0,

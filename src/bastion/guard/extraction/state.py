@@ -1,11 +1,11 @@
 """Per-client detector state: fixed-size arrays, so memory per client is bounded.
 
-One :class:`ClientState` is 22 KB whatever the client sends: a capped list of topic
+One :class:`ClientState` is 23 KB whatever the client sends: a capped list of topic
 centroids (leader clustering), rings of the last :data:`RING` queries' SimHashes, edge
 hashes and enumerated slots, rings of per-query flags, two mean embeddings (recent and
 long-term) for the MMD tests, PRADA's minimum distances, request and token
 counts per budget window, the graded action in force, and for the last query of each of up
-to :data:`TEMPLATES` templates its prefix hashes and sort keys (see :mod:`features`: the
+to :data:`TEMPLATES` templates its prefix and suffix hashes and sort keys (see :mod:`features`: the
 first three letters of each of its first 32 tokens, the only text-derived values kept).
 It packs to bytes (for Redis) and back; a blob of another version or size reads as a fresh state.
 """
@@ -25,7 +25,7 @@ RING = 64  # recent queries remembered for near-duplicates, templates and rates
 TEMPLATES = 4  # templates whose last filled-in query is remembered for the order signal
 CENTROIDS = 32  # topic clusters remembered per client
 WINDOWS = 3  # budget windows: minute, hour, day
-VERSION = 5
+VERSION = 6
 
 _SCALARS = struct.Struct("<B q d d q q q i d d")
 _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
@@ -46,15 +46,17 @@ _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
     "previous": (np.float16, (DIM,)),  # the last query's centred embedding
     "locality": (np.float32, (1,)),  # EMA of the cosine between consecutive queries
     # per template (least recently used replaced): its last query's prefix hashes, token
-    # sort keys, tail hash and when it was last used
+    # sort keys, tail hash, suffix hashes and when it was last used
     "prefixes": (np.uint32, (TEMPLATES, ORDER_TOKENS)),
     "keys": (np.uint16, (TEMPLATES, ORDER_TOKENS)),
     "template_tails": (np.uint32, (TEMPLATES,)),
+    "suffixes": (np.uint32, (TEMPLATES, ORDER_TOKENS)),  # its suffix hashes
     "template_used": (np.int64, (TEMPLATES,)),
 }
 
 FLAG_NOVEL, FLAG_NEAR_DUP, FLAG_TEMPLATE, FLAG_ENUM = 1, 2, 4, 8
 FLAG_ASCENDING, FLAG_DESCENDING = 16, 32  # a templated query's slot sorts after / before the last
+FLAG_LOOKUP = 64  # a templated query whose filler is a short key (a name, a number), not prose
 
 
 def _empty(name: str) -> npt.NDArray[Any]:
@@ -95,6 +97,7 @@ class ClientState:
     prefixes: npt.NDArray[np.uint32] = field(default_factory=lambda: _empty("prefixes"))
     keys: npt.NDArray[np.uint16] = field(default_factory=lambda: _empty("keys"))
     template_tails: npt.NDArray[np.uint32] = field(default_factory=lambda: _empty("template_tails"))
+    suffixes: npt.NDArray[np.uint32] = field(default_factory=lambda: _empty("suffixes"))
     template_used: npt.NDArray[np.int64] = field(default_factory=lambda: _empty("template_used"))
 
     @property

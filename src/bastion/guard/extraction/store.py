@@ -2,7 +2,7 @@
 
 A store applies one update to one client's state and the population atomically. The memory
 store keeps at most ``max_clients`` states (least recently seen forgotten first). The Redis
-store keeps each state as one value (22 KB) that expires ``ttl`` seconds after the
+store keeps each state as one value (23 KB) that expires ``ttl`` seconds after the
 client's last query, and updates it under ``WATCH``: two replicas that update one client at
 once retry (with a random back-off) rather than lose a query. The population (one mean
 vector) is written last-writer-wins; it moves slowly. A store that cannot reach Redis raises
