@@ -535,7 +535,7 @@ class _StreamRelay:
                 release += end.release
                 send = True
             if isinstance(piece, str) or release:
-                holder[slot] = self._restore(release)
+                holder[slot] = self._restore(release) if release else ""
             send = send or bool(release) or piece is None
         return send
 
@@ -600,7 +600,8 @@ async def _relay(
                     done = True
                     break
                 try:
-                    chunk = json.loads(payload)
+                    # undecodable bytes become U+FFFD, as a text decoder would make them
+                    chunk = json.loads(payload.decode("utf-8", "replace"))
                 except ValueError:
                     chunk = None
                 if not isinstance(chunk, dict):
