@@ -278,3 +278,18 @@ def test_a_body_the_upstream_could_not_get_is_a_bad_request(
     body = b'{"model": "fake", "temperature": NaN, "messages": [{"role": "user", "content": "hi"}]}'
     r = httpx.post(proxy.url + "/v1/chat/completions", content=body, headers=headers)
     assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_json")
+
+
+def test_the_upstream_proxy_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bastion.guard.proxy.app import _env_proxy
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert _env_proxy("https://api.example.com/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1,.corp.example")
+    assert _env_proxy("https://api.example.com/v1") == "http://proxy.internal:3128"
+    assert _env_proxy("http://api.example.com/v1") is None  # no HTTP_PROXY
+    assert _env_proxy("https://llm.corp.example/v1") is None
+    assert _env_proxy("http://127.0.0.1:8000/v1") is None

@@ -27,6 +27,8 @@ import contextlib
 import hashlib
 import json
 import logging
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -165,15 +167,15 @@ class GuardProxy:
             sock_read=config.upstream_timeout,
         )
         self._session: aiohttp.ClientSession | None = None
+        self.http_proxy = _env_proxy(self.base)
 
     @property
     def client(self) -> aiohttp.ClientSession:
         """The upstream session, made on first use (aiohttp wants a running loop)."""
         if self._session is None or self._session.closed:
-            # trust_env: HTTP(S)_PROXY / NO_PROXY from the environment, as before.
-            self._session = aiohttp.ClientSession(
-                timeout=self.timeout, trust_env=True, raise_for_status=False
-            )
+            # No trust_env: it would read ~/.netrc on every request (in a thread) and
+            # fail a request whose host is in it; the proxy comes from _env_proxy.
+            self._session = aiohttp.ClientSession(timeout=self.timeout, raise_for_status=False)
         return self._session
 
     async def close(self) -> None:
@@ -367,8 +369,9 @@ class GuardProxy:
         payload = None if body is None else _encode(body)
         try:
             return await self.client.request(
-                method, self.base + path, data=payload, headers=self._headers()
-            )
+                method, self.base + path, data=payload, headers=self._headers(),
+                proxy=self.http_proxy,
+            )  # fmt: skip
         except TimeoutError:
             raise ProxyError(504, "upstream_timeout", "The upstream model timed out.") from None
         except aiohttp.ClientError:
@@ -443,6 +446,16 @@ class GuardProxy:
         if status >= 400:
             return _upstream_error(status)
         return Response(raw, status, media_type="application/json")
+
+
+def _env_proxy(url: str) -> str | None:
+    """The HTTP proxy the environment sets for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``,
+    ``ALL_PROXY``, minus ``NO_PROXY``), or None."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
 
 
 def _encode(body: dict[str, Any]) -> bytes:
