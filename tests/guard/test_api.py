@@ -36,7 +36,7 @@ def test_every_rule_class_follows_the_protocol() -> None:
 def test_cli_and_library_do_not_load_the_web_stack() -> None:
     code = (
         "import sys, bastion.cli.main, bastion.cli.guard, bastion.guard;"
-        "mods = ('starlette', 'uvicorn', 'httpx', 'redis', 'torch');"
+        "mods = ('starlette', 'uvicorn', 'httpx', 'aiohttp', 'redis', 'torch');"
         "bad = [m for m in mods if m in sys.modules];"
         "print(','.join(bad))"
     )

@@ -21,6 +21,10 @@ from bastion.guard.base import Context, Direction, RuleResult
 
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
 _HEX = re.compile(r"(?<![0-9A-Fa-f])(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[\s:,-]?){8,}")
+#: Eight hex pairs as ``_HEX`` joins them, from the first pair on: every match of
+#: ``_HEX`` contains one, and a search for it skips ahead to a hex digit, where
+#: ``_HEX`` (which starts with a look-behind) is tried at every position.
+_HEX_CORE = re.compile(r"[0-9A-Fa-f][0-9A-Fa-f](?:[\s:,-]?(?:\\x|0x)?[0-9A-Fa-f]{2}){7}")
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _PCT_RUN = re.compile(
     r"[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*){3,}(?:\s+[^\s%]*(?:%[0-9A-Fa-f]{2}[^\s%]*)+)*"
@@ -175,11 +179,52 @@ class Decoded:
     chain: tuple[str, ...]
 
 
+_IS_COMMON = _COMMON.__contains__
+
+
 def _english(text: str) -> float:
     words = _WORDS_RE.findall(text.lower())
     if len(words) < 3:
         return 0.0
-    return sum(w in _COMMON for w in words) / len(words)
+    return sum(map(_IS_COMMON, words)) / len(words)
+
+
+class _Text:
+    """One text being decoded, with what several decoders need computed once."""
+
+    __slots__ = ("_gibberish", "_segments", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._segments: list[str] | None = None
+        self._gibberish: list[tuple[str, float | None]] | None = None
+
+    @property
+    def segments(self) -> list[str]:
+        """Lines and sentences."""
+        if self._segments is None:
+            self._segments = _SEGMENTS.split(self.text)
+        return self._segments
+
+    @property
+    def gibberish(self) -> list[tuple[str, float | None]]:
+        """What ROT13 and reversal are tried on: the whole text when it does not read as
+        English, and lines or sentences that are themselves gibberish inside a text that
+        is not; at most 16, each with its English score when known."""
+        if self._gibberish is None:
+            text = self.text
+            found: list[tuple[str, float | None]] = (
+                [(text, None)] if _english(text[:4000]) < 0.25 else []
+            )
+            for s in self.segments:
+                if len(s) > 24:
+                    score = _english(s)
+                    if score < 0.1:
+                        found.append((s, score))
+                        if len(found) >= 16:
+                            break
+            self._gibberish = found[:16]
+        return self._gibberish
 
 
 def _readable(data: bytes) -> str | None:
@@ -200,7 +245,8 @@ def _readable(data: bytes) -> str | None:
     return text
 
 
-def _base64(text: str) -> list[str]:
+def _base64(item: _Text) -> list[str]:
+    text = item.text
     out = []
     for m in _B64.finditer(text):
         seg = m.group()
@@ -226,7 +272,10 @@ def _nested(data: bytes) -> str | None:
     return text if _B64.fullmatch(text) or _HEX.fullmatch(text) else None
 
 
-def _hex(text: str) -> list[str]:
+def _hex(item: _Text) -> list[str]:
+    text = item.text
+    if _HEX_CORE.search(text) is None:
+        return []
     out = []
     for m in _HEX.finditer(text):
         digits = re.sub(r"\\x|0x|[\s:,-]", "", m.group())
@@ -241,57 +290,80 @@ def _hex(text: str) -> list[str]:
     return out
 
 
-def _url(text: str) -> list[str]:
+def _url(item: _Text) -> list[str]:
+    text = item.text
     if len(_PCT.findall(text)) < 3:
         return []
     runs = [urllib.parse.unquote_plus(m.group()) for m in _PCT_RUN.finditer(text)]
     return ["\n".join(runs)] if runs else []
 
 
-def _flipped(text: str, flip: Callable[[str], str]) -> list[str]:
+def _flipped(item: _Text, flip: Callable[[str], str]) -> list[str]:
     """``flip(text)`` when it reads as English and ``text`` does not.
 
     Text that reads as English already is checked for flipped segments only, so a
     normal prompt costs one word count, not a transform of the whole text.
     """
-    candidates = [text] if _english(text[:4000]) < 0.25 else []
-    # Lines or sentences that are themselves gibberish, inside a text that is not.
-    candidates += [s for s in _SEGMENTS.split(text) if len(s) > 24 and _english(s) < 0.1]
     out = []
-    for segment in candidates[:16]:
+    for segment, before in item.gibberish:
         flipped = flip(segment)
-        before, after = _english(segment), _english(flipped)
-        if after >= 0.3 and after > before + 0.2 and len(_WORDS_RE.findall(flipped)) >= 5:
+        after = _english(flipped)
+        if after < 0.3:
+            continue
+        if before is None:
+            before = _english(segment)
+        if after > before + 0.2 and len(_WORDS_RE.findall(flipped)) >= 5:
             out.append(flipped)
     return out
 
 
-def _rot13(text: str) -> list[str]:
-    return _flipped(text, lambda t: codecs.encode(t, "rot13"))
+def _rot13(item: _Text) -> list[str]:
+    return _flipped(item, lambda t: codecs.encode(t, "rot13"))
 
 
-def _reversed(text: str) -> list[str]:
-    return _flipped(text, lambda t: t[::-1])
+def _reversed(item: _Text) -> list[str]:
+    return _flipped(item, lambda t: t[::-1])
 
 
-def _leet(text: str) -> list[str]:
+def _is_leet(word: str) -> bool:
+    return not word.isdigit() and "@" not in word[1:-1] and not word.isalpha()
+
+
+def _leet(item: _Text) -> list[str]:
     """Sentences written mostly in leetspeak, decoded; the rest of the text is left out."""
+    # A leet word is a whole run of word characters, so it never spans the whitespace
+    # between segments: one pass over the text finds every segment's words, and only
+    # segments with two or more are looked at.
+    text = item.text
+    starts = [m.start() for m in _LEET_WORD.finditer(text) if _is_leet(m.group())]
+    if len(starts) < 2:
+        return []
     out = []
-    for seg in _SEGMENTS.split(text):
-        words = _LEET_WORD.findall(seg)
-        leet = [w for w in words if not w.isdigit() and "@" not in w[1:-1]]
-        leet = [w for w in leet if any(not c.isalpha() for c in w)]
-        if len(leet) >= 2 and len(leet) >= 0.25 * max(1, len(_WORD.findall(seg))):
-            decoded = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), seg)
-            if _english(decoded) > _english(seg):
-                out.append(decoded)
+    seg_start, k = 0, 0
+    ends = [(m.start(), m.end()) for m in _SEGMENTS.finditer(text)]
+    ends.append((len(text), len(text)))
+    for seg_end, next_start in ends:
+        n = 0
+        while k < len(starts) and starts[k] < seg_end:
+            n += starts[k] >= seg_start
+            k += 1
+        if n >= 2:
+            seg = text[seg_start:seg_end]
+            if n >= 0.25 * max(1, len(_WORD.findall(seg))):
+                decoded = _LEET_WORD.sub(lambda m: m.group().translate(_LEET), seg)
+                if _english(decoded) > _english(seg):
+                    out.append(decoded)
+        seg_start = next_start
     return ["\n".join(out)] if out else []
 
 
-def _spaced(text: str) -> list[str]:
+def _spaced(item: _Text) -> list[str]:
     """Sentences with words spelt out letter by letter (h-o-w t-o), joined up."""
+    # As for leetspeak: no match spans the whitespace between segments.
+    if len(_SPACED.findall(item.text)) < 3:
+        return []
     out = []
-    for seg in _SEGMENTS.split(text):
+    for seg in item.segments:
         if len(_SPACED.findall(seg)) >= 3:
             out.append(_SPACED.sub(lambda m: re.sub(r"[-_.* ]", "", m.group()), seg))
     return ["\n".join(out)] if out else []
@@ -318,8 +390,9 @@ def expand(
     for _ in range(max_depth):
         nxt: list[Decoded] = []
         for item in frontier:
+            current = _Text(item.text)
             for name, decoder in _DECODERS:
-                for decoded in decoder(item.text):
+                for decoded in decoder(current):
                     decoded = decoded[:max_chars]
                     if decoded in seen:
                         continue

@@ -23,6 +23,15 @@ _MD_IMAGE = re.compile(r"!\[[^\]\n]{0,500}\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")
 _MD_LINK = re.compile(r"(?<!!)\[[^\]\n]{0,500}\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _REF_DEF = re.compile(r"^\s*\[[^\]\n]+\]:\s*(\S+)", re.MULTILINE)
 _HTML_IMG = re.compile(r"<img\b[^>]*\bsrc\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
+#: A literal every match of each pattern contains: a pattern that starts with a
+#: look-behind, ``^`` or a case-insensitive word is tried at every position, so it runs
+#: only on text that has its literal.
+_NEEDS: dict[re.Pattern[str], str] = {
+    _MD_IMAGE: "](",
+    _MD_LINK: "](",
+    _REF_DEF: "]:",
+    _HTML_IMG: "<",
+}
 _DATA_VALUE = re.compile(r"^[A-Za-z0-9+/=_%.-]{24,}$")
 
 _ACTIVE_HTML: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -38,6 +47,17 @@ _ACTIVE_HTML: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("form", re.compile(r"<\s*form\b", re.IGNORECASE)),
     ("svg-script", re.compile(r"<\s*svg\b[^>]*\bon\w+\s*=", re.IGNORECASE)),
 )  # fmt: skip
+#: Literals (not letters, so case does not matter) every match of each pattern contains.
+_ACTIVE_NEEDS: dict[str, tuple[str, ...]] = {
+    "script": ("<",),
+    "event-handler": ("<", "="),
+    "javascript-url": ("=",),
+    "md-javascript-url": ("](", ":"),
+    "embed": ("<",),
+    "meta-refresh": ("<", "="),
+    "form": ("<",),
+    "svg-script": ("<", "="),
+}
 
 
 def host_allowed(url: str, allowlist: tuple[str, ...]) -> bool:
@@ -71,10 +91,14 @@ class ExfiltrationRule:
         allow = (*self.allowlist, *ctx.url_allowlist)
         spans: list[Span] = []
         for pattern in (_MD_IMAGE, _HTML_IMG):
+            if _NEEDS[pattern] not in text:
+                continue
             for m in pattern.finditer(text):
                 if not host_allowed(m.group(1), allow):
                     spans.append(Span(m.start(), m.end(), "image"))
         for pattern in (_MD_LINK, _REF_DEF):
+            if _NEEDS[pattern] not in text:
+                continue
             for m in pattern.finditer(text):
                 url = m.group(1)
                 if host_allowed(url, allow):
@@ -105,6 +129,7 @@ class ActiveContentRule:
         spans = [
             Span(m.start(), m.end(), kind)
             for kind, pattern in _ACTIVE_HTML
+            if all(literal in text for literal in _ACTIVE_NEEDS[kind])
             for m in pattern.finditer(text)
         ]
         if not spans:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar
 
+from bastion.guard.anchors import AnchorSet
 from bastion.guard.base import Context, Direction, RuleResult, Span
 
 _F = re.IGNORECASE | re.MULTILINE
@@ -223,6 +224,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "jailbreak.rule-breaking": ("free", "rules", "mandatory"),
     "jailbreak.payload-split": ("+",),
 }  # fmt: skip
+#: Every keyword, searched for in one pass over the lowercased text.
+_KEYWORD_SET = AnchorSet(w for words in KEYWORDS.values() for w in words)
 
 _CONTEXT = re.compile(
     r"\b(?:if|when|whenever|even\s+if|never|not|n't|refuse|such\s+as|e\.g\.|for\s+example|"
@@ -254,12 +257,12 @@ class _PatternRule:
     def check(self, text: str, ctx: Context) -> RuleResult:
         spans: list[Span] = []
         best, reason = 0.0, ""
-        low = text.lower()
+        present = _KEYWORD_SET.found(text.lower())
         for rid, weight, pattern in self.table:
             if rid in self.disabled:
                 continue
             words = KEYWORDS.get(rid)
-            if words is not None and not any(w in low for w in words):
+            if words is not None and present.isdisjoint(words):
                 continue
             m = next((m for m in pattern.finditer(text) if not _quoted_or_negated(text, m)), None)
             if m is None:

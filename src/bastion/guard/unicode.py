@@ -40,6 +40,9 @@ _CONFUSABLES: dict[int, str] = {
     }.items()
 }  # fmt: skip
 _WORD = re.compile(r"\w+")
+_TAG = re.compile(f"[{chr(_TAG_FIRST)}-{chr(_TAG_LAST)}]")
+_BIDI_CHAR = re.compile("[" + "".join(chr(cp) for cp in _BIDI) + "]")
+_CONFUSABLE = re.compile("[" + "".join(chr(cp) for cp in _CONFUSABLES) + "]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 
@@ -61,7 +64,7 @@ def normalise(text: str) -> Normalised:
         return Normalised(text)
     hidden_chars: list[str] = []
     tags = 0
-    if any(_TAG_FIRST <= ord(c) <= _TAG_LAST for c in text):
+    if _TAG.search(text):
         kept: list[str] = []
         for c in text:
             cp = ord(c)
@@ -72,13 +75,14 @@ def normalise(text: str) -> Normalised:
             else:
                 kept.append(c)
         text = "".join(kept)
-    bidi = sum(text.count(chr(cp)) for cp in _BIDI)
+    bidi = len(_BIDI_CHAR.findall(text))
     before = len(text)
     text = text.translate(_STRIP)
     invisible = before - len(text) - bidi
     text = unicodedata.normalize("NFKC", text)
     homoglyph_words = 0
-    if not text.isascii():
+    # only a word with a confusable letter changes
+    if not text.isascii() and _CONFUSABLE.search(text):
         parts: list[str] = []
         last = 0
         for m in _WORD.finditer(text):

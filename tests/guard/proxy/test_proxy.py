@@ -257,3 +257,39 @@ def test_refusals_are_audit_events_and_metrics_without_the_text(
     assert "<script>" not in str(events)
     text = render_latest(metrics)[0].decode()
     assert 'bastion_guard_blocks_total{rule="active-content.script"} 1.0' in text
+
+
+def test_sse_lines_end_in_lf_crlf_or_cr_and_may_arrive_in_pieces() -> None:
+    from bastion.guard.proxy.app import _data_lines
+
+    raw = b'data: {"a":1}\r\n\r\ndata: [DONE]\rdata:x\n: a comment\nevent: e\ndata: {"b"'
+    payloads, rest = _data_lines(raw)
+    assert payloads == [b'{"a":1}', b"[DONE]", b"x"]
+    assert rest == b'data: {"b"'
+    assert _data_lines(rest + b":2}\r", final=False) == ([b'{"b":2}'], b"")
+    assert _data_lines(b"data: tail", final=True) == ([b"tail"], b"")
+
+
+def test_a_body_the_upstream_could_not_get_is_a_bad_request(
+    make_proxy: ProxyFactory, api_key: tuple[str, ApiKey]
+) -> None:
+    proxy = make_proxy()
+    headers = {"authorization": f"Bearer {api_key[0]}", "content-type": "application/json"}
+    body = b'{"model": "fake", "temperature": NaN, "messages": [{"role": "user", "content": "hi"}]}'
+    r = httpx.post(proxy.url + "/v1/chat/completions", content=body, headers=headers)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "invalid_json")
+
+
+def test_the_upstream_proxy_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bastion.guard.proxy.app import _env_proxy
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert _env_proxy("https://api.example.com/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1,.corp.example")
+    assert _env_proxy("https://api.example.com/v1") == "http://proxy.internal:3128"
+    assert _env_proxy("http://api.example.com/v1") is None  # no HTTP_PROXY
+    assert _env_proxy("https://llm.corp.example/v1") is None
+    assert _env_proxy("http://127.0.0.1:8000/v1") is None

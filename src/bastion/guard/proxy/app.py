@@ -12,6 +12,12 @@ Blocks answer with an OpenAI-style error (HTTP 400, ``type`` ``guard_block``, ``
 the reason, e.g. ``prompt-attack``) that never contains the offending text. Bad
 requests, oversized bodies, slow clients, upstream errors and timeouts get clear
 errors; nothing unchecked is ever passed on.
+
+The upstream is called with aiohttp (its HTTP parser is compiled: a streamed answer of
+60 chunks costs a fraction of what httpx's pure-Python parser costs per chunk), one
+session per app, created on the first request inside the server's event loop. The
+upstream's SSE lines are parsed as bytes; only chunks that release text are
+re-encoded.
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ import contextlib
 import hashlib
 import json
 import logging
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -149,10 +157,31 @@ def _denied(
 class GuardProxy:
     def __init__(self, config: ProxyConfig) -> None:
         self.config = config
-        self.client = httpx.AsyncClient(
-            base_url=config.upstream.rstrip("/"),
-            timeout=httpx.Timeout(config.upstream_timeout, connect=10.0),
+        self.base = config.upstream.rstrip("/")
+        # connect: waiting for a pooled connection plus connecting; sock_connect: the TCP
+        # (and TLS) connect itself; sock_read: the longest wait for the next bytes.
+        self.timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=config.upstream_timeout,
+            sock_connect=10.0,
+            sock_read=config.upstream_timeout,
         )
+        self._session: aiohttp.ClientSession | None = None
+        self.http_proxy = _env_proxy(self.base)
+
+    @property
+    def client(self) -> aiohttp.ClientSession:
+        """The upstream session, made on first use (aiohttp wants a running loop)."""
+        if self._session is None or self._session.closed:
+            # No trust_env: it would read ~/.netrc on every request (in a thread) and
+            # fail a request whose host is in it; the proxy comes from _env_proxy.
+            self._session = aiohttp.ClientSession(timeout=self.timeout, raise_for_status=False)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # -- plumbing ----------------------------------------------------------
     async def _authenticate(self, request: Request) -> ApiKey:
@@ -333,24 +362,47 @@ class GuardProxy:
         except ProxyError as exc:
             return _error(exc)
 
-    async def _send(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> aiohttp.ClientResponse:
+        """The upstream's response, its body not read yet; the caller releases it."""
+        payload = None if body is None else _encode(body)
         try:
-            return await self.client.post(path, json=body, headers=self._headers())
-        except httpx.TimeoutException:
+            return await self.client.request(
+                method, self.base + path, data=payload, headers=self._headers(),
+                proxy=self.http_proxy,
+            )  # fmt: skip
+        except TimeoutError:
             raise ProxyError(504, "upstream_timeout", "The upstream model timed out.") from None
-        except httpx.HTTPError:
+        except aiohttp.ClientError:
             raise ProxyError(
                 502, "upstream_unavailable", "The upstream model is unreachable."
             ) from None
 
+    async def _send(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, bytes]:
+        """The upstream's status and whole body."""
+        upstream = await self._request(method, path, body)
+        try:
+            return upstream.status, await upstream.read()
+        except TimeoutError:
+            raise ProxyError(504, "upstream_timeout", "The upstream model timed out.") from None
+        except aiohttp.ClientError:
+            raise ProxyError(
+                502, "upstream_unavailable", "The upstream model is unreachable."
+            ) from None
+        finally:
+            upstream.release()
+
     async def _plain(
         self, path: str, body: dict[str, Any], key: ApiKey, ctx: Context, chat: bool
     ) -> Response:
-        upstream = await self._send(path, body)
-        if upstream.status_code >= 400:
-            return _upstream_error(upstream)
+        status, raw = await self._send("POST", path, body)
+        if status >= 400:
+            return _upstream_error(status)
         try:
-            data = upstream.json()
+            data = json.loads(raw)
             choices = data["choices"]
         except (ValueError, KeyError, TypeError):
             raise ProxyError(502, "upstream_invalid", "The upstream answer is not valid.") from None
@@ -372,19 +424,10 @@ class GuardProxy:
     async def _stream(
         self, path: str, body: dict[str, Any], key: ApiKey, ctx: Context, chat: bool
     ) -> Response:
-        req = self.client.build_request("POST", path, json=body, headers=self._headers())
-        try:
-            upstream = await self.client.send(req, stream=True)
-        except httpx.TimeoutException:
-            raise ProxyError(504, "upstream_timeout", "The upstream model timed out.") from None
-        except httpx.HTTPError:
-            raise ProxyError(
-                502, "upstream_unavailable", "The upstream model is unreachable."
-            ) from None
-        if upstream.status_code >= 400:
-            await upstream.aread()
-            await upstream.aclose()
-            return _upstream_error(upstream)
+        upstream = await self._request("POST", path, body)
+        if upstream.status >= 400:
+            upstream.release()
+            return _upstream_error(upstream.status)
         events = _relay(upstream, self.config.guard, ctx, key, chat, self.config.audit)
         return StreamingResponse(events, media_type="text/event-stream")
 
@@ -394,22 +437,33 @@ class GuardProxy:
             if request.method == "POST":
                 body = await self._body(request)
                 await self._limit(key, count_tokens(json.dumps(body.get("input", ""))))
-                upstream = await self._send(request.url.path.removeprefix("/v1"), body)
+                status, raw = await self._send("POST", request.url.path.removeprefix("/v1"), body)
             else:
                 await self._limit(key, 0)
-                try:
-                    upstream = await self.client.get(
-                        request.url.path.removeprefix("/v1"), headers=self._headers()
-                    )
-                except httpx.HTTPError:
-                    raise ProxyError(
-                        502, "upstream_unavailable", "The upstream model is unreachable."
-                    ) from None
+                status, raw = await self._send("GET", request.url.path.removeprefix("/v1"))
         except ProxyError as exc:
             return _error(exc)
-        if upstream.status_code >= 400:
-            return _upstream_error(upstream)
-        return Response(upstream.content, upstream.status_code, media_type="application/json")
+        if status >= 400:
+            return _upstream_error(status)
+        return Response(raw, status, media_type="application/json")
+
+
+def _env_proxy(url: str) -> str | None:
+    """The HTTP proxy the environment sets for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``,
+    ``ALL_PROXY``, minus ``NO_PROXY``), or None."""
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def _encode(body: dict[str, Any]) -> bytes:
+    """The request body as the upstream gets it: compact UTF-8 JSON."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:  # NaN or a lone surrogate the client's JSON carried
+        raise ProxyError(400, "invalid_json", "The request body is not valid JSON.") from None
 
 
 def _query_text(body: dict[str, Any]) -> str:
@@ -430,10 +484,10 @@ def _query_text(body: dict[str, Any]) -> str:
     return prompt if isinstance(prompt, str) else ""
 
 
-def _upstream_error(upstream: httpx.Response) -> JSONResponse:
-    status = upstream.status_code if upstream.status_code < 500 else 502
+def _upstream_error(upstream_status: int) -> JSONResponse:
+    status = upstream_status if upstream_status < 500 else 502
     return JSONResponse(
-        error_body(f"upstream_{upstream.status_code}", "The upstream model returned an error.",
+        error_body(f"upstream_{upstream_status}", "The upstream model returned an error.",
                    "upstream_error"), status)  # fmt: skip
 
 
@@ -477,7 +531,10 @@ class _StreamRelay:
                 continue
             holder, slot = self._slot(choice)
             piece = holder.get(slot)
-            sg = self.streams.setdefault(int(choice.get("index", 0)), self.guard.stream(self.ctx))
+            index = int(choice.get("index", 0))
+            sg = self.streams.get(index)
+            if sg is None:
+                sg = self.streams[index] = self.guard.stream(self.ctx)
             release = ""
             if isinstance(piece, str) and piece:
                 update = sg.feed(piece)
@@ -491,7 +548,7 @@ class _StreamRelay:
                 release += end.release
                 send = True
             if isinstance(piece, str) or release:
-                holder[slot] = self._restore(release)
+                holder[slot] = self._restore(release) if release else ""
             send = send or bool(release) or piece is None
         return send
 
@@ -512,8 +569,31 @@ class _StreamRelay:
         return {**last, "choices": out} if out else None
 
 
+def _data_lines(buf: bytes, final: bool = False) -> tuple[list[bytes], bytes]:
+    """The payloads of the complete SSE ``data:`` lines in ``buf`` (lines end in LF, CRLF
+    or CR), and the incomplete rest; at the end of the stream (``final``) no rest."""
+    lines = buf.splitlines(True)
+    rest = b""
+    if lines and not final and not lines[-1].endswith((b"\n", b"\r")):
+        rest = lines.pop()
+    return [line[5:].strip() for line in lines if line.startswith(b"data:")], rest
+
+
+async def _payloads(upstream: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
+    """The upstream's ``data:`` payloads, in batches as the bytes arrive."""
+    buf = b""
+    async for data in upstream.content.iter_any():
+        buf += data
+        if b"\n" in data or b"\r" in data:
+            payloads, buf = _data_lines(buf)
+            if payloads:
+                yield payloads
+    if buf:
+        yield _data_lines(buf, final=True)[0]
+
+
 async def _relay(
-    upstream: httpx.Response,
+    upstream: aiohttp.ClientResponse,
     guard: Guard,
     ctx: Context,
     key: ApiKey,
@@ -523,24 +603,35 @@ async def _relay(
     """Re-emit the upstream SSE stream, with each choice's text held back and checked."""
     relay = _StreamRelay(guard, ctx, chat)
     last: dict[str, Any] = {}
+    out: list[bytes] = []  # the chunks of one batch, sent in one write
     try:
-        async for line in upstream.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            payload = line[5:].strip()
-            if payload == "[DONE]":
+        done = False
+        async for payloads in _payloads(upstream):
+            out = []
+            for payload in payloads:
+                if payload == b"[DONE]":
+                    done = True
+                    break
+                try:
+                    # undecodable bytes become U+FFFD, as a text decoder would make them
+                    chunk = json.loads(payload.decode("utf-8", "replace"))
+                except ValueError:
+                    chunk = None
+                if not isinstance(chunk, dict):
+                    out.append(
+                        _sse(error_body("upstream_invalid", "The upstream stream is not valid."))
+                    )
+                    yield b"".join(out)
+                    return
+                last = chunk
+                if relay.rewrite(chunk):
+                    out.append(_sse(chunk))
+            if out:
+                yield b"".join(out)
+                out = []
+            if done:
                 break
-            try:
-                chunk = json.loads(payload)
-            except ValueError:
-                chunk = None
-            if not isinstance(chunk, dict):
-                yield _sse(error_body("upstream_invalid", "The upstream stream is not valid."))
-                return
-            last = {k: v for k, v in chunk.items() if k != "choices"}
-            if relay.rewrite(chunk):
-                yield _sse(chunk)
-        rest = relay.leftovers(last)
+        rest = relay.leftovers({k: v for k, v in last.items() if k != "choices"})
         if rest is not None:
             yield _sse(rest)
         yield _sse("[DONE]")
@@ -549,11 +640,13 @@ async def _relay(
         _audit("guard.output", key, verdict="block", streamed=True,
                reasons=list(blocked.result.reasons))  # fmt: skip
         _record_block(sink, key, blocked.result, "output", None, streamed=True)
-        yield _sse(error_body(code, "The response was blocked by Bastion guard.", "guard_block"))
-    except httpx.HTTPError:
-        yield _sse(error_body("upstream_unavailable", "The upstream stream broke off."))
+        error = error_body(code, "The response was blocked by Bastion guard.", "guard_block")
+        yield b"".join([*out, _sse(error)])
+    except (aiohttp.ClientError, TimeoutError):
+        error = error_body("upstream_unavailable", "The upstream stream broke off.")
+        yield b"".join([*out, _sse(error)])
     finally:
-        await upstream.aclose()
+        upstream.release()
 
 
 def create_app(config: ProxyConfig) -> Starlette:
@@ -584,7 +677,7 @@ def create_app(config: ProxyConfig) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        await proxy.client.aclose()
+        await proxy.close()
         close = getattr(config.limiter, "close", None)
         if close is not None:
             await close()
