@@ -40,8 +40,19 @@ def domains(text: str) -> set[str]:
 
 def sentences(text: str) -> list[str]:
     """Folded sentences of at least MIN_SENTENCE_WORDS words."""
+    if not text.isascii():  # lower-casing a part alone is lower-casing it in the text
+        return _sentences(text.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n"))
+    marked = text.lower().replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n")
+    if not (text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "):
+        return _sentences(marked)
+    # Printable text with single spaces: the only line breaks are the ones just made, so
+    # every part is already folded, and its words are its spaces plus one.
+    least = MIN_SENTENCE_WORDS - 1
+    return [part for part in marked.split("\n") if part.count(" ") >= least]
+
+
+def _sentences(marked: str) -> list[str]:
     out = []
-    marked = text.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n")
     for part in marked.splitlines():
         words = part.lower().split()
         if len(words) >= MIN_SENTENCE_WORDS:

@@ -30,6 +30,15 @@ def sketch(words: list[str]) -> list[int]:
     return sorted(set(map(zlib.crc32, map(str.encode, grams))))[:K]
 
 
+def sketch_bytes(words: list[bytes]) -> list[int]:
+    """:func:`sketch` of words already encoded in UTF-8 (the same hashes, no encoding
+    per shingle)."""
+    w = words[:MAX_WORDS]
+    if len(w) < 3:
+        return [zlib.crc32(b" ".join(w))] if w else []
+    return sorted(set(map(zlib.crc32, map(b" ".join, zip(w, w[1:], w[2:], strict=False)))))[:K]
+
+
 def keys(sk: list[int]) -> list[int]:
     """LSH keys: texts sharing a key are candidate near-duplicates."""
     return sk[:KEYS]
@@ -39,9 +48,12 @@ def similarity(a: list[int], b: list[int]) -> float:
     """Bottom-k estimate of the Jaccard similarity of the two texts."""
     if not a or not b:
         return 1.0 if a == b else 0.0
-    union = sorted(set(a) | set(b))[:K]
-    both = set(a) & set(b)
-    return sum(1 for h in union if h in both) / len(union)
+    sa, sb = set(a), set(b)
+    both = sa & sb
+    if not both:  # most LSH candidates share the one key that made them meet, or none
+        return 0.0
+    union = sorted(sa | sb)[:K]
+    return len(both.intersection(union)) / len(union)
 
 
 def pack(sk: list[int]) -> bytes:

@@ -25,6 +25,8 @@ class Anomalies:
     """Length, language (script) and format outliers; degenerate responses."""
 
     name: ClassVar[str] = "anomalies"
+    #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
+    passes: ClassVar[int] = 2
 
     def __init__(
         self, *, z_max: float = 6.0, rare_script: float = 0.01, max_rows: int = MAX_ROWS

@@ -70,6 +70,8 @@ class BackdoorTriggers:
     """Prompt terms significantly associated with a response shift (Fisher + BH)."""
 
     name: ClassVar[str] = "triggers"
+    #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
+    passes: ClassVar[int] = 4
 
     def __init__(
         self,
