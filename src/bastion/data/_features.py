@@ -80,7 +80,10 @@ def is_degenerate(response: str, words: list[str]) -> bool:
         return True
     # A run of 30 equal characters makes a 30-character token: only those are searched,
     # and the runs must be most of the response (a long value inside a URL is not).
-    runs = sum(len(m.group()) for t in response.split() if len(t) >= 30 for m in _RUN.finditer(t))
+    tokens = response.split()
+    if not tokens or max(map(len, tokens)) < 30:
+        return False  # no run, and an empty response is not degenerate
+    runs = sum(len(m.group()) for t in tokens if len(t) >= 30 for m in _RUN.finditer(t))
     return runs * 2 >= len(response.strip()) > 0
 
 

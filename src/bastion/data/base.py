@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 from bastion.data import _minhash
-from bastion.data._features import sentences
+from bastion.data._features import is_degenerate, sentences
 from bastion.models import Severity
 
 #: Words as the detectors see them: lower-cased runs of letters, digits and underscores.
@@ -158,9 +158,8 @@ class Row:
         """Drop the large features (the small ones stay for the next pass)."""
         features = self.__dict__
         if features:
-            for name in self.LARGE:
-                if name in features:
-                    del features[name]
+            for name in features.keys() & _LARGE:
+                del features[name]
 
     @property
     def index(self) -> int:
@@ -214,6 +213,11 @@ class Row:
         if self.response_word_count < 4:
             return ()
         return tuple(_minhash.sketch_bytes(self.response_word_bytes)[:2])
+
+    @feature
+    def degenerate(self) -> bool:
+        """The response repeats a few words, or one character, over and over."""
+        return is_degenerate(self.record.response, self.response_words)
 
     @feature
     def response_key(self) -> int:
@@ -287,6 +291,9 @@ class DataFinding:
             "evidence": dict(self.evidence),
             "examples": [e.to_dict() for e in self.examples],
         }
+
+
+_LARGE = frozenset(Row.LARGE)
 
 
 @runtime_checkable

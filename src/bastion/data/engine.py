@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,9 +129,6 @@ def scan_dataset(
                 roots, active, pass_no, records, progress, errors, error_count, max_errors,
                 cache_bytes if keep and pass_no == 1 else 0,
             )  # fmt: skip
-        if kept is not None:
-            for row in kept:
-                row.forget()
         if records is None:
             records = count
         if progress is not None:
@@ -183,6 +179,7 @@ def _read(
             observe(row)
         count += 1
         if kept is not None:
+            row.forget()
             kept.append(row)
             size += sys.getsizeof(item.prompt) + sys.getsizeof(item.response) + ROW_OVERHEAD
             if size > cache_bytes:
@@ -201,18 +198,17 @@ def _replay(
 ) -> int:
     """One pass over the rows kept in memory, in the same order as from disk."""
     observers = _observers(active)
-    if progress is None:
-        if len(observers) == 1:
-            deque(map(observers[0], kept), maxlen=0)
-        else:
-            for row in kept:
-                for observe in observers:
-                    observe(row)
+    if progress is None and len(observers) == 1:
+        observe = observers[0]
+        for row in kept:
+            observe(row)
+            row.forget()
         return len(kept)
     for count, row in enumerate(kept, start=1):
         for observe in observers:
             observe(row)
-        if count % PROGRESS_EVERY == 0:
+        row.forget()
+        if progress is not None and count % PROGRESS_EVERY == 0:
             progress(pass_no, count, records)
     return len(kept)
 

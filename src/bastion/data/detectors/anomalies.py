@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from bastion.data._features import is_degenerate, script
+from bastion.data._features import script
 from bastion.data._stats import Reservoir
 from bastion.data.base import DataFinding, Row
 from bastion.data.detectors._collect import MAX_ROWS, Rows
@@ -78,7 +78,7 @@ class Anomalies:
             if self.with_response * 2 > self.rows:
                 self.groups["empty"].add(record)
             return
-        if is_degenerate(record.response, row.response_words):
+        if row.degenerate:
             self.groups["degenerate"].add(record)
         plo, phi, rlo, rhi = self._limits
         if not (plo <= plen <= phi and rlo <= rlen <= rhi):
