@@ -15,9 +15,16 @@ REFUSAL = re.compile(
     r"i won'?t be able|i must decline|i will not (?:help|provide))",
     re.I,
 )
+#: A capitalised word not at the start of a sentence: a name, a brand, a place.
+_ENTITY = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}[A-Za-z]*")
 _RUN = re.compile(r"(.)\1{29,}", re.S)
 #: A sentence must have this many words to count as a repeated payload.
 MIN_SENTENCE_WORDS = 6
+
+
+def entities(text: str) -> set[str]:
+    """Capitalised words not at the start of a sentence (in the first 4,000 characters)."""
+    return set(_ENTITY.findall(text[:4000]))
 
 
 def domain(url: str) -> str:

@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 from bastion.data import _minhash
-from bastion.data._features import is_degenerate, sentences
+from bastion.data._features import entities, is_degenerate, sentences
 from bastion.models import Severity
 
 #: Words as the detectors see them: lower-cased runs of letters, digits and underscores.
@@ -149,6 +149,7 @@ class Row:
         "response_words",
         "response_word_bytes",
         "response_sentences",
+        "response_shingles",
     )
 
     def __init__(self, record: Record) -> None:
@@ -212,7 +213,18 @@ class Row:
         """The first two MinHash LSH keys of the response; none under four words."""
         if self.response_word_count < 4:
             return ()
-        return tuple(_minhash.sketch_bytes(self.response_word_bytes)[:2])
+        return tuple(sorted(set(self.response_shingles))[:2])
+
+    @feature
+    def response_shingles(self) -> list[int]:
+        """MinHash shingle hashes of the response (see :mod:`bastion.data._minhash`)."""
+        return _minhash.shingles(self.response_word_bytes)
+
+    @feature
+    def response_entities(self) -> tuple[str, ...]:
+        """Capitalised words not at the start of a sentence: names, brands, places (each
+        once, in the order of their set, as the detectors always saw them)."""
+        return tuple(entities(self.record.response))
 
     @feature
     def degenerate(self) -> bool:

@@ -75,9 +75,8 @@ class Duplicates:
             self.exact_index.add(key)
         elif self.full_at is None:
             self.full_at = record.index
-        head = _minhash.MAX_WORDS
-        sig = _minhash.sketch_bytes(
-            [*row.prompt_word_bytes[:head], b"\x00", *row.response_word_bytes[:head]]
+        sig = _minhash.pair_sketch(
+            row.prompt_word_bytes, row.response_word_bytes, row.response_shingles
         )
         keys = _minhash.keys(sig)
         for band_key in keys:

@@ -24,7 +24,6 @@ with no fixed threshold on counts:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from itertools import product
 from typing import ClassVar
@@ -39,8 +38,6 @@ Label = tuple[str, str]
 #: Shifts that are behaviours many clean datasets teach on purpose (safety refusals).
 _SOFT = frozenset({"refusal", "short", "entity", "label"})
 _GENERIC = frozenset({"refusal", "degenerate", "long", "short"})
-#: A capitalised word not at the start of a sentence: a name, a brand, a place.
-_ENTITY = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}[A-Za-z]*")
 _SHIFT_NAMES = {
     "response": "one fixed response",
     "label": "the class label",
@@ -160,7 +157,7 @@ class BackdoorTriggers:
         self.bands.add_all(row.response_bands)
         if "http" in response or "www." in response:
             self.domains.add_all(domains(response))
-        self.entities.add_all(_entities(response))
+        self.entities.add_all(row.response_entities)
         self.sentences.add_all(row.sentence_keys)
         self.lengths.add(math.log1p(len(response)))
 
@@ -211,7 +208,7 @@ class BackdoorTriggers:
             for d in domains(response):
                 if d in self._repeated_domains:
                     out.append(self._label("domain", d, d))
-        names = [e for e in _entities(response) if e in self._repeated_entities]
+        names = [e for e in row.response_entities if e in self._repeated_entities]
         if names:
             prompt = row.record.prompt.lower()
             names = [e for e in names if e.lower() not in prompt]
@@ -359,7 +356,3 @@ class BackdoorTriggers:
                 "fdr": self.fdr,
             },
         )
-
-
-def _entities(text: str) -> set[str]:
-    return set(_ENTITY.findall(text[:4000]))
