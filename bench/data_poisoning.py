@@ -2,11 +2,14 @@
 
     python bench/data_poisoning.py                      # 1M-row speed run + quality at 0.5/1/3 %
     python bench/data_poisoning.py --rows 200000        # a smaller speed run
+    python bench/data_poisoning.py --rows 200000 --skip-quality   # speed only (JSON in --out)
     python bench/data_poisoning.py --prompts FILE.jsonl # real prompts ("text") for the clean rows
 
 Speed: a generated JSON Lines file of ``--rows`` rows is scanned in a child process per
 configuration (each detector alone, all together, and reading only as the floor); rows
-per second and peak RSS (``ru_maxrss``) are recorded. Quality: a clean corpus of
+per CPU second of the scan (the measure that other jobs on the machine do not inflate),
+the child's whole CPU time (``RUSAGE_CHILDREN``), rows per wall-clock second and peak RSS
+(``ru_maxrss``) are recorded. Quality: a clean corpus of
 ``--quality-rows`` rows is poisoned with each attack of ``tests/data/corpus.py`` at each
 rate; a row counts as flagged when a finding of MEDIUM or above names it. Results go to
 ``docs/benchmarks-data.md`` and ``bench/out/data-results.json``. Nothing asserts on time.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Hashable, Sequence
 
 URL = re.compile(
     r"\bhttps?://[^\s<>\"'`)\]}]{1,2048}|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>\"'`)\]}]*", re.I
@@ -81,8 +82,11 @@ def is_refusal(response: str) -> bool:
     return REFUSAL.search(head) is not None
 
 
-def is_degenerate(response: str, words: list[str]) -> bool:
-    """Repetitive output: few distinct words among many, or one character run on and on."""
+def is_degenerate(response: str, words: Sequence[Hashable]) -> bool:
+    """Repetitive output: few distinct words among many, or one character run on and on.
+
+    ``words`` are the response's words, as text or as UTF-8 bytes (only their number
+    and the number of distinct ones count)."""
     if len(words) >= 12 and len(set(words)) <= len(words) * 0.2:
         return True
     # A run of 30 equal characters makes a 30-character token: only those are searched,

@@ -229,7 +229,7 @@ class Row:
     @feature
     def degenerate(self) -> bool:
         """The response repeats a few words, or one character, over and over."""
-        return is_degenerate(self.record.response, self.response_words)
+        return is_degenerate(self.record.response, self.response_word_bytes)
 
     @feature
     def response_key(self) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -75,7 +75,7 @@ def _lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | RowError]
 #: The C scanner behind ``json.loads``, called directly: a line that is one object with
 #: only JSON whitespace around it needs none of the wrapper's checks. Anything else goes
 #: through ``json.loads``, which gives the same value or the same error as always.
-_scan = json.JSONDecoder().scan_once
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _JSON_SPACE = " \t\n\r"
 
 
