@@ -1,13 +1,13 @@
 """Run detectors over a dataset in streaming passes and gather one report.
 
 The first pass streams the dataset from disk. When a detector wants more than one pass
-and the dataset is small (its rows take less than ``cache_bytes`` in memory, 512 MiB by
-default), the first pass keeps its rows, with the small features the detectors computed
-(keys, MinHash bands, sentence keys), and later passes run over those; a larger dataset
-is read again for each pass (the readers stream), so memory is what the detectors keep,
-not what the dataset holds. Rows that cannot be read are collected on the first pass
-(up to ``max_errors`` kept, all counted).
-"""
+and the dataset is small (its files take at most a quarter of ``cache_bytes``, 512 MiB
+by default, and its rows, as they are read, less than all of it), the first pass keeps
+its rows, with the small features the detectors computed (keys, MinHash bands, sentence
+keys), and later passes run over those; a larger dataset is read again for each pass
+(the readers stream), so memory is what the detectors keep, not what the dataset holds.
+Rows that cannot be read are collected on the first pass (up to ``max_errors`` kept,
+all counted)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any
 from bastion.data.base import DataFinding, Detector, Record, Row, RowError
 from bastion.data.detectors import DETECTORS
 from bastion.data.errors import DatasetError
-from bastion.data.readers import iter_dataset
+from bastion.data.readers import dataset_files, iter_dataset
 from bastion.models import Severity
 
 #: Called with (pass number, rows read so far in this pass, rows in the dataset or None).
@@ -34,6 +34,10 @@ CACHE_BYTES = 512 * 2**20
 #: What a kept row costs beyond its two texts: the record, its raw row and location,
 #: the row and its small features (measured: about 1,130 bytes on JSON Lines).
 ROW_OVERHEAD = 1152
+#: Rows are not even tried when the files take more than this share of ``cache_bytes``
+#: (parsed rows of JSON Lines take about four times their bytes), so a large dataset
+#: never holds rows it would drop.
+FILE_SHARE = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +119,11 @@ def scan_dataset(
     records: int | None = None
     passes = 0
     # A detector that does not say how many passes it needs may need several.
-    keep = cache_bytes > 0 and any(getattr(d, "passes", 2) > 1 for d in active_detectors)
+    keep = (
+        cache_bytes > 0
+        and any(getattr(d, "passes", 2) > 1 for d in active_detectors)
+        and _file_bytes(roots) * FILE_SHARE <= cache_bytes
+    )
     kept: list[Row] | None = None
     for pass_no in range(1, MAX_PASSES + 1):
         active = [d for d in active_detectors if d.begin(pass_no)]
@@ -145,6 +153,10 @@ def scan_dataset(
         seconds=time.perf_counter() - start,
         detectors=tuple(d.name for d in active_detectors),
     )
+
+
+def _file_bytes(roots: list[Path]) -> int:
+    return sum(f.stat().st_size for root in roots for f in dataset_files(root))
 
 
 def _observers(active: list[Detector]) -> list[Callable[[Row], None]]:
