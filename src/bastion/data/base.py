@@ -317,8 +317,10 @@ class Detector(Protocol):
     The engine stops when no detector wants another pass, then collects
     :meth:`findings`. State must stay bounded whatever the number of rows.
 
-    A detector may say in a ``passes`` class attribute how many passes it takes at most:
-    with 1 everywhere, the engine does not keep rows in memory for later passes.
+    A detector may say in a ``passes`` class attribute how many passes it takes at most,
+    and in ``reuses_rows`` (True when absent) whether its later passes gain from rows
+    kept in memory with their features: when no detector needs more than one pass, or
+    none gains, the engine does not keep rows.
     """
 
     name: ClassVar[str]

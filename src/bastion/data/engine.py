@@ -121,7 +121,10 @@ def scan_dataset(
     # A detector that does not say how many passes it needs may need several.
     keep = (
         cache_bytes > 0
-        and any(getattr(d, "passes", 2) > 1 for d in active_detectors)
+        and any(
+            getattr(d, "passes", 2) > 1 and getattr(d, "reuses_rows", True)
+            for d in active_detectors
+        )
         and _file_bytes(roots) * FILE_SHARE <= cache_bytes
     )
     kept: list[Row] | None = None

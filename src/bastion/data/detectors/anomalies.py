@@ -27,6 +27,9 @@ class Anomalies:
     name: ClassVar[str] = "anomalies"
     #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
     passes: ClassVar[int] = 2
+    #: Pass 2 needs nothing pass 1 computed: reading the file again costs no more than
+    #: keeping its rows (measured), and keeps memory flat.
+    reuses_rows: ClassVar[bool] = False
 
     def __init__(
         self, *, z_max: float = 6.0, rare_script: float = 0.01, max_rows: int = MAX_ROWS
