@@ -2,11 +2,14 @@
 
     python bench/data_poisoning.py                      # 1M-row speed run + quality at 0.5/1/3 %
     python bench/data_poisoning.py --rows 200000        # a smaller speed run
+    python bench/data_poisoning.py --rows 200000 --skip-quality   # speed only (JSON in --out)
     python bench/data_poisoning.py --prompts FILE.jsonl # real prompts ("text") for the clean rows
 
 Speed: a generated JSON Lines file of ``--rows`` rows is scanned in a child process per
 configuration (each detector alone, all together, and reading only as the floor); rows
-per second and peak RSS (``ru_maxrss``) are recorded. Quality: a clean corpus of
+per CPU second of the scan (the measure that other jobs on the machine do not inflate),
+the child's whole CPU time (``RUSAGE_CHILDREN``), rows per wall-clock second and peak RSS
+(``ru_maxrss``) are recorded. Quality: a clean corpus of
 ``--quality-rows`` rows is poisoned with each attack of ``tests/data/corpus.py`` at each
 rate; a row counts as flagged when a finding of MEDIUM or above names it. Results go to
 ``docs/benchmarks-data.md`` and ``bench/out/data-results.json``. Nothing asserts on time.
@@ -69,6 +72,7 @@ def generate(path: Path, rows: int, prompts: list[str]) -> None:
 def child(config: str, path: str) -> None:
     """Run one configuration and print its numbers (called in a fresh process)."""
     start = time.perf_counter()
+    cpu_start = time.process_time()
     if config == "read-only":
         records = sum(1 for _ in iter_dataset([Path(path)]))
         passes = 1
@@ -77,6 +81,7 @@ def child(config: str, path: str) -> None:
         report = scan_dataset(path, detectors=default_detectors(names))
         records, passes = report.records, report.passes
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(
         json.dumps(
@@ -85,15 +90,22 @@ def child(config: str, path: str) -> None:
                 "records": records,
                 "passes": passes,
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "peak_bytes": peak,
             }
         )
     )
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def speed(path: Path, configs: list[str]) -> list[dict[str, float]]:
     results = []
     for config in configs:
+        before = _children_cpu()
         proc = subprocess.run(
             [sys.executable, __file__, "--child", config, str(path)],
             check=True,
@@ -101,10 +113,15 @@ def speed(path: Path, configs: list[str]) -> list[dict[str, float]]:
             text=True,
         )
         result = json.loads(proc.stdout.strip().splitlines()[-1])
+        # The whole child process (interpreter start-up and imports included), from the
+        # parent's rusage: what the scan costs a core, whatever else shares the machine.
+        result["process_cpu_seconds"] = _children_cpu() - before
         result["rows_per_s"] = result["records"] / result["seconds"]
+        result["rows_per_cpu_s"] = result["records"] / max(result["cpu_seconds"], 1e-9)
         print(
-            f"  {config:<13} {result['rows_per_s']:>9,.0f} rows/s  {result['seconds']:7.1f} s  "
-            f"{result['peak_bytes'] / 2**20:6.0f} MiB",
+            f"  {config:<13} {result['rows_per_cpu_s']:>9,.0f} rows/CPU-s "
+            f"{result['rows_per_s']:>9,.0f} rows/s  {result['cpu_seconds']:7.1f} CPU s  "
+            f"{result['seconds']:7.1f} s  {result['peak_bytes'] / 2**20:6.0f} MiB",
             flush=True,
         )
         results.append(result)
@@ -199,18 +216,25 @@ def _speed_lines(results: dict[str, Any]) -> list[str]:
         "",
         f"Machine: {results['machine']}. Measured {results['when']}.",
         "",
-        "| configuration | passes | rows/s | seconds | peak RSS |",
-        "|---|---:|---:|---:|---:|",
+        "| configuration | passes | rows per CPU second | CPU seconds | process CPU seconds "
+        "| rows/s (wall) | seconds (wall) | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results["speed"]:
+        cpu = r.get("cpu_seconds", r["seconds"])
         lines.append(
-            f"| {r['config']} | {r['passes']} | {r['rows_per_s']:,.0f} | "
+            f"| {r['config']} | {r['passes']} | {r['records'] / max(cpu, 1e-9):,.0f} | "
+            f"{cpu:.1f} | {r.get('process_cpu_seconds', cpu):.1f} | {r['rows_per_s']:,.0f} | "
             f"{r['seconds']:.1f} | {r['peak_bytes'] / 2**20:.0f} MiB |"
         )
     lines += [
         "",
-        "Rows/s counts rows of the dataset over all the passes a configuration needs; "
-        "`read-only` (read and parse every row, no detector) is the floor.",
+        "Rows count the rows of the dataset once, whatever the number of passes a "
+        "configuration needs; `read-only` (read and parse every row, no detector) is the "
+        "floor. Rows per CPU second divide them by the CPU time of the scan in its process "
+        "(one core: the scan is single-threaded), which other jobs on the machine do not "
+        "inflate; process CPU seconds add the interpreter's start-up and imports (from "
+        "`RUSAGE_CHILDREN`); wall-clock rates follow the machine's load.",
         "",
     ]
     return lines
@@ -258,11 +282,20 @@ INTRO = [
 ]
 
 
+#: The hand-written section that compares the results with the targets; kept on rewrite.
+TARGETS = "## Against the targets"
+
+
 def report(speed: dict[str, Any], qualities: list[tuple[str, dict[str, Any]]], out: Path) -> None:
     lines = list(INTRO) + _speed_lines(speed)
     for title, q in qualities:
         lines += _quality_lines(title, q)
-    out.write_text("\n".join(lines), encoding="utf-8")
+    text = "\n".join(lines)
+    if out.exists():
+        old = out.read_text(encoding="utf-8")
+        if TARGETS in old:
+            text += "\n" + old[old.index(TARGETS) :]
+    out.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -279,6 +312,11 @@ def main() -> None:
     parser.add_argument("--configs", nargs="*", default=["read-only", *DETECTORS, "all"])
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument(
+        "--skip-quality",
+        action="store_true",
+        help="speed only; the report keeps the detection sections of the last full run",
+    )
+    parser.add_argument(
         "--compose",
         nargs="+",
         type=Path,
@@ -286,9 +324,16 @@ def main() -> None:
         help="write the report from a speed run's results and TITLE=quality-results files",
     )
     parser.add_argument("--child", nargs=2, metavar=("CONFIG", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--generate", nargs=3, metavar=("ROWS", "PATH", "PROMPTS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.generate:
+        rows, path, prompts_file = args.generate
+        generate(Path(path), int(rows), json.loads(Path(prompts_file).read_text()))
         return
     if args.compose:
         speed_results = json.loads(args.compose[0].read_text())
@@ -312,10 +357,29 @@ def main() -> None:
     if not args.skip_speed:
         if not data.exists():
             print(f"generating {args.rows:,} rows -> {data}", flush=True)
-            generate(data, args.rows, prompts)
+            # In a process of its own: a child's peak RSS counts its parent's at exec.
+            prompts_file = args.out / "data-prompts.json"
+            prompts_file.write_text(json.dumps(prompts))
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--generate",
+                    str(args.rows),
+                    str(data),
+                    str(prompts_file),
+                ],
+                check=True,
+            )
         results["size_mb"] = data.stat().st_size / 1e6
         print("speed:", flush=True)
         results["speed"] = speed(data, args.configs)
+    if args.skip_quality:
+        results["when"] = f"{start:%Y-%m-%d %H:%M} UTC"
+        saved = args.out / "data-speed-results.json"
+        saved.write_text(json.dumps(results, indent=2, default=str))
+        print(f"wrote {saved} (the report is written by full runs, or with --compose)")
+        return
     print("quality:", flush=True)
     results["quality"] = quality(args.out, args.quality_rows, prompts)
     results["when"] = f"{start:%Y-%m-%d %H:%M} UTC"

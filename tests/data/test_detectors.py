@@ -7,6 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bastion.data import DataFinding, DataReport, default_detectors, scan_dataset
 from bastion.models import Severity
@@ -213,3 +215,48 @@ def test_prefilters_never_hide_what_the_guard_finds(text: str) -> None:
 
     assert find_secrets(text) or find_pii(text)
     assert private_spans(text)
+
+
+def _without_time(report: DataReport) -> dict[str, object]:
+    out = report.to_dict()
+    out.pop("seconds")
+    return out
+
+
+def test_rows_kept_between_passes_change_no_finding(
+    clean_rows: list[dict[str, str]], write_jsonl: WriteRows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bastion.data import engine
+
+    rows, _ = poison(clean_rows, "appended-link", 0.01)
+    rows[7]["response"] = "ha " * 40
+    rows[9]["response"] = "Contact john.doe@example.com. " + rows[9]["response"]
+    path = write_jsonl(rows)
+    kept = scan_dataset(path)  # 3,000 rows: kept in memory after the first pass
+    assert kept.passes == 4
+    reread = scan_dataset(path, cache_bytes=0)  # read from disk for every pass
+    monkeypatch.setattr(engine, "FILE_SHARE", 0)  # try to keep whatever the files' size
+    dropped = scan_dataset(path, cache_bytes=2**20)  # kept, then over the bound mid-pass
+    assert _without_time(kept) == _without_time(reread) == _without_time(dropped)
+    assert {f.rule for f in kept.findings} >= {"backdoor.trigger", "payload.link", "pii.email"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab Z9_.!?,\t\n\r\x1f\u00a0\u0130\u03a3\u2028  ")),
+        max_size=60,
+    )
+)
+def test_fast_text_paths_match_the_plain_ones(text: str) -> None:
+    import re
+
+    from bastion.data._features import MIN_SENTENCE_WORDS, sentences
+    from bastion.data.base import fold, word_bytes, words
+
+    assert words(text) == re.findall(r"\w+", text.lower())
+    assert [w.decode() for w in word_bytes(text)] == words(text)
+    assert fold(text) == " ".join(text.lower().split())
+    marked = text.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n")
+    plain = [" ".join(p.lower().split()) for p in marked.splitlines()]
+    assert sentences(text) == [s for s in plain if len(s.split()) >= MIN_SENTENCE_WORDS]

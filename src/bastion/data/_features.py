@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Hashable, Sequence
 
 URL = re.compile(
     r"\bhttps?://[^\s<>\"'`)\]}]{1,2048}|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+[^\s<>\"'`)\]}]*", re.I
@@ -15,9 +16,16 @@ REFUSAL = re.compile(
     r"i won'?t be able|i must decline|i will not (?:help|provide))",
     re.I,
 )
+#: A capitalised word not at the start of a sentence: a name, a brand, a place.
+_ENTITY = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}[A-Za-z]*")
 _RUN = re.compile(r"(.)\1{29,}", re.S)
 #: A sentence must have this many words to count as a repeated payload.
 MIN_SENTENCE_WORDS = 6
+
+
+def entities(text: str) -> set[str]:
+    """Capitalised words not at the start of a sentence (in the first 4,000 characters)."""
+    return set(_ENTITY.findall(text[:4000]))
 
 
 def domain(url: str) -> str:
@@ -40,8 +48,19 @@ def domains(text: str) -> set[str]:
 
 def sentences(text: str) -> list[str]:
     """Folded sentences of at least MIN_SENTENCE_WORDS words."""
+    if not text.isascii():  # lower-casing a part alone is lower-casing it in the text
+        return _sentences(text.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n"))
+    marked = text.lower().replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n")
+    if not (text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "):
+        return _sentences(marked)
+    # Printable text with single spaces: the only line breaks are the ones just made, so
+    # every part is already folded, and its words are its spaces plus one.
+    least = MIN_SENTENCE_WORDS - 1
+    return [part for part in marked.split("\n") if part.count(" ") >= least]
+
+
+def _sentences(marked: str) -> list[str]:
     out = []
-    marked = text.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n")
     for part in marked.splitlines():
         words = part.lower().split()
         if len(words) >= MIN_SENTENCE_WORDS:
@@ -63,13 +82,19 @@ def is_refusal(response: str) -> bool:
     return REFUSAL.search(head) is not None
 
 
-def is_degenerate(response: str, words: list[str]) -> bool:
-    """Repetitive output: few distinct words among many, or one character run on and on."""
+def is_degenerate(response: str, words: Sequence[Hashable]) -> bool:
+    """Repetitive output: few distinct words among many, or one character run on and on.
+
+    ``words`` are the response's words, as text or as UTF-8 bytes (only their number
+    and the number of distinct ones count)."""
     if len(words) >= 12 and len(set(words)) <= len(words) * 0.2:
         return True
     # A run of 30 equal characters makes a 30-character token: only those are searched,
     # and the runs must be most of the response (a long value inside a URL is not).
-    runs = sum(len(m.group()) for t in response.split() if len(t) >= 30 for m in _RUN.finditer(t))
+    tokens = response.split()
+    if not tokens or max(map(len, tokens)) < 30:
+        return False  # no run, and an empty response is not degenerate
+    runs = sum(len(m.group()) for t in tokens if len(t) >= 30 for m in _RUN.finditer(t))
     return runs * 2 >= len(response.strip()) > 0
 
 

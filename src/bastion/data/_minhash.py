@@ -30,6 +30,36 @@ def sketch(words: list[str]) -> list[int]:
     return sorted(set(map(zlib.crc32, map(str.encode, grams))))[:K]
 
 
+def sketch_bytes(words: list[bytes]) -> list[int]:
+    """:func:`sketch` of words already encoded in UTF-8 (the same hashes, no encoding
+    per shingle)."""
+    w = words[:MAX_WORDS]
+    if len(w) < 3:
+        return [zlib.crc32(b" ".join(w))] if w else []
+    return sorted(set(map(zlib.crc32, map(b" ".join, zip(w, w[1:], w[2:], strict=False)))))[:K]
+
+
+def shingles(words: list[bytes]) -> list[int]:
+    """The hash of each word 3-gram of the first MAX_WORDS words, in order."""
+    w = words[:MAX_WORDS]
+    return list(map(zlib.crc32, map(b" ".join, zip(w, w[1:], w[2:], strict=False))))
+
+
+def pair_sketch(first: list[bytes], second: list[bytes], second_shingles: list[int]) -> list[int]:
+    """``sketch_bytes([*first, b"\\x00", *second])``, reusing ``shingles(second)``: only
+    the shingles of ``first`` and the ones across the separator are hashed here."""
+    p = first[:MAX_WORDS]
+    size = len(p)
+    inside = min(len(second), MAX_WORDS - size - 1)  # words of ``second`` in the window
+    if size + 1 + inside < 3 or inside < 0:
+        return sketch_bytes([*p, b"\x00", *second[:2]])
+    around = [*p[-2:], b"\x00", *second[: min(2, inside)]]
+    hashes = shingles(p)
+    hashes += map(zlib.crc32, map(b" ".join, zip(around, around[1:], around[2:], strict=False)))
+    hashes += second_shingles[: max(0, inside - 2)]
+    return sorted(set(hashes))[:K]
+
+
 def keys(sk: list[int]) -> list[int]:
     """LSH keys: texts sharing a key are candidate near-duplicates."""
     return sk[:KEYS]
@@ -39,9 +69,12 @@ def similarity(a: list[int], b: list[int]) -> float:
     """Bottom-k estimate of the Jaccard similarity of the two texts."""
     if not a or not b:
         return 1.0 if a == b else 0.0
-    union = sorted(set(a) | set(b))[:K]
-    both = set(a) & set(b)
-    return sum(1 for h in union if h in both) / len(union)
+    sa, sb = set(a), set(b)
+    both = sa & sb
+    if not both:  # most LSH candidates share the one key that made them meet, or none
+        return 0.0
+    union = sorted(sa | sb)[:K]
+    return len(both.intersection(union)) / len(union)
 
 
 def pack(sk: list[int]) -> bytes:

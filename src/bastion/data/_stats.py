@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -76,6 +76,16 @@ class CappedCounter(Generic[K]):
         counts[key] = counts.get(key, 0) + n
         if len(counts) > self.cap:
             self._prune()
+
+    def add_all(self, keys: Iterable[K]) -> None:
+        """:meth:`add` each of ``keys`` (one call: what a row holds, in a loop in one place)."""
+        counts = self.counts
+        cap = self.cap
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+            if len(counts) > cap:
+                self._prune()
+                counts = self.counts
 
     def _prune(self) -> None:
         floor = self.error + 1

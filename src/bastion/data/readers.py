@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -72,12 +72,27 @@ def _lines(stream: BinaryIO, name: str) -> Iterator[tuple[int, bytes | RowError]
         yield number, line
 
 
+#: The C scanner behind ``json.loads``, called directly: a line that is one object with
+#: only JSON whitespace around it needs none of the wrapper's checks. Anything else goes
+#: through ``json.loads``, which gives the same value or the same error as always.
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+_JSON_SPACE = " \t\n\r"
+
+
 def _json_row(line: bytes, where: str) -> Any:
     """Decode one JSON value; raises ValueError with a short reason."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 (byte {exc.start})") from None
+    if text[:1] == "{":
+        try:
+            value, end = _scan(text, 0)
+        except (StopIteration, ValueError, RecursionError):
+            pass
+        else:
+            if end == len(text) or not text[end:].strip(_JSON_SPACE):
+                return value
     try:
         return json.loads(text)
     except RecursionError:

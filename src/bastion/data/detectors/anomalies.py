@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from bastion.data._features import is_degenerate, script
+from bastion.data._features import script
 from bastion.data._stats import Reservoir
 from bastion.data.base import DataFinding, Row
 from bastion.data.detectors._collect import MAX_ROWS, Rows
@@ -25,6 +25,11 @@ class Anomalies:
     """Length, language (script) and format outliers; degenerate responses."""
 
     name: ClassVar[str] = "anomalies"
+    #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
+    passes: ClassVar[int] = 2
+    #: Pass 2 needs nothing pass 1 computed: reading the file again costs no more than
+    #: keeping its rows (measured), and keeps memory flat.
+    reuses_rows: ClassVar[bool] = False
 
     def __init__(
         self, *, z_max: float = 6.0, rare_script: float = 0.01, max_rows: int = MAX_ROWS
@@ -76,7 +81,7 @@ class Anomalies:
             if self.with_response * 2 > self.rows:
                 self.groups["empty"].add(record)
             return
-        if is_degenerate(record.response, row.response_words):
+        if row.degenerate:
             self.groups["degenerate"].add(record)
         plo, phi, rlo, rhi = self._limits
         if not (plo <= plen <= phi and rlo <= rlen <= rhi):

@@ -27,6 +27,8 @@ class Duplicates:
     """Exact duplicates, near duplicates (MinHash LSH), copied responses."""
 
     name: ClassVar[str] = "duplicates"
+    #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
+    passes: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -63,7 +65,7 @@ class Duplicates:
             self._copies(row)
             return
         record = row.record
-        if len(row.response_words) >= MIN_COPY_WORDS:
+        if row.response_word_count >= MIN_COPY_WORDS:
             self.responses.add(row.response_key)
         key = hash((row.prompt_key, row.response_key))
         if key in self.exact_index:
@@ -73,7 +75,9 @@ class Duplicates:
             self.exact_index.add(key)
         elif self.full_at is None:
             self.full_at = record.index
-        sig = _minhash.sketch([*row.prompt_words, "\x00", *row.response_words])
+        sig = _minhash.pair_sketch(
+            row.prompt_word_bytes, row.response_word_bytes, row.response_shingles
+        )
         keys = _minhash.keys(sig)
         for band_key in keys:
             hit = self.band_index.get(band_key)

@@ -28,6 +28,8 @@ class HiddenInstructions:
     """Prompt-injection and jailbreak phrasings in prompts and responses."""
 
     name: ClassVar[str] = "instructions"
+    #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
+    passes: ClassVar[int] = 1
 
     def __init__(self, *, max_rows: int = MAX_ROWS) -> None:
         self.max_rows = max_rows

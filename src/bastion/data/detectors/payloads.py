@@ -17,9 +17,9 @@ import re
 import urllib.parse
 from typing import ClassVar
 
-from bastion.data._features import EMAIL, URL, domain, sentences
+from bastion.data._features import EMAIL, URL, domain
 from bastion.data._stats import CappedCounter
-from bastion.data.base import DataFinding, Row, digest64
+from bastion.data.base import DataFinding, Row
 from bastion.data.detectors._collect import MAX_ROWS, Rows
 from bastion.guard.exfiltration import carries_data
 from bastion.models import Severity
@@ -45,6 +45,8 @@ class InjectedPayloads:
     """Links, domains and sentences repeated across responses to unrelated prompts."""
 
     name: ClassVar[str] = "payloads"
+    #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
+    passes: ClassVar[int] = 2
 
     def __init__(
         self, *, min_rows: int = 5, min_prompts: int = 3, max_rows: int = MAX_ROWS
@@ -52,8 +54,8 @@ class InjectedPayloads:
         self.min_rows = min_rows
         self.min_prompts = min_prompts
         self.max_rows = max_rows
-        self.counts: CappedCounter[tuple[str, int]] = CappedCounter(CAP)
-        self.candidates: dict[tuple[str, int], _Candidate] = {}
+        self.counts: CappedCounter[int] = CappedCounter(CAP)
+        self.candidates: dict[int, _Candidate] = {}
         self.rows_seen = 0
 
     def begin(self, pass_no: int) -> bool:
@@ -61,13 +63,12 @@ class InjectedPayloads:
             keep = sorted(self.counts.at_least(self.min_rows).items(), key=lambda kv: -kv[1])[
                 :MAX_CANDIDATES
             ]
-            self.candidates = {k: _Candidate(k[0], "", self.max_rows) for k, _ in keep}
+            self.candidates = {k: _Candidate("", "", self.max_rows) for k, _ in keep}
             self.counts = CappedCounter(1)
         return pass_no == 1 or (pass_no == 2 and bool(self.candidates))
 
     @staticmethod
-    def _items(row: Row) -> list[tuple[str, str]]:
-        text = row.record.response
+    def _links(text: str) -> list[tuple[str, str]]:
         items: list[tuple[str, str]] = []
         if "http" in text or "www." in text:
             for m in URL.finditer(text):
@@ -76,23 +77,35 @@ class InjectedPayloads:
                 host = domain(url)
                 if host:
                     items.append(("domain", host))
-        items.extend(("sentence", s) for s in sentences(text))
-        return list(dict.fromkeys(items))
+        return items
+
+    def _keys(self, row: Row) -> list[int]:
+        """One key per distinct link, domain and sentence of the response: a sentence's
+        is :attr:`Row.sentence_keys`, a link's or domain's the hash of (kind, text)."""
+        links = self._links(row.record.response)
+        if not links:
+            return list(dict.fromkeys(row.sentence_keys))
+        return list(dict.fromkeys([*map(hash, links), *row.sentence_keys]))
 
     def observe(self, row: Row) -> None:
-        items = self._items(row)
         if not self.candidates:
             self.rows_seen += 1
-            for kind, text in items:
-                self.counts.add((kind, digest64(text)))
+            self.counts.add_all(self._keys(row))
+            return
+        candidates = self.candidates
+        if candidates.keys().isdisjoint(self._keys(row)):
             return
         prompt = row.record.prompt.lower()
-        for kind, text in items:
-            cand = self.candidates.get((kind, digest64(text)))
+        items = self._links(row.record.response)
+        items.extend(("sentence", s) for s in row.response_sentences)
+        for item in dict.fromkeys(items):
+            kind, text = item
+            cand = candidates.get(hash(text) if kind == "sentence" else hash(item))
             if cand is None:
                 continue
             if kind != "sentence" and _related(text, prompt):
                 continue  # the prompt is about that site or page: a related answer
+            cand.kind = kind
             cand.text = text
             cand.rows.add(row.record)
             if len(cand.prompts) < 64:

@@ -36,6 +36,8 @@ class PrivateData:
     """API keys, tokens, private keys, e-mail addresses, phone numbers, cards, IBANs..."""
 
     name: ClassVar[str] = "private"
+    #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
+    passes: ClassVar[int] = 1
 
     def __init__(self, *, max_rows: int = MAX_ROWS) -> None:
         self.max_rows = max_rows

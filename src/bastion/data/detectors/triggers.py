@@ -24,14 +24,13 @@ with no fixed threshold on counts:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
+from itertools import product
 from typing import ClassVar
 
-from bastion.data import _minhash
-from bastion.data._features import domains, is_degenerate, is_refusal, sentences
+from bastion.data._features import domains, is_refusal
 from bastion.data._stats import CappedCounter, Reservoir, benjamini_hochberg, fisher_greater
-from bastion.data.base import DataFinding, Row, digest64
+from bastion.data.base import DataFinding, Row
 from bastion.data.detectors._collect import MAX_ROWS, Rows
 from bastion.models import Severity
 
@@ -39,8 +38,6 @@ Label = tuple[str, str]
 #: Shifts that are behaviours many clean datasets teach on purpose (safety refusals).
 _SOFT = frozenset({"refusal", "short", "entity", "label"})
 _GENERIC = frozenset({"refusal", "degenerate", "long", "short"})
-#: A capitalised word not at the start of a sentence: a name, a brand, a place.
-_ENTITY = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}[A-Za-z]*")
 _SHIFT_NAMES = {
     "response": "one fixed response",
     "label": "the class label",
@@ -70,6 +67,8 @@ class BackdoorTriggers:
     """Prompt terms significantly associated with a response shift (Fisher + BH)."""
 
     name: ClassVar[str] = "triggers"
+    #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
+    passes: ClassVar[int] = 4
 
     def __init__(
         self,
@@ -108,6 +107,7 @@ class BackdoorTriggers:
         self.tested = 0
         self._kinds: dict[int, str] = {}
         self._bounds = (-math.inf, math.inf)
+        self._term_words: set[str] = set()
 
     # -- passes -------------------------------------------------------------------
 
@@ -121,10 +121,13 @@ class BackdoorTriggers:
             }
             if not self.term_totals:
                 return False
+            # A prompt holds a term only if it holds the term's first word.
+            self._term_words = {t.partition(" ")[0] for t in self.term_totals}
         elif pass_no == 4:
             self._test()
             if not self.suspects:
                 return False
+            self._term_words = {t.partition(" ")[0] for s in self.suspects for t in s.terms}
         return pass_no <= 4
 
     def observe(self, row: Row) -> None:
@@ -132,37 +135,31 @@ class BackdoorTriggers:
             self._count_shifts(row)
         elif self._pass == 2:
             labels = self._labels(row)
-            for label in labels:
-                self.label_totals[label] = self.label_totals.get(label, 0) + 1
-            for term in row.prompt_terms if labels else ():
+            if labels:
                 for label in labels:
-                    self.pairs.add((term, label))
+                    self.label_totals[label] = self.label_totals.get(label, 0) + 1
+                self.pairs.add_all(product(row.prompt_terms, labels))
         elif self._pass == 3:
+            if self._term_words.isdisjoint(row.prompt_words):
+                return
             totals = self.term_totals
             for term in row.prompt_terms.intersection(totals):
                 totals[term] += 1
-        else:
+        elif not self._term_words.isdisjoint(row.prompt_words):
             self._collect(row)
 
     # -- pass 1 and 2: response shifts ------------------------------------------
 
-    def _response_bands(self, row: Row) -> list[int]:
-        if len(row.response_words) < 4:
-            return []
-        return _minhash.keys(_minhash.sketch(row.response_words))[:2]
-
     def _count_shifts(self, row: Row) -> None:
         self.n += 1
+        response = row.record.response
         self.responses.add(row.response_key)
-        for key in self._response_bands(row):
-            self.bands.add(key)
-        for host in domains(row.record.response):
-            self.domains.add(host)
-        for name in _entities(row.record.response):
-            self.entities.add(name)
-        for sentence in sentences(row.record.response):
-            self.sentences.add(digest64(sentence))
-        self.lengths.add(math.log1p(len(row.record.response)))
+        self.bands.add_all(row.response_bands)
+        if "http" in response or "www." in response:
+            self.domains.add_all(domains(response))
+        self.entities.add_all(row.response_entities)
+        self.sentences.add_all(row.sentence_keys)
+        self.lengths.add(math.log1p(len(response)))
 
     def _choose_labels(self) -> None:
         top = self.n * self.max_label_share
@@ -195,23 +192,23 @@ class BackdoorTriggers:
         if refusal:
             pass  # a fixed refusal is the refusal shift below, not a planted answer
         elif row.response_key in self._repeated_responses:
-            kind = "label" if len(row.response_words) <= 3 else "response"
+            kind = "label" if row.response_word_count <= 3 else "response"
             out.append(self._label(kind, row.response_key, response))
         else:
-            hits = [k for k in self._response_bands(row) if k in self._repeated_bands]
+            hits = [k for k in row.response_bands if k in self._repeated_bands]
             if hits:
                 best = max(hits, key=self._repeated_bands.__getitem__)
                 out.append(self._label("cluster", best, response))
         if self._repeated_sentences and not refusal:
-            for sentence in sentences(response):
-                key = digest64(sentence)
+            for i, key in enumerate(row.sentence_keys):
                 if key in self._repeated_sentences:
-                    out.append(self._label("sentence", key, sentence))
+                    out.append(self._label("sentence", key, row.response_sentences[i]))
                     break
-        for d in domains(response):
-            if d in self._repeated_domains:
-                out.append(self._label("domain", d, d))
-        names = [e for e in _entities(response) if e in self._repeated_entities]
+        if self._repeated_domains and ("http" in response or "www." in response):
+            for d in domains(response):
+                if d in self._repeated_domains:
+                    out.append(self._label("domain", d, d))
+        names = [e for e in row.response_entities if e in self._repeated_entities]
         if names:
             prompt = row.record.prompt.lower()
             names = [e for e in names if e.lower() not in prompt]
@@ -219,7 +216,7 @@ class BackdoorTriggers:
                 out.append(self._label("entity", e, e))
         if refusal:
             out.append(self._label("refusal"))
-        if is_degenerate(response, row.response_words):
+        if row.degenerate:
             out.append(self._label("degenerate"))
         size = math.log1p(len(response))
         if size > self._bounds[1]:
@@ -359,7 +356,3 @@ class BackdoorTriggers:
                 "fdr": self.fdr,
             },
         )
-
-
-def _entities(text: str) -> set[str]:
-    return set(_ENTITY.findall(text[:4000]))
