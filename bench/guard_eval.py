@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
 HEADER = """# Guard benchmarks
 
-Reproduce: `python bench/train_guard.py --loso` (trains, writes the out-of-source
-scores and the shipped models), `python bench/guard_eval.py --write
+Reproduce: `python bench/train_guard.py --loso --jobs 2` (trains, writes the
+out-of-source scores and the shipped models), `python bench/guard_eval.py --write
 docs/benchmarks-guard.md`, then `python bench/guard_latency.py --write
 docs/benchmarks-guard.md`. Data: `../shared/data/guard/dev.jsonl` (15,349 rows; see its
 README). Target for the default offline pipeline: recall >= 0.85 on injection and

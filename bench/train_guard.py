@@ -57,8 +57,9 @@ TARGETS = {
     "harmful": ({"harmful"}, {"benign"}, 0),
 }
 #: Benign false-positive rate each model's threshold allows, out of source. The
-#: pipeline ORs the models and the patterns, so the budgets add up to under 2 %.
-TARGET_FPR = {"prompt_attack": 0.012, "harmful": 0.005}
+#: pipeline ORs the models and the patterns, so the budgets add up to under 2 %
+#: (chosen on the same pooled out-of-source scores that guard_eval reports).
+TARGET_FPR = {"prompt_attack": 0.014, "harmful": 0.003}
 #: Weights kept in a shipped model, largest magnitude first.
 MAX_WEIGHTS = 40_000
 

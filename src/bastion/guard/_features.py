@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 MAX_TOKENS = 64
@@ -28,6 +29,8 @@ _PUNCT_RUN = re.compile(r"[^\w\s]\s*[^\w\s]\s*[^\w\s]")
 _DIGITS = re.compile(r"\d+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(r"(?:https?|ftp)://\S+|www\.\S+")
+#: Every ``_DOMAIN`` match ends with one of these; searching for it first is cheaper.
+_TLD = re.compile(r"\.(?:com|net|org|io|dev|ai|example|test|co|info|xyz|ru|cn)\b")
 _DOMAIN = re.compile(
     r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|dev|ai|example|test|co|info|xyz|ru|cn)\b"
 )
@@ -260,7 +263,13 @@ def _folded(sentence: str) -> str:
     """The sentence as tokens see it: lower case, addresses and digits replaced."""
     s = sentence.lower()
     if "@" in s or "." in s:
-        s = _DOMAIN.sub(" _domain ", _URL.sub(" _url ", _EMAIL.sub(" _email ", s)))
+        # Each substitution runs only where its match is possible: cheap tests first.
+        if "@" in s:
+            s = _EMAIL.sub(" _email ", s)
+        if "://" in s or "www." in s:
+            s = _URL.sub(" _url ", s)
+        if _TLD.search(s):
+            s = _DOMAIN.sub(" _domain ", s)
     return _DIGITS.sub("0", s)
 
 
@@ -289,7 +298,7 @@ def _punct_shape(toks: list[str], folded: str) -> tuple[int, bool]:
 
 def _sentence_features(toks: list[str], raw: str = "", folded: str = "") -> set[str]:
     feats = set(toks)
-    feats.update(a + " " + b for a, b in itertools.pairwise(toks))
+    feats.update(map(" ".join, itertools.pairwise(toks)))
     first = ""
     for t in toks:
         if t.isalpha() and t not in _SKIP_FIRST and t not in _AI:
@@ -351,6 +360,10 @@ def sentence_features(text: str) -> Iterator[set[str]]:
 
 
 @lru_cache(maxsize=64)
-def text_features(text: str) -> tuple[frozenset[str], ...]:
-    """All sentence feature sets of ``text``; cached, as several models read the same text."""
-    return tuple(frozenset(s) for s in sentence_features(text))
+def text_features(text: str) -> tuple[AbstractSet[str], ...]:
+    """All sentence feature sets of ``text``; cached, as several models read the same text.
+
+    The sets are handed out as read-only views of the cache: callers must not change them
+    (copying each into a frozenset cost more than scoring it).
+    """
+    return tuple(sentence_features(text))
