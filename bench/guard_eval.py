@@ -36,6 +36,7 @@ from train_guard import family  # noqa: E402
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "guard"
 POS = {"injection", "jailbreak"}
 TRAINED = {"prompt-attack", "harmful"}
+PATTERN_RULES = {"injection-patterns", "jailbreak-patterns"}
 
 
 def metrics(pos: Sequence[bool], neg: Sequence[bool]) -> dict[str, float]:
@@ -83,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
 HEADER = """# Guard benchmarks
 
-Reproduce: `python bench/train_guard.py --loso` (trains, writes the out-of-source
-scores and the shipped models), `python bench/guard_eval.py --write
+Reproduce: `python bench/train_guard.py --loso --jobs 2` (trains, writes the
+out-of-source scores and the shipped models), `python bench/guard_eval.py --write
 docs/benchmarks-guard.md`, then `python bench/guard_latency.py --write
 docs/benchmarks-guard.md`. Data: `../shared/data/guard/dev.jsonl` (15,349 rows; see its
 README). Target for the default offline pipeline: recall >= 0.85 on injection and
@@ -157,7 +158,7 @@ def evaluate(rows: list[dict[str, str]]) -> str:
     pos_scores: dict[str, list[float]] = defaultdict(list)
     neg_scores: dict[str, list[float]] = defaultdict(list)
     fired: dict[str, tuple[list[bool], list[bool]]] = defaultdict(lambda: ([], []))
-    fam: dict[str, list[bool]] = defaultdict(list)
+    fam: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     harmful_rows: list[bool] = []
     harmful_pipe: list[bool] = []
     for row, pa, h in zip(rows, pa_oos, h_oos, strict=True):
@@ -183,23 +184,29 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         pa_s, h_s = _sig(pa - pa_model.threshold), _sig(h - h_model.threshold)
         heur = {r.rule: r for r in res.triggered if r.rule not in ("pii", "secrets")}
         heur_score = max((r.score for r in heur.values()), default=0.0)
+        # The pattern rules were written after reading these rows (in-sample); without
+        # them every verdict is out of source: classifiers, normalisation, decoding.
+        plain = {k: r for k, r in heur.items() if k not in PATTERN_RULES}
+        plain_flagged = bool(plain) or pa_s >= 0.5 or h_s >= 0.5
         blocked = res.blocked or pa_s >= 0.5
         flagged = blocked or res.flagged or h_s >= 0.5
         positive = label in POS
         bucket = pos_scores if positive else neg_scores
         bucket["flagged"].append(max(heur_score, pa_s, h_s))
+        bucket["no-patterns"].append(max([r.score for r in plain.values()] + [pa_s, h_s]))
         bucket["blocked"].append(max(heur_score if res.blocked else 0.0, pa_s))
         bucket["prompt-attack"].append(pa_s)
         bucket["harmful"].append(h_s)
         for name, hit in (
             ("flagged", flagged),
+            ("no-patterns", plain_flagged),
             ("blocked", blocked),
             ("prompt-attack", pa_s >= 0.5),
             ("harmful", h_s >= 0.5),
             *((r, r in heur) for r in ("injection-patterns", "jailbreak-patterns", "unicode")),
         ):
             fired[name][0 if positive else 1].append(hit)
-        fam[f"{family(row['source'])} ({label})"].append(flagged)
+        fam[f"{family(row['source'])} ({label})"].append((flagged, plain_flagged))
 
     def r1(name: str) -> float:
         return recall_at_fpr(pos_scores[name], neg_scores[name]) if name in pos_scores else math.nan
@@ -207,6 +214,11 @@ def evaluate(rows: list[dict[str, str]]) -> str:
     table = [
         ("default pipeline, any rule fires (flag or block)", *fired["flagged"], r1("flagged")),
         ("default pipeline, blocked", *fired["blocked"], r1("blocked")),
+        (
+            "default pipeline without the pattern rules (all out of source)",
+            *fired["no-patterns"],
+            r1("no-patterns"),
+        ),
         ("prompt-attack classifier", *fired["prompt-attack"], r1("prompt-attack")),
         ("harmful classifier (action: flag)", *fired["harmful"], r1("harmful")),
         ("injection-patterns", *fired["injection-patterns"], math.nan),
@@ -229,12 +241,14 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         "",
         "### Per held-out source family (default pipeline, any rule)",
         "",
-        "| source family (label) | rows | flagged |",
-        "|---|---|---|",
+        "| source family (label) | rows | flagged | flagged without pattern rules |",
+        "|---|---|---|---|",
     ]
     for name in sorted(fam):
         hits = fam[name]
-        lines.append(f"| {name} | {len(hits)} | {sum(hits) / len(hits):.3f} |")
+        rate = sum(h for h, _ in hits) / len(hits)
+        plain_rate = sum(p for _, p in hits) / len(hits)
+        lines.append(f"| {name} | {len(hits)} | {rate:.3f} | {plain_rate:.3f} |")
     return "\n".join(lines)
 
 

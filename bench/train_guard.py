@@ -29,6 +29,7 @@ import argparse
 import gzip
 import json
 import math
+import multiprocessing
 import random
 import sys
 import time
@@ -56,8 +57,9 @@ TARGETS = {
     "harmful": ({"harmful"}, {"benign"}, 0),
 }
 #: Benign false-positive rate each model's threshold allows, out of source. The
-#: pipeline ORs the models and the patterns, so the budgets add up to under 2 %.
-TARGET_FPR = {"prompt_attack": 0.012, "harmful": 0.005}
+#: pipeline ORs the models and the patterns, so the budgets add up to under 2 %
+#: (chosen on the same pooled out-of-source scores that guard_eval reports).
+TARGET_FPR = {"prompt_attack": 0.014, "harmful": 0.003}
 #: Weights kept in a shipped model, largest magnitude first.
 MAX_WEIGHTS = 40_000
 
@@ -193,8 +195,42 @@ def threshold_at(benign_scores: Sequence[float], fpr: float) -> float:
     return s[k] + 1e-6 if k < len(s) else s[-1]
 
 
+_FOLD_DOCS: list[Doc] = []
+
+
+def _fold(
+    args: tuple[str, str, frozenset[str], frozenset[str], int, float],
+) -> list[dict[str, object]]:
+    """One leave-one-source-out fold: train without ``fam``, score its rows."""
+    fam, name, pos, neg, rounds, c = args
+    docs = _FOLD_DOCS
+    t0 = time.time()
+    train = [d for d in docs if d.family != fam]
+    weights, bias = fit(train, set(pos), set(neg), rounds=rounds, c=c)
+    # Every row of the held-out family, whatever its label, scored as the pipeline
+    # scores it: the best of the text and its decoded views.
+    held = [d for d in docs if d.family == fam]
+    out: list[dict[str, object]] = []
+    for d in held:
+        best = score(d, weights, bias)
+        for view in expand(d.text):
+            sents = [frozenset(s) for s in sentence_features(view.text)] or [frozenset()]
+            best = max(best, score(Doc(view.text, d.label, d.source, fam, sents), weights, bias))
+        out.append({"model": name, "family": fam, "source": d.source, "label": d.label,
+                    "score": best})  # fmt: skip
+    print(f"  {name} without {fam}: {len(held)} rows, {time.time() - t0:.0f}s", flush=True)
+    return out
+
+
 def loso(
-    docs: list[Doc], name: str, pos: set[str], neg: set[str], rounds: int, *, c: float = 0.05
+    docs: list[Doc],
+    name: str,
+    pos: set[str],
+    neg: set[str],
+    rounds: int,
+    *,
+    c: float = 0.05,
+    jobs: int = 1,
 ) -> list[dict[str, object]]:
     # Families whose rows are all harmful are not held out for the attack model: its
     # target is injection and jailbreak, and those folds would only cost time.
@@ -202,24 +238,15 @@ def loso(
         d.family for d in docs
         if d.label in pos | neg and (d.label != "harmful" or "injection" not in pos)
     })  # fmt: skip
-    out = []
-    for fam in fams:
-        t0 = time.time()
-        weights, bias = fit([d for d in docs if d.family != fam], pos, neg, rounds=rounds, c=c)
-        # Every row of the held-out family, whatever its label, scored as the pipeline
-        # scores it: the best of the text and its decoded views.
-        held = [d for d in docs if d.family == fam]
-        for d in held:
-            best = score(d, weights, bias)
-            for view in expand(d.text):
-                sents = [frozenset(s) for s in sentence_features(view.text)] or [frozenset()]
-                best = max(
-                    best, score(Doc(view.text, d.label, d.source, fam, sents), weights, bias)
-                )
-            out.append({"model": name, "family": fam, "source": d.source, "label": d.label,
-                        "score": best})  # fmt: skip
-        print(f"  {name} without {fam}: {len(held)} rows, {time.time() - t0:.0f}s", flush=True)
-    return out
+    _FOLD_DOCS[:] = docs
+    tasks = [(fam, name, frozenset(pos), frozenset(neg), rounds, c) for fam in fams]
+    if jobs > 1:
+        # Folds are independent; forked workers share the loaded rows.
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            parts = pool.map(_fold, tasks, chunksize=1)
+    else:
+        parts = [_fold(t) for t in tasks]
+    return [row for part in parts for row in part]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--tag", default="", help="suffix for the LOSO score files")
     ap.add_argument("--c", type=float, default=0.05, help="inverse L2 regularisation strength")
+    ap.add_argument("--jobs", type=int, default=1, help="leave-one-source-out folds in parallel")
     ap.add_argument(
         "--reuse-loso", action="store_true", help="take thresholds from earlier --loso scores"
     )
@@ -253,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         scores_path = ROOT / "bench" / "out" / f"guard_loso_{name}{args.tag}.jsonl"
         if args.loso or args.reuse_loso:
             if args.loso:
-                scores = loso(docs, name, pos, neg, rounds, c=args.c)
+                scores = loso(docs, name, pos, neg, rounds, c=args.c, jobs=args.jobs)
                 scores_path.parent.mkdir(parents=True, exist_ok=True)
                 with scores_path.open("w", encoding="utf-8") as fh:
                     for row in scores:

@@ -102,7 +102,9 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         re.compile(
             r"\bdo\s+anything\s+now\b|\b(?:enable|activate|enter|switch\s+to|you\s+are\s+"
             r"(?:now\s+)?in)\s+(?:the\s+)?(?:developer|god|jailbreak|unrestricted|opposite|evil|DAN)"
-            r"\s+mode\b",
+            r"\s+mode\b|\b(?:developer|god|jailbreak|DAN)\s+mode\s+(?:is\s+)?(?:enabled|activated|"
+            r"switched\s+on|turned\s+on)\b|\bcontent\s+polic(?:y|ies)\s+(?:is|are)\s+(?:now\s+)?"
+            r"(?:switched|turned)\s+off\b",
             _F,
         ),
     ),
@@ -124,7 +126,8 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"\b(?:never|do\s+not|don'?t|must\s+not|cannot|can't|will\s+not|won'?t)\s+"
             r"(?:ever\s+)?(?:refuses?|declines?|apologi[sz]es?|say\s+(?:that\s+)?(?:you\s+)?"
             r"(?:can'?t|cannot|are\s+unable)|mention\s+(?:any\s+)?(?:ethics|morals|legality|"
-            r"laws|consequences|safety)|adds?\s+(?:any\s+)?(?:warnings|disclaimers))\b",
+            r"laws|consequences|safety)|adds?\s+(?:any\s+)?(?:warnings|disclaimers))\b|\bomit\s+(?:any\s+|all\s+|the\s+)?"
+            r"(?:disclaimers|safety\s+warnings|ethical\s+warnings)\b",
             _F,
         ),
     ),
@@ -175,7 +178,10 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:decode|decipher|read\s+(?:this|it)\s+backwards|(?:hidden|encoded|written)\s+in\s+"
             r"(?:this\s+)?(?:leetspeak|rot13|base64|hex|reverse))\b[^.\n]{0,80}?\b(?:answer|respond|reply|"
-            r"follow|comply|execute)\b|\bwithout\s+mentioning\s+that\s+it\s+was\s+encoded",
+            r"follow|comply|execute)\b|\bwithout\s+mentioning\s+that\s+it\s+was\s+encoded|"
+            r"\banswer\s+the\s+(?:question|request|instruction)\s+(?:hidden|encoded|written)\s+in\b|"
+            r"\b(?:spell\s+out|join)\s+(?:the\s+)?(?:words|letters)\b[^.\n]{0,80}?\bthen\s+"
+            r"(?:answer|respond|follow|do)\b|\bfocus\s+on\s+the\s+letters\b",
             _F,
         ),
     ),
@@ -192,10 +198,58 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         "jailbreak.payload-split",
         0.8,
         re.compile(
-            r"(?:\b[a-z]\w{0,2}\s*=\s*[\"'][^\"'\n]{2,}[\"']\s*[;,\n]\s*){2,}[^\n]{0,80}?"
+            r"(?:\b[a-z]\w{0,2}\s*=\s*[\"'][^\"'\n]{2,}[\"']\s*(?:[;,.\n]|and\b)\s*){2,}[^\n]{0,80}?"
             r"\b[a-z]\w{0,2}\s*\+\s*[a-z]\w{0,2}\b",
             _F,
         ),
+    ),
+    (
+        "jailbreak.rule-inversion",
+        0.8,
+        re.compile(
+            r"\bopposite\s+day\b|\byour\s+(?:rules|guidelines|policies|instructions|values)\s+(?:now\s+)?"
+            r"mean\s+(?:the\s+)?opposite\b|\brefusing\s+is\s+(?:now\s+)?(?:forbidden|prohibited|"
+            r"not\s+allowed)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.dual-persona",
+        0.8,
+        re.compile(
+            r"\byou\s+are\s+(?:now\s+)?two\s+(?:assistants|ais|models|chatbots|personas|entities)\b|"
+            r"\b(?:two|both)\s+(?:different\s+|separate\s+)?(?:responses|answers|replies)\b[^\n]{0,120}?"
+            r"\b(?:normal|classic|standard|filtered)\b[^\n]{0,120}?\b(?:jailbroken|unfiltered|"
+            r"uncensored|unrestricted|DAN|developer\s+mode)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.false-authority",
+        0.8,
+        re.compile(
+            r"\bI\s+am\s+(?:the|a|an|your)\s+(?:lead\s+|senior\s+|chief\s+|head\s+)?(?:engineer|"
+            r"developer|researcher|admin(?:istrator)?|creator)\s+(?:at|from|of)\s+(?:the\s+)?[\w-]+"
+            r"\s+(?:that|who|which)\s+(?:trained|built|created|made|developed)\s+you\b|\byour\s+"
+            r"(?:safety\s+(?:training|filters?|guidelines|rules)|content\s+filters?)\s+(?:is|are|has\s+"
+            r"been|have\s+been)\s+(?:now\s+|temporarily\s+)?(?:disabled|turned\s+off|switched\s+off|"
+            r"removed|lifted|suspended)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.deceased-relative",
+        0.75,
+        re.compile(
+            r"\b(?:late|dead|deceased|departed)\s+(?:grand(?:mother|ma|father|pa)|granny|nana)\s+used\s+"
+            r"to\s+(?:tell|read|sing|recite|explain|whisper)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.letter-extraction",
+        0.75,
+        re.compile(r"(?:\(\w\)[\w']{0,3}\s?){8,}"),
     ),
 )
 
@@ -211,18 +265,29 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "injection.exfil-send": ("send", "forward", "email", "post", "upload", "exfiltrat", "transmit",
                              "append"),
     "injection.addressed": ("note", "message", "attention", "important"),
-    "jailbreak.dan": ("anything now", " mode"),
+    "jailbreak.dan": ("anything now", " mode", "content polic"),
     "jailbreak.no-restrictions": ("restriction", "filter", "limitation", "censorship", "guideline",
                                   "polic", "boundar", "safeguard"),
-    "jailbreak.refusal-suppression": ("refuse", "decline", "apolog", "say", "mention", "add"),
+    "jailbreak.refusal-suppression": ("refuse", "decline", "apolog", "say", "mention", "add",
+                                      "omit"),
     "jailbreak.prefix-forcing": ("begin", "start"),
     "jailbreak.persona": ("unfiltered", "uncensored", "amoral", "unethical", "pretend"),
     "jailbreak.ethics-suspension": ("moral", "ethical", "legal"),
     "jailbreak.fictional-disclaimer": ("hypothetical", "fictional", "purposes", "be used"),
     "jailbreak.decode-and-answer": ("decode", "decipher", "backwards", "encoded", "leetspeak",
-                                    "rot13", "base64", "hex", "reverse"),
+                                    "rot13", "base64", "hex", "reverse", "answer the",
+                                    "spell out", "join", "focus on"),
     "jailbreak.rule-breaking": ("free", "rules", "mandatory"),
+    # Twelve "x " tokens in a row hold at least one of these nine pairs.
+    "jailbreak.adversarial-suffix": tuple(f"{a} {b} " for a in "!?." for b in "!?."),
     "jailbreak.payload-split": ("+",),
+    "jailbreak.rule-inversion": ("opposite", "refusing"),
+    "jailbreak.dual-persona": ("are two", "are now two", "jailbroken", "unfiltered", "uncensored",
+                               "unrestricted", "developer mode"),
+    "jailbreak.false-authority": ("your safety", "your content filter", "trained you",
+                                  "built you", "created you", "made you", "developed you"),
+    "jailbreak.deceased-relative": ("used to",),
+    "jailbreak.letter-extraction": (")(", ") ("),
 }  # fmt: skip
 #: Every keyword, searched for in one pass over the lowercased text.
 _KEYWORD_SET = AnchorSet(w for words in KEYWORDS.values() for w in words)
