@@ -35,7 +35,9 @@ def test_jsonl_any_bytes_one_item_per_nonblank_line(lines: list[bytes]) -> None:
     if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
         data = b" " + data.replace(b"[", b"(")
     got = _read(data, ".jsonl")
-    nonblank = sum(1 for line in data.split(b"\n") if line.strip())
+    # a byte-order mark at the start of the file is encoding, not content
+    body = data.removeprefix(b"\xef\xbb\xbf")
+    nonblank = sum(1 for line in body.split(b"\n") if line.strip())
     assert len(got) == nonblank
     for item in got:
         assert isinstance(item, (Record, RowError))
