@@ -20,9 +20,11 @@ from bastion.errors import VerificationError
 Algorithm = Literal["sha256", "blake3"]
 ALGORITHMS: tuple[Algorithm, ...] = ("sha256", "blake3")
 
-#: Bytes read per system call; large enough that hashing, not reading, dominates.
-BUFFER_SIZE = 8 * 1024 * 1024
-#: Files at least this big are hashed with BLAKE3's own threads (one file, many cores).
+#: Bytes read per system call: large enough that hashing, not reading, dominates, and
+#: small enough to stay in a core's cache between the read and the hash (1 MiB hashed
+#: 2 GB 7 % faster than 8 MiB with SHA-256 and 2x faster with BLAKE3 on two threads).
+BUFFER_SIZE = 1024 * 1024
+#: Files at least this big may be hashed with BLAKE3's own threads (one file, many cores).
 BLAKE3_THREADED_MIN = 64 * 1024 * 1024
 
 
@@ -127,11 +129,17 @@ def digest_ranges(
     if not items:
         return []
 
+    total = sum(_span(item) for item in items) if algorithm == "blake3" else 0
+
     def threads_for(item: Range) -> int:
+        """BLAKE3's own threads only for a file bigger than a worker's fair share: when
+        the pool already keeps every core busy, threads inside each hash only contend."""
         if algorithm != "blake3":
             return 1
-        size = (item.end if item.end is not None else _size(item.path)) - item.start
-        return cores if size >= BLAKE3_THREADED_MIN else 1
+        size = _span(item)
+        if size < BLAKE3_THREADED_MIN:
+            return 1
+        return cores if len(items) == 1 or workers == 1 or size * workers > total else 1
 
     if workers == 1 or len(items) == 1:
         buffer = bytearray(BUFFER_SIZE)
