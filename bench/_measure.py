@@ -72,6 +72,17 @@ class Command:
     discard_stdout: bool = False  # straight to /dev/null (the `cat` floor), not to the log
 
 
+def cpu_model() -> str:
+    """The CPU's model name for a report's machine line (Linux), else what platform says."""
+    import platform
+
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)

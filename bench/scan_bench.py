@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from _measure import Command, Run, measure
+from _measure import Command, Run, cpu_model, measure
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "benchmarks.md"
@@ -605,12 +605,7 @@ def verdict(tool: str, run: Run, log_dir: Path) -> str:
 
 
 def machine_line(versions: dict[str, str]) -> str:
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     ram = "?"
     with contextlib.suppress(OSError, ValueError, IndexError):
         kib = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
@@ -699,13 +694,17 @@ def _peer(r: Result) -> str:
     return f"{r.tool} {r.run.wall_s:.2f} s wall ({r.run.cpu_s:.2f} s CPU, exit {r.run.exit_code})"
 
 
-def targets(results: dict[tuple[str, str], Result], inputs: Sequence[Input] = INPUTS) -> list[str]:
+def targets(
+    results: dict[tuple[str, str], Result], inputs: Sequence[Input] = INPUTS, previous: str = ""
+) -> list[str]:
+    """Target lines for ``inputs``; an input with no results at all is left to
+    ``kept_lines`` when the page (``previous``) already has its section."""
     lines = []
     for inp in inputs:
         b = results.get((inp.key, "bastion"))
         peers = [r for p in PEERS if (r := results.get((inp.key, p)))]
         if b is None or b.run.exit_code is None or not peers:
-            if has_results(inp, results) or not _current_section():
+            if has_results(inp, results) or not previous:
                 lines.append(f"- {inp.key}: not measured")
             continue
         fastest = min(peers, key=lambda r: r.run.wall_s)
@@ -756,6 +755,7 @@ READING = (
 
 def render(out: Path, results: dict[tuple[str, str], Result], machine: str, argv: str) -> str:
     results = {k: r for k, r in results.items() if k[0] != REPO_INPUT.key}
+    previous = _current_section()  # the page as it stands: tables of inputs not measured here
     stamps = sorted(r.when for r in results.values())
     span = f"{stamps[0]} to {stamps[-1]}" if stamps else "never"
     parts = [
@@ -774,12 +774,14 @@ def render(out: Path, results: dict[tuple[str, str], Result], machine: str, argv
         "Targets (from the issue): fastest on every input; within 1.5x of the floor on the "
         "1 GB checkpoint; the 200 MB many-object pickle in seconds and under 100 MB.",
         "",
-        *targets(results),
-        *kept_lines(results),
+        *targets(results, previous=previous),
+        *kept_lines(results, previous),
         "",
     ]
     for inp in INPUTS:
-        parts += table(inp, out, results) if has_results(inp, results) else kept_table(inp)
+        parts += (
+            table(inp, out, results) if has_results(inp, results) else kept_table(inp, previous)
+        )
     invocations = {r.tool: r.invocation for r in sorted(results.values(), key=lambda r: r.when)}
     parts += ["Invocations (PATH is the file or folder):", ""]
     parts += [f"- {tool}: `{inv}`" for tool, inv in invocations.items()]
@@ -809,10 +811,9 @@ def _current_section() -> str:
     return text.split(START, 1)[1].split(END, 1)[0] if START in text and END in text else ""
 
 
-def kept_table(inp: Input) -> list[str]:
+def kept_table(inp: Input, section: str) -> list[str]:
     """The table of an input with no results in ``results.json`` (it was not measured in
     this work folder), as the page has it, marked as from an earlier run; nothing if none."""
-    section = _current_section()
     head = f"### {inp.title}"
     if head not in section:
         return []
@@ -822,9 +823,8 @@ def kept_table(inp: Input) -> list[str]:
     return [head, "", note, "", *body.strip("\n").splitlines(), ""]
 
 
-def kept_lines(results: dict[tuple[str, str], Result]) -> list[str]:
+def kept_lines(results: dict[tuple[str, str], Result], section: str) -> list[str]:
     """Target lines of inputs without results, kept from the page (see ``kept_table``)."""
-    section = _current_section()
     lines = []
     for inp in INPUTS:
         if has_results(inp, results):

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _measure import cpu_model  # bench/ is the script's folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -182,14 +184,7 @@ def main() -> None:
     harness_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rows = [(group, label, medians.get(label)) for group, label, _ in plan]
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     results = {
         "size_bytes": size,
         "files": len(files),

@@ -22,6 +22,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_healthy(base: str) -> None:
+    """Until the server answers /healthz (20 s at most; the checks that follow fail if not)."""
+    for _ in range(200):
+        try:
+            if httpx.get(base + "/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
 def test_serve_starts_and_denies_without_a_key(tmp_path: Path) -> None:
     key, digest = generate_key()
     keys = tmp_path / "keys.json"
@@ -32,12 +42,7 @@ def test_serve_starts_and_denies_without_a_key(tmp_path: Path) -> None:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        _wait_healthy(base)
         denied = httpx.get(base + "/v1/models")
         assert denied.status_code == 401
         assert denied.json()["error"]["code"] == "invalid_api_key"
@@ -73,12 +78,7 @@ def test_serve_writes_extraction_state_to_redis_and_opens_the_audit_log(tmp_path
     r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        _wait_healthy(base)
         prompt = f"What does json.loads do? {uuid.uuid4().hex}"
         body = {"model": "m", "messages": [{"role": "user", "content": prompt}]}
         auth = {"authorization": f"Bearer {key}"}

@@ -182,6 +182,15 @@ def grant(conn: Connection, principal_id: str, role: Role, namespace: str = GLOB
         )
 
 
+def _to_users(namespace: str) -> str:
+    """A ``role_grants`` namespace as the identity table writes it (global: ``*``)."""
+    return USER_GLOBAL if namespace == GLOBAL else namespace
+
+
+def _from_users(namespace: str) -> str:
+    return GLOBAL if namespace == USER_GLOBAL else namespace
+
+
 def revoke(conn: Connection, principal_id: str, role: Role, namespace: str = GLOBAL) -> bool:
     """Remove the grant from both stores (``/v1/grants`` and ``bastion users grant`` write
     different tables, and both count for access); False when neither held it."""
@@ -192,8 +201,7 @@ def revoke(conn: Connection, principal_id: str, role: Role, namespace: str = GLO
             role_grants.c.role == role.value,
         )
     )
-    user_namespace = USER_GLOBAL if namespace == GLOBAL else namespace
-    from_users = revoke_row(conn, UserGrant(principal_id, user_namespace, role))
+    from_users = revoke_row(conn, UserGrant(principal_id, _to_users(namespace), role))
     return result.rowcount > 0 or from_users
 
 
@@ -206,11 +214,9 @@ def list_grants(conn: Connection, namespace: str | None = None) -> list[tuple[st
     rows = {(r.principal, r.namespace, Role(r.role)): "api" for r in conn.execute(query)}
     users = sa.select(user_grants.c.principal, user_grants.c.namespace, user_grants.c.role)
     if namespace is not None:
-        users = users.where(
-            user_grants.c.namespace == (USER_GLOBAL if namespace == GLOBAL else namespace)
-        )
+        users = users.where(user_grants.c.namespace == _to_users(namespace))
     for r in conn.execute(users):
-        key = (r.principal, GLOBAL if r.namespace == USER_GLOBAL else r.namespace, Role(r.role))
+        key = (r.principal, _from_users(r.namespace), Role(r.role))
         rows.setdefault(key, "users")
     return sorted((p, ns, role, source) for (p, ns, role), source in rows.items())
 
@@ -225,7 +231,7 @@ def combined_roles(conn: Connection, principal_id: str) -> list[UserGrant]:
             role_grants.c.principal == principal_id
         )
     ):
-        namespace = USER_GLOBAL if r.namespace == GLOBAL else r.namespace
+        namespace = _to_users(r.namespace)
         extra = UserGrant(principal_id, namespace, Role(r.role))
         if extra not in held:
             held.append(extra)
@@ -250,10 +256,7 @@ def load_grants(
         )
     ]
     if principal.kind is PrincipalKind.USER:
-        rows.extend(
-            (GLOBAL if g.is_global else g.namespace, g.role.value)
-            for g in roles_for(conn, principal.id)
-        )
+        rows.extend((_from_users(g.namespace), g.role.value) for g in roles_for(conn, principal.id))
     global_roles = frozenset(Role(role) for namespace, role in rows if namespace == GLOBAL)
     per_namespace: dict[str, Role] = {}
     for namespace, role_name in rows:

@@ -21,8 +21,8 @@ Algorithm = Literal["sha256", "blake3"]
 ALGORITHMS: tuple[Algorithm, ...] = ("sha256", "blake3")
 
 #: Bytes read per system call: large enough that hashing, not reading, dominates, and
-#: small enough to stay in a core's cache between the read and the hash (1 MiB hashed
-#: 2 GB 7 % faster than 8 MiB with SHA-256 and 2x faster with BLAKE3 on two threads).
+#: small enough to stay in a core's cache between the read and the hash (2 GB on two
+#: threads: SHA-256 7 % faster with 1 MiB than with 8 MiB, BLAKE3 4 % faster than 4 MiB).
 BUFFER_SIZE = 1024 * 1024
 #: Files at least this big may be hashed with BLAKE3's own threads (one file, many cores).
 BLAKE3_THREADED_MIN = 64 * 1024 * 1024
@@ -133,7 +133,8 @@ def digest_ranges(
 
     def threads_for(item: Range) -> int:
         """BLAKE3's own threads only for a file bigger than a worker's fair share: when
-        the pool already keeps every core busy, threads inside each hash only contend."""
+        the pool already keeps every core busy, threads inside each hash only contend
+        (2 GB in four files, two pool threads, 1 MiB reads: 0.45 s with them, 0.29 s without)."""
         if algorithm != "blake3":
             return 1
         size = _span(item)
