@@ -110,18 +110,20 @@ def test_help_is_fast_to_import() -> None:
 
 
 def test_scan_of_a_small_pickle_loads_only_what_it_needs(tmp_path: Path) -> None:
-    """Scans run in loops and hooks: a one-file scan builds no server settings, parses no
-    TOML (the shipped policy is read from its JSON copy) and draws no rich report."""
+    """Scans run in loops and hooks: a one-file scan imports no click (the console script
+    reads plain command lines itself), builds no server settings, parses no TOML (the
+    shipped policy is read from its JSON copy) and draws no rich report."""
     pkl = tmp_path / "small.pkl"
     pkl.write_bytes(b"ccollections\nOrderedDict\n)R.")  # one import: the policy is read
     code = (
         "import sys\n"
-        "from bastion.cli.main import main\n"
+        "from bastion.cli.entry import main\n"
         "try:\n"
         "    main(['scan', sys.argv[1]])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = ('tomllib', 'bastion._settings', 'rich', 'sqlalchemy', 'cryptography', 'httpx')\n"
+        "heavy = ('click', 'tomllib', 'bastion._settings', 'rich', 'sqlalchemy', 'cryptography',"
+        " 'httpx')\n"
         "print(sorted(m for m in sys.modules if m in heavy), file=sys.stderr)\n"
     )
     proc = subprocess.run(

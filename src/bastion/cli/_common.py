@@ -1,4 +1,5 @@
-"""What every command shares: the one place exceptions become exit codes."""
+"""What every command shares: report options, passphrases, the audit actor, and the exit
+codes and error exits of :mod:`bastion.cli._exit`."""
 
 from __future__ import annotations
 
@@ -6,16 +7,22 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from bastion.errors import BastionError
+from bastion.cli._exit import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail, fail_os
 
-#: Documented in the README: 0 success, 1 findings/denied, 2 could not do the job.
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_ERROR = 2
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_FINDINGS",
+    "EXIT_OK",
+    "fail",
+    "fail_os",
+    "operator_actor",
+    "read_passphrase",
+    "report_options",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,25 +44,6 @@ def report_options(func: F) -> F:
         show_default=True,
         help="Report format.",
     )(func)
-
-
-def fail(exc: BastionError) -> NoReturn:
-    """Print the error and its hint, then exit with the error code."""
-    click.echo(f"error: {exc.message}", err=True)
-    if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
-    sys.exit(EXIT_ERROR)
-
-
-def fail_os(exc: OSError, doing: str = "") -> NoReturn:
-    """Print a file-system error (``doing``: what was being done, e.g. "cannot write x")
-    and exit with the error code."""
-    reason = exc.strerror or str(exc)
-    if doing:
-        click.echo(f"error: {doing}: {reason}", err=True)
-    else:
-        click.echo(f"error: {reason}: {exc.filename or ''}", err=True)
-    sys.exit(EXIT_ERROR)
 
 
 def operator_actor() -> str:
