@@ -39,6 +39,7 @@ from bastion.guard.patterns import InjectionPatterns, JailbreakPatterns
 from bastion.guard.pii import PIIRule
 from bastion.guard.pipeline import Pipeline, Step
 from bastion.guard.secrets import SecretsRule
+from bastion.guard.suffix import AdversarialSuffixRule
 from bastion.guard.transformer import TransformerClassifier
 from bastion.guard.unicode import UnicodeRule
 
@@ -51,6 +52,7 @@ RULES: dict[str, type[Rule]] = {
         LengthRule,
         InjectionPatterns,
         JailbreakPatterns,
+        AdversarialSuffixRule,
         PromptAttackClassifier,
         HarmfulClassifier,
         TransformerClassifier,
