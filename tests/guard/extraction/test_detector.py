@@ -24,6 +24,7 @@ from bastion.guard.extraction import (
     Scorer,
     extract,
 )
+from bastion.guard.extraction.state import FLAG_JUMP
 
 from . import _traffic as traffic
 
@@ -284,3 +285,19 @@ def test_a_crawl_mixed_with_on_topic_queries_keeps_jumping() -> None:
     s, pop = scorer(), warmed()
     assert run(s, pop, mixed)[-1].signals["locality"] > 0.5
     assert run(s, pop, traffic.focused(rng, 60, "csv"))[-1].signals["locality"] == 0.0
+
+
+def jump_rate(texts: list[str]) -> tuple[float, Assessment]:
+    s, pop, state = scorer(), warmed(), ClientState()
+    out = [s.assess(state, extract(t), pop, now=float(i)) for i, t in enumerate(texts)]
+    return state.rate(FLAG_JUMP), out[-1]
+
+
+def test_a_user_alternating_two_topics_follows_up_where_a_crawl_jumps() -> None:
+    rng = random.Random(0)
+    # every query is unrelated to the one before it, but not to the one before that
+    alternating, last = jump_rate([traffic.ask(rng, ("csv", "json")[i % 2]) for i in range(64)])
+    assert last.signals["locality"] == 1.0
+    assert last.signals["jumps"] == 0.0
+    crawl, _ = jump_rate(traffic.uniform(rng, 64))
+    assert crawl > 2 * alternating

@@ -36,6 +36,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "coverage": 0.5,
         "broadness": 1.0,
         "locality": 0.6,
+        "jumps": 0.5,
         "drift": 0.0,
         "perturbation": 1.0,
         "enumeration": 0.8,

@@ -13,6 +13,12 @@ Each signal is a score in [0, 1] (1: this client's traffic looks like extraction
 * ``locality``: how unrelated each query is to the one before (an EMA of their cosine):
   people ask follow-ups and stay on a topic for a while; a crawl, even one mixed with
   on-topic queries, keeps jumping.
+* ``jumps``: the share of recent queries related (cosine of the centred embeddings at least
+  :data:`JUMP_BELOW`) to none of the :data:`BACK` queries before each. A person's query
+  follows up on one of their last few, even when they alternate between two topics; a
+  crawl's does not, and mixing on-topic queries into it leaves its coverage queries
+  unrelated to everything before them, however alike the on-topic ones are (which
+  ``locality``, looking one query back, can take for follow-ups).
 * ``drift``: MMD between the client's recent queries and its own history.
 * ``perturbation``: the share of recent queries that are near-duplicates (SimHash) of an
   earlier one, but not identical: perturbations of seed prompts.
@@ -50,10 +56,12 @@ import numpy.typing as npt
 
 from bastion.guard.extraction.features import DIM, QueryFeatures
 from bastion.guard.extraction.state import (
+    BACK,
     CENTROIDS,
     FLAG_ASCENDING,
     FLAG_DESCENDING,
     FLAG_ENUM,
+    FLAG_JUMP,
     FLAG_LOOKUP,
     FLAG_NEAR_DUP,
     FLAG_NOVEL,
@@ -65,6 +73,8 @@ from bastion.guard.extraction.state import (
 COVERAGE_LO, COVERAGE_HI = 0.35, 0.6
 BROAD_LO, BROAD_HI = 1.4, 2.0
 LOCAL_LO, LOCAL_HI = 0.04, 0.08  # mean cosine of consecutive queries: 1 at or under LO
+JUMP_BELOW = 0.1  # cosine to each of the last BACK queries under which a query is a jump
+JUMPS_LO, JUMPS_HI = 0.35, 0.6  # share of recent jumps: half for a crawl mixed half and half
 NOVEL_BELOW = 0.2  # cosine to the nearest centroid under which a query opens a cluster
 NEAR_DUP_BITS = 3  # SimHash Hamming distance up to which two prompts are near-duplicates
 PRADA_DELTA = 0.9  # PRADA flags a client whose Shapiro-Wilk W falls below this
@@ -293,10 +303,13 @@ def observe(
     state.weight2 = (1 - a_recent) ** 2 * state.weight2 + a_recent**2
     state.mu_history = ((1 - a_history) * state.mu_history + a_history * vec).astype(np.float32)
     if n > 1:
-        step = float(state.previous.astype(np.float32) @ vec)
+        back = state.previous[: min(n - 1, BACK)].astype(np.float32) @ vec
+        step = float(back[(n - 2) % BACK])
         a_step = max(1.0 / (n - 1), 1.0 / RECENT)
         state.locality[0] = (1 - a_step) * state.locality[0] + a_step * step
-    state.previous = vec.astype(np.float16)
+        if float(back.max()) < JUMP_BELOW:
+            state.flags[i] |= FLAG_JUMP
+    state.previous[(n - 1) % BACK] = vec.astype(np.float16)
     if n <= POPULATION_VOTES or n % (n // POPULATION_VOTES) == 0:
         population.update(q.vector)
     # MMD with the linear kernel between the client's recent queries and the population
@@ -313,6 +326,7 @@ def observe(
         if population.count >= max(population_min, 10 * n)
         else 0.0,
         "locality": _ramp(-float(state.locality[0]), -LOCAL_HI, -LOCAL_LO) if n > 1 else 0.0,
+        "jumps": _ramp(state.rate(FLAG_JUMP), JUMPS_LO, JUMPS_HI),
         "drift": _ramp(drift, 3.0, 6.0),
         "perturbation": _ramp(state.rate(FLAG_NEAR_DUP), 0.15, 0.35),
         "enumeration": _ramp(state.rate(FLAG_ENUM), 0.1, 0.4),

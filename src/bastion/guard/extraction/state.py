@@ -1,12 +1,13 @@
 """Per-client detector state: fixed-size arrays, so memory per client is bounded.
 
-One :class:`ClientState` is 23 KB whatever the client sends: a capped list of topic
+One :class:`ClientState` is 25 KB whatever the client sends: a capped list of topic
 centroids (leader clustering), rings of the last :data:`RING` queries' SimHashes, edge
-hashes and enumerated slots, rings of per-query flags, two mean embeddings (recent and
-long-term) for the MMD tests, PRADA's minimum distances, request and token
-counts per budget window, the graded action in force, and for the last query of each of up
-to :data:`TEMPLATES` templates its prefix and suffix hashes and sort keys (see :mod:`features`: the
-first three letters of each of its first 32 tokens, the only text-derived values kept).
+hashes and enumerated slots, rings of per-query flags, the last :data:`BACK` queries'
+embeddings, two mean embeddings (recent and long-term) for the MMD tests, PRADA's minimum
+distances, request and token counts per budget window, the graded action in force, and for
+the last query of each of up to :data:`TEMPLATES` templates its prefix and suffix hashes and
+sort keys (see :mod:`features`: the first three letters of each of its first 32 tokens, the
+only text-derived values kept).
 It packs to bytes (for Redis) and back; a blob of another version or size reads as a fresh state.
 """
 
@@ -24,8 +25,9 @@ from bastion.guard.extraction.features import DIM, ORDER_TOKENS
 RING = 64  # recent queries remembered for near-duplicates, templates and rates
 TEMPLATES = 4  # templates whose last filled-in query is remembered for the order signal
 CENTROIDS = 32  # topic clusters remembered per client
+BACK = 4  # last queries' embeddings kept, for locality and jumps
 WINDOWS = 3  # budget windows: minute, hour, day
-VERSION = 6
+VERSION = 7
 
 _SCALARS = struct.Struct("<B q d d q q q i d d")
 _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
@@ -43,7 +45,7 @@ _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
     "mu_recent": (np.float32, (DIM,)),
     "mu_history": (np.float32, (DIM,)),
     "budget": (np.float64, (WINDOWS, 3)),  # window start, requests, tokens
-    "previous": (np.float16, (DIM,)),  # the last query's centred embedding
+    "previous": (np.float16, (BACK, DIM)),  # the last queries' centred embeddings, a ring
     "locality": (np.float32, (1,)),  # EMA of the cosine between consecutive queries
     # per template (least recently used replaced): its last query's prefix hashes, token
     # sort keys, tail hash, suffix hashes and when it was last used
@@ -57,6 +59,7 @@ _ARRAYS: dict[str, tuple[Any, tuple[int, ...]]] = {
 FLAG_NOVEL, FLAG_NEAR_DUP, FLAG_TEMPLATE, FLAG_ENUM = 1, 2, 4, 8
 FLAG_ASCENDING, FLAG_DESCENDING = 16, 32  # a templated query's slot sorts after / before the last
 FLAG_LOOKUP = 64  # a templated query whose filler is a short key (a name, a number), not prose
+FLAG_JUMP = 128  # a query related to none of the BACK queries before it
 
 
 def _empty(name: str) -> npt.NDArray[Any]:
