@@ -37,6 +37,7 @@ _WORD = re.compile(r"\S+")
 _PLAIN = re.compile(r"[A-Za-z][a-z'’-]*[,.:;!?]?")
 _LIST_MARKER = re.compile(r"\(?[0-9A-Za-z]{1,3}[).]")
 _BRACKETS = frozenset("()[]{}`")
+_ANY_BRACKET = re.compile(r"[()\[\]{}`]")
 #: what each closer may close: ``[0, 1)`` and ``(0, 1]`` are half-open intervals
 _CLOSES = {")": "([", "]": "[(", "}": "{"}
 
@@ -109,6 +110,8 @@ class AdversarialSuffixRule:
         offset = 0
         for line in text.splitlines(keepends=True):
             start, offset = offset, offset + len(line)
+            if line.isascii() and _ANY_BRACKET.search(line) is None:
+                continue  # nothing to mark: most lines of prose
             words = line.split()
             if len(words) < self.min_words:
                 continue
