@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 from bastion.data import _minhash
-from bastion.data._features import entities, is_degenerate, sentences
+from bastion.data._features import entities, is_degenerate, sentences, single_spaced
 from bastion.models import Severity
 
 #: Words as the detectors see them: lower-cased runs of letters, digits and underscores.
@@ -87,7 +87,7 @@ def fold(text: str) -> str:
     """Whitespace- and case-folded text: what "the same text" means to the detectors."""
     # Printable text has no whitespace but the ASCII space: with no double, leading or
     # trailing one, splitting and joining would give the text back.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+    if single_spaced(text):
         return text.lower()
     return " ".join(text.lower().split())
 
@@ -150,6 +150,7 @@ class Row:
         "response_word_bytes",
         "response_sentences",
         "response_shingles",
+        "response_bottom",
     )
 
     def __init__(self, record: Record) -> None:
@@ -213,12 +214,17 @@ class Row:
         """The first two MinHash LSH keys of the response; none under four words."""
         if self.response_word_count < 4:
             return ()
-        return tuple(sorted(set(self.response_shingles))[:2])
+        return tuple(self.response_bottom[:2])
 
     @feature
     def response_shingles(self) -> list[int]:
         """MinHash shingle hashes of the response (see :mod:`bastion.data._minhash`)."""
         return _minhash.shingles(self.response_word_bytes)
+
+    @feature
+    def response_bottom(self) -> list[int]:
+        """The K smallest distinct of :attr:`response_shingles` (``_minhash.bottom``)."""
+        return _minhash.bottom(self.response_shingles)
 
     @feature
     def response_entities(self) -> tuple[str, ...]:
