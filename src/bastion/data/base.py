@@ -46,6 +46,22 @@ def word_bytes(text: str) -> list[bytes]:
     return [w.encode("utf-8", "surrogatepass") for w in WORD.findall(text.lower())]
 
 
+def _many_distinct(text: str) -> bool:
+    """True when ``text`` surely has more distinct words than a fifth of its words (not
+    degenerate by its words), from the words of its head alone.
+
+    Words are separated by at least one space once folded, so they number at most the
+    spaces plus one; when the first few words alone are more distinct words than a fifth
+    of that, so are all of them. Splitting every word of the text and hashing each into
+    a set was most of the degeneracy test; ASCII only (False otherwise: not known)."""
+    if not text.isascii():
+        return False
+    folded = text.encode().translate(_WORD_BYTES)
+    need = (folded.count(b" ") + 1) * 0.2
+    head = int(need) * 2 + 2
+    return len(set(folded.split(None, head)[:head])) > need
+
+
 def _head_tail(items: list[Any]) -> list[Any]:
     if len(items) > MAX_WORDS:
         return items[: MAX_WORDS // 2] + items[-MAX_WORDS // 2 :]
@@ -235,7 +251,10 @@ class Row:
     @feature
     def degenerate(self) -> bool:
         """The response repeats a few words, or one character, over and over."""
-        return is_degenerate(self.record.response, self.response_word_bytes)
+        response = self.record.response
+        if "response_word_bytes" not in self.__dict__ and _many_distinct(response):
+            return is_degenerate(response, ())  # only a run of one character can make it so
+        return is_degenerate(response, self.response_word_bytes)
 
     @feature
     def response_key(self) -> int:
