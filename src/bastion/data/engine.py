@@ -6,6 +6,7 @@ by default, and its rows, as they are read, less than all of it), the first pass
 its rows, with the small features the detectors computed (keys, MinHash bands, sentence
 keys), and later passes run over those; a larger dataset is read again for each pass
 (the readers stream), so memory is what the detectors keep, not what the dataset holds.
+Kept rows are frozen out of the cyclic garbage collector until the scan ends.
 Rows that cannot be read are collected on the first pass (up to ``max_errors`` kept,
 all counted)."""
 
