@@ -19,8 +19,15 @@ REFUSAL = re.compile(
 #: A capitalised word not at the start of a sentence: a name, a brand, a place.
 _ENTITY = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}[A-Za-z]*")
 _RUN = re.compile(r"(.)\1{29,}", re.S)
+#: ASCII text as token bytes: what ``str.split`` takes for whitespace (in ``str`` that
+#: includes the separators 0x1C to 0x1F) becomes a space and every other byte an ``x``,
+#: so a token of 30 characters or more is 30 ``x`` in a row, found by one C search
+#: instead of splitting the text into tokens (most of the test's time on ordinary text).
+_TOKEN_BYTES = bytes(32 if chr(c).isspace() else 120 for c in range(256))
+_LONG_TOKEN = b"x" * 30
 #: A sentence must have this many words to count as a repeated payload.
 MIN_SENTENCE_WORDS = 6
+_LEAST_SPACES = MIN_SENTENCE_WORDS - 1
 
 
 def entities(text: str) -> set[str]:
@@ -46,17 +53,39 @@ def domains(text: str) -> set[str]:
     return {d for d in (domain(m.group()) for m in URL.finditer(text)) if d}
 
 
+#: The printable ASCII characters, space to tilde.
+_PRINTABLE_ASCII = bytes(range(32, 127))
+
+
+def single_spaced(text: str) -> bool:
+    """``text`` is printable, with no double, leading or trailing space: its only
+    whitespace is single ASCII spaces, so splitting and joining it gives it back."""
+    if text.isascii():
+        # ``str.isprintable`` looks every character up in the Unicode tables; on ASCII,
+        # deleting the printable bytes in one C pass and finding none left says the same
+        # in about half the time, and rows are mostly ASCII.
+        printable = not text.encode().translate(None, _PRINTABLE_ASCII)
+    else:
+        printable = text.isprintable()
+    return printable and "  " not in text and text[:1] != " " and text[-1:] != " "
+
+
 def sentences(text: str) -> list[str]:
     """Folded sentences of at least MIN_SENTENCE_WORDS words."""
     if not text.isascii():  # lower-casing a part alone is lower-casing it in the text
         return _sentences(text.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n"))
-    marked = text.lower().replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n")
-    if not (text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "):
+    marked = text.lower().replace(". ", ".\n")
+    # A one-character search is several times cheaper than looking for the pair, and
+    # half the answers have no exclamation or no question.
+    if "!" in marked:
+        marked = marked.replace("! ", "!\n")
+    if "?" in marked:
+        marked = marked.replace("? ", "?\n")
+    if not single_spaced(text):
         return _sentences(marked)
     # Printable text with single spaces: the only line breaks are the ones just made, so
     # every part is already folded, and its words are its spaces plus one.
-    least = MIN_SENTENCE_WORDS - 1
-    return [part for part in marked.split("\n") if part.count(" ") >= least]
+    return [part for part in marked.split("\n") if part.count(" ") >= _LEAST_SPACES]
 
 
 def _sentences(marked: str) -> list[str]:
@@ -91,6 +120,8 @@ def is_degenerate(response: str, words: Sequence[Hashable]) -> bool:
         return True
     # A run of 30 equal characters makes a 30-character token: only those are searched,
     # and the runs must be most of the response (a long value inside a URL is not).
+    if response.isascii() and _LONG_TOKEN not in response.encode().translate(_TOKEN_BYTES):
+        return False  # no token of 30 characters (nor any at all, when empty)
     tokens = response.split()
     if not tokens or max(map(len, tokens)) < 30:
         return False  # no run, and an empty response is not degenerate

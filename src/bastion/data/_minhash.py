@@ -45,9 +45,24 @@ def shingles(words: list[bytes]) -> list[int]:
     return list(map(zlib.crc32, map(b" ".join, zip(w, w[1:], w[2:], strict=False))))
 
 
-def pair_sketch(first: list[bytes], second: list[bytes], second_shingles: list[int]) -> list[int]:
+def bottom(hashes: list[int]) -> list[int]:
+    """The K smallest distinct of ``hashes``, ascending."""
+    return sorted(set(hashes))[:K]
+
+
+def pair_sketch(
+    first: list[bytes],
+    second: list[bytes],
+    second_shingles: list[int],
+    second_bottom: list[int] | None = None,
+) -> list[int]:
     """``sketch_bytes([*first, b"\\x00", *second])``, reusing ``shingles(second)``: only
-    the shingles of ``first`` and the ones across the separator are hashed here."""
+    the shingles of ``first`` and the ones across the separator are hashed here.
+
+    ``second_bottom``, when given, is ``bottom(second_shingles)``: when all of ``second``
+    lies in the window, the K smallest of the union are among the K smallest of each
+    part, so only those of ``second`` are sorted again (a third of them, on answers of
+    a paragraph)."""
     p = first[:MAX_WORDS]
     size = len(p)
     inside = min(len(second), MAX_WORDS - size - 1)  # words of ``second`` in the window
@@ -56,7 +71,10 @@ def pair_sketch(first: list[bytes], second: list[bytes], second_shingles: list[i
     around = [*p[-2:], b"\x00", *second[: min(2, inside)]]
     hashes = shingles(p)
     hashes += map(zlib.crc32, map(b" ".join, zip(around, around[1:], around[2:], strict=False)))
-    hashes += second_shingles[: max(0, inside - 2)]
+    if second_bottom is not None and inside - 2 >= len(second_shingles):
+        hashes += second_bottom
+    else:
+        hashes += second_shingles[: max(0, inside - 2)]
     return sorted(set(hashes))[:K]
 
 
@@ -75,6 +93,19 @@ def similarity(a: list[int], b: list[int]) -> float:
         return 0.0
     union = sorted(sa | sb)[:K]
     return len(both.intersection(union)) / len(union)
+
+
+def similar(a: list[int], b: list[int], threshold: float) -> bool:
+    """``similarity(a, b) >= threshold``, without sorting the union when the hashes the
+    two share are too few to reach ``threshold`` (most LSH candidates share the one key
+    that made them meet): the shared hashes among the K smallest of the union are at
+    most all of them."""
+    if a and b:
+        sa, sb = set(a), set(b)
+        both = len(sa.intersection(sb))
+        if both / min(K, len(sa) + len(sb) - both) < threshold:
+            return False
+    return similarity(a, b) >= threshold
 
 
 def pack(sk: list[int]) -> bytes:

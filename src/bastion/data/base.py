@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 from bastion.data import _minhash
-from bastion.data._features import entities, is_degenerate, sentences
+from bastion.data._features import entities, is_degenerate, sentences, single_spaced
 from bastion.models import Severity
 
 #: Words as the detectors see them: lower-cased runs of letters, digits and underscores.
@@ -44,6 +44,22 @@ def word_bytes(text: str) -> list[bytes]:
     if text.isascii():
         return text.encode().translate(_WORD_BYTES).split()
     return [w.encode("utf-8", "surrogatepass") for w in WORD.findall(text.lower())]
+
+
+def _many_distinct(text: str) -> bool:
+    """True when ``text`` surely has more distinct words than a fifth of its words (not
+    degenerate by its words), from the words of its head alone.
+
+    Words are separated by at least one space once folded, so they number at most the
+    spaces plus one; when the first few words alone are more distinct words than a fifth
+    of that, so are all of them. Splitting every word of the text and hashing each into
+    a set was most of the degeneracy test; ASCII only (False otherwise: not known)."""
+    if not text.isascii():
+        return False
+    folded = text.encode().translate(_WORD_BYTES)
+    need = (folded.count(b" ") + 1) * 0.2
+    head = int(need) * 2 + 2
+    return len(set(folded.split(None, head)[:head])) > need
 
 
 def _head_tail(items: list[Any]) -> list[Any]:
@@ -87,7 +103,7 @@ def fold(text: str) -> str:
     """Whitespace- and case-folded text: what "the same text" means to the detectors."""
     # Printable text has no whitespace but the ASCII space: with no double, leading or
     # trailing one, splitting and joining would give the text back.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+    if single_spaced(text):
         return text.lower()
     return " ".join(text.lower().split())
 
@@ -150,6 +166,7 @@ class Row:
         "response_word_bytes",
         "response_sentences",
         "response_shingles",
+        "response_bottom",
     )
 
     def __init__(self, record: Record) -> None:
@@ -213,12 +230,17 @@ class Row:
         """The first two MinHash LSH keys of the response; none under four words."""
         if self.response_word_count < 4:
             return ()
-        return tuple(sorted(set(self.response_shingles))[:2])
+        return tuple(self.response_bottom[:2])
 
     @feature
     def response_shingles(self) -> list[int]:
         """MinHash shingle hashes of the response (see :mod:`bastion.data._minhash`)."""
         return _minhash.shingles(self.response_word_bytes)
+
+    @feature
+    def response_bottom(self) -> list[int]:
+        """The K smallest distinct of :attr:`response_shingles` (``_minhash.bottom``)."""
+        return _minhash.bottom(self.response_shingles)
 
     @feature
     def response_entities(self) -> tuple[str, ...]:
@@ -229,7 +251,10 @@ class Row:
     @feature
     def degenerate(self) -> bool:
         """The response repeats a few words, or one character, over and over."""
-        return is_degenerate(self.record.response, self.response_word_bytes)
+        response = self.record.response
+        if "response_word_bytes" not in self.__dict__ and _many_distinct(response):
+            return is_degenerate(response, ())  # only a run of one character can make it so
+        return is_degenerate(response, self.response_word_bytes)
 
     @feature
     def response_key(self) -> int:

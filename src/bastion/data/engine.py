@@ -6,11 +6,13 @@ by default, and its rows, as they are read, less than all of it), the first pass
 its rows, with the small features the detectors computed (keys, MinHash bands, sentence
 keys), and later passes run over those; a larger dataset is read again for each pass
 (the readers stream), so memory is what the detectors keep, not what the dataset holds.
+Kept rows are frozen out of the cyclic garbage collector until the scan ends.
 Rows that cannot be read are collected on the first pass (up to ``max_errors`` kept,
 all counted)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -38,6 +40,11 @@ ROW_OVERHEAD = 1152
 #: (parsed rows of JSON Lines take about four times their bytes), so a large dataset
 #: never holds rows it would drop.
 FILE_SHARE = 4
+#: While the first pass keeps rows, every this many rows the objects alive so far are
+#: moved out of the cyclic collector's reach (``gc.freeze``, undone when the scan ends).
+#: Kept rows live until the scan ends and hold no cycles, yet each full collection would
+#: walk all of them again: on 200,000 rows that was a sixth of a payload scan's time.
+FREEZE_EVERY = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,22 +135,28 @@ def scan_dataset(
         and _file_bytes(roots) * FILE_SHARE <= cache_bytes
     )
     kept: list[Row] | None = None
-    for pass_no in range(1, MAX_PASSES + 1):
-        active = [d for d in active_detectors if d.begin(pass_no)]
-        if not active:
-            break
-        passes = pass_no
-        if kept is not None:
-            count = _replay(kept, active, pass_no, records, progress)
-        else:
-            count, kept, error_count = _read(
-                roots, active, pass_no, records, progress, errors, error_count, max_errors,
-                cache_bytes if keep and pass_no == 1 else 0,
-            )  # fmt: skip
-        if records is None:
-            records = count
-        if progress is not None:
-            progress(pass_no, count, records)
+    # Not when the caller froze objects itself: unfreezing would undo that too.
+    freeze = keep and gc.isenabled() and gc.get_freeze_count() == 0
+    try:
+        for pass_no in range(1, MAX_PASSES + 1):
+            active = [d for d in active_detectors if d.begin(pass_no)]
+            if not active:
+                break
+            passes = pass_no
+            if kept is not None:
+                count = _replay(kept, active, pass_no, records, progress)
+            else:
+                count, kept, error_count = _read(
+                    roots, active, pass_no, records, progress, errors, error_count, max_errors,
+                    cache_bytes if keep and pass_no == 1 else 0, freeze=freeze,
+                )  # fmt: skip
+            if records is None:
+                records = count
+            if progress is not None:
+                progress(pass_no, count, records)
+    finally:
+        if freeze:
+            gc.unfreeze()
     findings = [f for d in active_detectors for f in d.findings()]
     findings.sort(key=lambda f: (-f.severity, -f.count, f.rule))
     return DataReport(
@@ -176,6 +189,8 @@ def _read(
     error_count: int,
     max_errors: int,
     cache_bytes: int,
+    *,
+    freeze: bool = False,
 ) -> tuple[int, list[Row] | None, int]:
     """One pass from disk; keeps the rows while they fit in ``cache_bytes``."""
     observers = _observers(active)
@@ -199,6 +214,8 @@ def _read(
             size += sys.getsizeof(item.prompt) + sys.getsizeof(item.response) + ROW_OVERHEAD
             if size > cache_bytes:
                 kept = None  # too big to keep: later passes read the files again
+            elif freeze and count % FREEZE_EVERY == 0:
+                gc.freeze()
         if progress is not None and count % PROGRESS_EVERY == 0:
             progress(pass_no, count, records)
     return count, kept, error_count

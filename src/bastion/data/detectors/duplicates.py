@@ -76,15 +76,16 @@ class Duplicates:
         elif self.full_at is None:
             self.full_at = record.index
         sig = _minhash.pair_sketch(
-            row.prompt_word_bytes, row.response_word_bytes, row.response_shingles
+            row.prompt_word_bytes,
+            row.response_word_bytes,
+            row.response_shingles,
+            row.response_bottom,
         )
         keys = _minhash.keys(sig)
         for band_key in keys:
             hit = self.band_index.get(band_key)
-            if (
-                hit is not None
-                and _minhash.similarity(sig, _minhash.unpack(self.signatures[hit]))
-                >= self.threshold
+            if hit is not None and _minhash.similar(
+                sig, _minhash.unpack(self.signatures[hit]), self.threshold
             ):
                 self.near.add(record)
                 return

@@ -79,28 +79,34 @@ class InjectedPayloads:
                     items.append(("domain", host))
         return items
 
-    def _keys(self, row: Row) -> list[int]:
-        """One key per distinct link, domain and sentence of the response: a sentence's
-        is :attr:`Row.sentence_keys`, a link's or domain's the hash of (kind, text)."""
+    def _keys(self, row: Row) -> dict[int, None]:
+        """One key per distinct link, domain and sentence of the response, in order: a
+        sentence's is :attr:`Row.sentence_keys`, a link's or domain's the hash of (kind, text)."""
         links = self._links(row.record.response)
         if not links:
-            return list(dict.fromkeys(row.sentence_keys))
-        return list(dict.fromkeys([*map(hash, links), *row.sentence_keys]))
+            return dict.fromkeys(row.sentence_keys)
+        return dict.fromkeys([*map(hash, links), *row.sentence_keys])
 
     def observe(self, row: Row) -> None:
         if not self.candidates:
             self.rows_seen += 1
             self.counts.add_all(self._keys(row))
             return
-        candidates = self.candidates
-        if candidates.keys().isdisjoint(self._keys(row)):
-            return
+        candidates = self.candidates.keys()
+        # Most rows hold no candidate: the sentence keys are kept from pass 1, and the
+        # links are looked for only in a response that can have one.
+        if candidates.isdisjoint(row.sentence_keys):
+            response = row.record.response
+            if "http" not in response and "www." not in response:
+                return
+            if candidates.isdisjoint(map(hash, self._links(response))):
+                return
         prompt = row.record.prompt.lower()
         items = self._links(row.record.response)
         items.extend(("sentence", s) for s in row.response_sentences)
         for item in dict.fromkeys(items):
             kind, text = item
-            cand = candidates.get(hash(text) if kind == "sentence" else hash(item))
+            cand = self.candidates.get(hash(text) if kind == "sentence" else hash(item))
             if cand is None:
                 continue
             if kind != "sentence" and _related(text, prompt):

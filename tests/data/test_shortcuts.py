@@ -1,0 +1,116 @@
+"""The scanner's shortcuts give what the plain computations they replace give."""
+
+from __future__ import annotations
+
+import gc
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bastion.data import _minhash, engine, scan_dataset
+from bastion.data._features import MIN_SENTENCE_WORDS, is_degenerate, sentences, single_spaced
+from bastion.data.base import Record, Row, fold, word_bytes
+from tests.data.conftest import WriteRows
+
+SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Few distinct characters, so that repeated words, runs and sentence marks are common.
+texty = st.text(
+    st.sampled_from(["a", "b", "B", "x", " ", " ", ".", "!", "?", "\n", "\t", "\x1f", "é"]),
+    max_size=120,
+)
+_RUN = re.compile(r"(.)\1{29,}", re.S)
+
+
+def _degenerate(response: str, words: list[bytes]) -> bool:
+    if len(words) >= 12 and len(set(words)) <= len(words) * 0.2:
+        return True
+    tokens = response.split()
+    if not tokens or max(map(len, tokens)) < 30:
+        return False
+    runs = sum(len(m.group()) for t in tokens if len(t) >= 30 for m in _RUN.finditer(t))
+    return runs * 2 >= len(response.strip()) > 0
+
+
+def _sentences(text: str) -> list[str]:
+    out = []
+    marked = text.replace(". ", ".\n").replace("! ", "!\n").replace("? ", "?\n")
+    for part in marked.splitlines():
+        words = part.lower().split()
+        if len(words) >= MIN_SENTENCE_WORDS:
+            out.append(" ".join(words))
+    return out
+
+
+@SETTINGS
+@given(texty, st.integers(0, 40), st.sampled_from(["", "la ", "x", "!"]))
+def test_degenerate_as_computed_in_full(text: str, times: int, unit: str) -> None:
+    response = text + unit * times
+    expected = _degenerate(response, word_bytes(response))
+    assert is_degenerate(response, word_bytes(response)) is expected
+    assert Row(Record(0, "", response, "")).degenerate is expected
+
+
+@SETTINGS
+@given(texty)
+def test_single_spaced_and_sentences(text: str) -> None:
+    plain = text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
+    assert single_spaced(text) is plain
+    assert fold(text) == " ".join(text.lower().split())
+    assert sentences(text) == _sentences(text)
+
+
+sketches = st.lists(st.integers(0, 40), max_size=24).map(lambda xs: sorted(set(xs))[: _minhash.K])
+
+
+@SETTINGS
+@given(sketches, sketches, st.sampled_from([0.0, 0.3, 0.5, 0.7, 11 / 16, 0.9, 1.0]))
+def test_similar_is_the_similarity_against_the_threshold(
+    a: list[int], b: list[int], threshold: float
+) -> None:
+    assert _minhash.similar(a, b, threshold) is (_minhash.similarity(a, b) >= threshold)
+
+
+@SETTINGS
+@given(st.lists(st.binary(min_size=1, max_size=3), max_size=30), st.lists(st.binary(max_size=3)))
+def test_pair_sketch_with_the_response_bottom(first: list[bytes], second: list[bytes]) -> None:
+    shingles = _minhash.shingles(second)
+    assert _minhash.pair_sketch(
+        first, second, shingles, _minhash.bottom(shingles)
+    ) == _minhash.pair_sketch(first, second, shingles)
+
+
+class _FreezeSpy:
+    """Sees every row twice and notes how many objects the collector left alone."""
+
+    name = "spy"
+    passes = 2
+
+    def __init__(self) -> None:
+        self.frozen: list[int] = []
+
+    def begin(self, pass_no: int) -> bool:
+        return pass_no <= 2
+
+    def observe(self, row: Row) -> None:
+        self.frozen.append(gc.get_freeze_count())
+
+    def findings(self) -> list[Any]:
+        return []
+
+
+def test_a_scan_that_keeps_rows_leaves_the_collector_as_it_was(
+    clean_rows: list[dict[str, str]], write_jsonl: WriteRows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path: Path = write_jsonl(clean_rows[:300])
+    monkeypatch.setattr(engine, "FREEZE_EVERY", 64)
+    before = gc.get_freeze_count()
+    spy = _FreezeSpy()
+    scan_dataset(path, detectors=[spy])
+    assert max(spy.frozen) > before  # the kept rows were out of the collector's reach...
+    assert gc.get_freeze_count() == before  # ...until the scan ended
+    kept = scan_dataset(path)
+    assert kept.to_dict()["findings"] == scan_dataset(path, cache_bytes=0).to_dict()["findings"]
