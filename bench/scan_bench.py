@@ -707,15 +707,22 @@ def targets(
             if has_results(inp, results) or not previous:
                 lines.append(f"- {inp.key}: not measured")
             continue
-        fastest = min(peers, key=lambda r: r.run.wall_s)
+        # A peer that exits 2 did not scan the input (fickling on a zip checkpoint: "No
+        # pickle files detected"); its time is that of giving up, so the target is judged
+        # against the fastest peer that returned a verdict, and a faster failure is named.
+        completed = [r for r in peers if r.run.exit_code in (0, 1)]
+        fastest = min(completed or peers, key=lambda r: r.run.wall_s)
+        which = (
+            "the fastest peer that scanned it (exit 0 or 1)" if completed else "the fastest peer"
+        )
         line = (
-            f"- fastest on {inp.key}: Bastion {_wall_cpu(b)} vs the fastest peer, "
+            f"- fastest on {inp.key}: Bastion {_wall_cpu(b)} vs {which}, "
             f"{_peer(fastest)}: {_verdict(b.run.wall_s < fastest.run.wall_s, b)}"
         )
-        completed = [r for r in peers if r.run.exit_code in (0, 1)]
-        if fastest.run.exit_code not in (0, 1) and completed:
-            best = min(completed, key=lambda r: r.run.wall_s)
-            line += f"; the fastest that finished with exit 0 or 1 was {_peer(best)}"
+        failed = [r for r in peers if r not in completed and r.run.wall_s <= b.run.wall_s]
+        if completed and failed:
+            quick = min(failed, key=lambda r: r.run.wall_s)
+            line += f"; faster without a verdict: {_peer(quick)}"
         lines.append(line)
     ck, fl = results.get(("checkpoint", "bastion")), results.get(("checkpoint", FLOOR))
     if ck and fl:
