@@ -36,7 +36,9 @@ from train_guard import family  # noqa: E402
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "guard"
 POS = {"injection", "jailbreak"}
 TRAINED = {"prompt-attack", "harmful"}
-PATTERN_RULES = {"injection-patterns", "jailbreak-patterns"}
+#: Rules written after reading the development rows (in-sample): the phrasing patterns, and
+#: the adversarial-suffix rule, designed on the optimised suffixes of JailbreakBench.
+PATTERN_RULES = {"injection-patterns", "jailbreak-patterns", "adversarial-suffix"}
 
 
 def metrics(pos: Sequence[bool], neg: Sequence[bool]) -> dict[str, float]:
@@ -184,8 +186,8 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         pa_s, h_s = _sig(pa - pa_model.threshold), _sig(h - h_model.threshold)
         heur = {r.rule: r for r in res.triggered if r.rule not in ("pii", "secrets")}
         heur_score = max((r.score for r in heur.values()), default=0.0)
-        # The pattern rules were written after reading these rows (in-sample); without
-        # them every verdict is out of source: classifiers, normalisation, decoding.
+        # The pattern and suffix rules were written after reading these rows (in-sample);
+        # without them every verdict is out of source: classifiers, normalisation, decoding.
         plain = {k: r for k, r in heur.items() if k not in PATTERN_RULES}
         plain_flagged = bool(plain) or pa_s >= 0.5 or h_s >= 0.5
         blocked = res.blocked or pa_s >= 0.5
@@ -203,7 +205,7 @@ def evaluate(rows: list[dict[str, str]]) -> str:
             ("blocked", blocked),
             ("prompt-attack", pa_s >= 0.5),
             ("harmful", h_s >= 0.5),
-            *((r, r in heur) for r in ("injection-patterns", "jailbreak-patterns", "unicode")),
+            *((r, r in heur) for r in (*sorted(PATTERN_RULES), "unicode")),
         ):
             fired[name][0 if positive else 1].append(hit)
         fam[f"{family(row['source'])} ({label})"].append((flagged, plain_flagged))
@@ -215,7 +217,7 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         ("default pipeline, any rule fires (flag or block)", *fired["flagged"], r1("flagged")),
         ("default pipeline, blocked", *fired["blocked"], r1("blocked")),
         (
-            "default pipeline without the pattern rules (all out of source)",
+            "default pipeline without the pattern and suffix rules (all out of source)",
             *fired["no-patterns"],
             r1("no-patterns"),
         ),
@@ -223,6 +225,7 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         ("harmful classifier (action: flag)", *fired["harmful"], r1("harmful")),
         ("injection-patterns", *fired["injection-patterns"], math.nan),
         ("jailbreak-patterns", *fired["jailbreak-patterns"], math.nan),
+        ("adversarial-suffix", *fired["adversarial-suffix"], math.nan),
         ("unicode", *fired["unicode"], math.nan),
     ]
     n_pos, n_neg = len(fired["flagged"][0]), len(fired["flagged"][1])
@@ -241,7 +244,7 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         "",
         "### Per held-out source family (default pipeline, any rule)",
         "",
-        "| source family (label) | rows | flagged | flagged without pattern rules |",
+        "| source family (label) | rows | flagged | flagged without pattern and suffix rules |",
         "|---|---|---|---|",
     ]
     for name in sorted(fam):
