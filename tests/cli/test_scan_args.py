@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bastion.cli._scan_args import CONFIG_ENV, parse
+from bastion.cli.main import cli
 from bastion.cli.scan import scan
 
 
@@ -40,7 +41,10 @@ def click_params(args: list[str], env: dict[str, str]) -> dict[str, Any] | None:
         if CONFIG_ENV not in env:
             os.environ.pop(CONFIG_ENV, None)
         try:
-            ctx = scan.make_context("scan", list(args))
+            # Under the group, as the console runs it: the group's context settings
+            # (``-h`` for help) reach the command.
+            parent = cli.make_context("bastion", ["scan"])
+            ctx = scan.make_context("scan", list(args), parent=parent)
         except click.exceptions.Exit:
             return None
         except click.UsageError:
