@@ -131,12 +131,24 @@ class Population:
         return cls(center, int.from_bytes(blob[:8], "little"))
 
 
+# every float16 as float32: a table look-up widens the stored centroids and embeddings
+# several times faster than numpy's float16 cast, to the very same values
+_WIDEN: npt.NDArray[np.float32] = (
+    np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+)
+
+
+def _widen(a: npt.NDArray[np.float16]) -> npt.NDArray[np.float32]:
+    """``a.astype(np.float32)``, faster."""
+    return _WIDEN.take(a.view(np.uint16))
+
+
 def _cluster(state: ClientState, vec: npt.NDArray[np.float32]) -> float:
     """Assign ``q`` to its nearest centroid or open a new one; returns the best cosine."""
     m = state.clusters
     best, j = 0.0, -1
     if m:
-        sims = state.centroids[:m].astype(np.float32) @ vec
+        sims = _widen(state.centroids[:m]) @ vec
         j = int(np.argmax(sims))
         best = float(sims[j])
     if best < NOVEL_BELOW or j < 0:
@@ -148,7 +160,7 @@ def _cluster(state: ClientState, vec: npt.NDArray[np.float32]) -> float:
         state.used[slot] = state.queries
     else:
         w = min(float(state.weights[j]), 31.0)
-        c = state.centroids[j].astype(np.float32) * w + vec
+        c = _widen(state.centroids[j]) * w + vec
         norm = float(np.sqrt(c.dot(c)))
         state.centroids[j] = c / norm if norm else c
         state.weights[j] = w + 1
@@ -328,7 +340,7 @@ def observe(
         np.float32, copy=False
     )
     if n > 1:
-        back = state.previous[: min(n - 1, BACK)].astype(np.float32) @ vec
+        back = _widen(state.previous[: min(n - 1, BACK)]) @ vec
         step = float(back[(n - 2) % BACK])
         a_step = max(1.0 / (n - 1), 1.0 / RECENT)
         state.locality[0] = (1 - a_step) * state.locality[0] + a_step * step
