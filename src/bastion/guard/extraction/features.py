@@ -129,10 +129,12 @@ def char_grams(text: str, n: int = 4) -> npt.NDArray[np.uint64]:
     if codes.size < n:
         codes = np.pad(codes, (0, n - codes.size))
     c = codes.astype(np.uint64)
+    m = c.size - n + 1
     with np.errstate(over="ignore"):
-        h = np.zeros(c.size - n + 1, dtype=np.uint64)
-        for k in range(n):
-            h = h * np.uint64(1_000_003) + c[k : c.size - n + 1 + k]
+        h = c[:m].copy()  # the polynomial's first step from zero, h = 0 * P + c
+        for k in range(1, n):
+            h *= np.uint64(1_000_003)
+            h += c[k : m + k]
     return _mix(h)
 
 
