@@ -6,7 +6,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bastion.guard.extraction.signals import _flag_counts, _widen
+from bastion.guard.extraction.features import extract
+from bastion.guard.extraction.signals import (
+    Population,
+    _flag_counts,
+    _wide_centroids,
+    _widen,
+    observe,
+)
 from bastion.guard.extraction.state import RING, ClientState
 
 
@@ -25,3 +32,14 @@ def test_flag_counts_agree_with_the_per_flag_rates(flags: list[int], queries: in
     assert len(counts) == 8
     for k, count in enumerate(counts):
         assert count / state.filled == state.rate(1 << k)
+
+
+def test_the_float32_centroids_follow_the_stored_ones() -> None:
+    state, population = ClientState(), Population.empty()
+    for i in range(120):
+        observe(state, extract(f"topic {i % 40} question {i * 7919 % 97}"), population)
+        m = state.clusters
+        assert np.array_equal(_wide_centroids(state)[:m], state.centroids[:m].astype(np.float32))
+    again = ClientState.from_bytes(state.to_bytes())
+    assert again.wide is None
+    assert np.array_equal(_wide_centroids(again), _wide_centroids(state))

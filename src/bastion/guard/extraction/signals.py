@@ -143,26 +143,41 @@ def _widen(a: npt.NDArray[np.float16]) -> npt.NDArray[np.float32]:
     return _WIDEN.take(a.view(np.uint16))
 
 
+def _wide_centroids(state: ClientState) -> npt.NDArray[np.float32]:
+    """``state.centroids`` as float32, rebuilt only when the state has new centroids (a
+    state read from bytes); rows past ``clusters`` are written before they are read."""
+    cached = state.wide
+    if cached is not None and cached[0] is state.centroids:
+        return cached[1]
+    wide = np.zeros((CENTROIDS, DIM), dtype=np.float32)
+    wide[: state.clusters] = _widen(state.centroids[: state.clusters])
+    state.wide = (state.centroids, wide)
+    return wide
+
+
 def _cluster(state: ClientState, vec: npt.NDArray[np.float32]) -> float:
     """Assign ``q`` to its nearest centroid or open a new one; returns the best cosine."""
     m = state.clusters
     best, j = 0.0, -1
+    wide = _wide_centroids(state)
     if m:
-        sims = _widen(state.centroids[:m]) @ vec
+        sims = wide[:m] @ vec
         j = int(np.argmax(sims))
         best = float(sims[j])
     if best < NOVEL_BELOW or j < 0:
         slot = m if m < CENTROIDS else int(np.argmin(state.used))
         state.clusters = max(m, slot + 1)
         state.centroids[slot] = vec
+        wide[slot] = _widen(state.centroids[slot])
         state.weights[slot] = 1.0
         state.created += 1
         state.used[slot] = state.queries
     else:
         w = min(float(state.weights[j]), 31.0)
-        c = _widen(state.centroids[j]) * w + vec
+        c = wide[j] * w + vec
         norm = float(np.sqrt(c.dot(c)))
         state.centroids[j] = c / norm if norm else c
+        wide[j] = _widen(state.centroids[j])
         state.weights[j] = w + 1
         state.used[j] = state.queries
     return best
