@@ -10,9 +10,11 @@ from bastion.guard.extraction.features import (
     DIM,
     KIND_TOKENS,
     ORDER_TOKENS,
+    _sort_key,
     extract,
     order_features,
     sampling_level,
+    simhash,
 )
 
 json_values = st.recursive(
@@ -115,3 +117,31 @@ def test_prompts_sharing_a_template_share_their_trailing_suffix_hashes() -> None
 def test_token_kinds_tell_words_function_words_and_punctuation_apart() -> None:
     q = extract("What is the capital of France?")
     assert q.kinds.tolist() == [2, 2, 2, 1, 2, 1, 0]
+
+
+def _reference_simhash(grams: list[int]) -> int:
+    votes = [sum(1 if g >> k & 1 else -1 for g in grams) for k in range(64)]
+    return sum(1 << k for k, v in enumerate(votes) if v > 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, (1 << 64) - 1), max_size=40))
+def test_simhash_is_the_bitwise_majority_vote(grams: list[int]) -> None:
+    arr = np.array(grams, dtype=np.uint64)
+    assert simhash(arr) == _reference_simhash(grams)
+    assert simhash(np.repeat(arr, 2)[::2]) == _reference_simhash(grams)  # a strided view
+
+
+def _reference_sort_key(token: str) -> int:
+    codes = [1 + "0123456789abcdefghijklmnopqrstuvwxyz".index(c.lower()) for c in token
+             if c.isascii() and c.isalnum()][:3]  # fmt: skip
+    key = 0
+    for code in codes + [0] * (3 - len(codes)):
+        key = key * 37 + code
+    return key
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=6) | ascii_words)
+def test_sort_key_reads_the_first_three_ascii_letters_or_digits(token: str) -> None:
+    assert _sort_key(token) == _reference_sort_key(token)

@@ -129,18 +129,23 @@ def char_grams(text: str, n: int = 4) -> npt.NDArray[np.uint64]:
     if codes.size < n:
         codes = np.pad(codes, (0, n - codes.size))
     c = codes.astype(np.uint64)
+    m = c.size - n + 1
     with np.errstate(over="ignore"):
-        h = np.zeros(c.size - n + 1, dtype=np.uint64)
-        for k in range(n):
-            h = h * np.uint64(1_000_003) + c[k : c.size - n + 1 + k]
+        h = c[:m].copy()  # the polynomial's first step from zero, h = 0 * P + c
+        for k in range(1, n):
+            h *= np.uint64(1_000_003)
+            h += c[k : m + k]
     return _mix(h)
 
 
 def simhash(grams: npt.NDArray[np.uint64]) -> int:
     """Charikar's SimHash of a set of 64-bit feature hashes."""
-    bits = ((grams[:, None] >> _BITS) & np.uint64(1)).astype(np.int32)
-    votes = bits.sum(axis=0) * 2 - grams.size
-    return sum(1 << int(i) for i in np.flatnonzero(votes > 0))
+    # bit k of every hash, column k: unpacking the little-endian bytes least significant
+    # bit first lays the 64 bits out in order
+    octets = np.ascontiguousarray(grams, dtype="<u8").view(np.uint8).reshape(grams.size, 8)
+    bits = np.unpackbits(octets, axis=1, bitorder="little")
+    votes = bits.sum(axis=0, dtype=np.int64) * 2 - grams.size
+    return int(np.packbits(votes > 0, bitorder="little").view("<u8")[0])
 
 
 def _words(text: str) -> list[str]:
@@ -152,17 +157,27 @@ def embed(
 ) -> Vector:
     """The hashing embedding of ``text``: unit length, or all zeros for an empty text."""
     words = _words(text) if words is None else words
-    hashes = [_crc(w) for w in words]
-    hashes += [_crc(a + " " + b) for a, b in itertools.pairwise(words)]
-    word_h = _mix(np.asarray(hashes, dtype=np.uint64))
-    weights = np.concatenate([np.full(len(words), 2.0), np.full(max(len(words) - 1, 0), 1.0)])
+    return _embed(text, grams, words, [_crc(w) for w in words])
+
+
+def _embed(
+    text: str, grams: npt.NDArray[np.uint64] | None, words: list[str], word_crcs: list[int]
+) -> Vector:
+    hashes = word_crcs + [_crc(a + " " + b) for a, b in itertools.pairwise(words)]
     g = char_grams(text) if grams is None else grams
-    all_h = np.concatenate([word_h, g])
-    all_w = np.concatenate([weights, np.full(g.size, 0.25)])
-    signs = np.where((all_h >> np.uint64(63)) == 1, -1.0, 1.0)
-    idx = (all_h % np.uint64(DIM)).astype(np.intp)
-    vec = np.bincount(idx, weights=signs * all_w, minlength=DIM).astype(np.float32)
-    norm = float(np.linalg.norm(vec))
+    all_h = np.empty(len(hashes) + g.size, dtype=np.uint64)
+    all_h[: len(hashes)] = hashes
+    all_h[: len(hashes)] = _mix(all_h[: len(hashes)])
+    all_h[len(hashes) :] = g
+    # words weigh 2, word pairs 1, character grams 0.25, each signed by its hash's top bit
+    all_w = np.full(all_h.size, 0.25)
+    all_w[: len(words)] = 2.0
+    all_w[len(words) : len(hashes)] = 1.0
+    all_w[(all_h >> np.uint64(63)).astype(bool)] *= -1.0
+    idx = (all_h & np.uint64(DIM - 1)).astype(np.intp)  # DIM is a power of two: the modulo
+    vec = np.bincount(idx, weights=all_w, minlength=DIM).astype(np.float32)
+    # np.linalg.norm's own arithmetic (a float32 dot, then sqrt) without its overhead
+    norm = float(np.sqrt(vec.dot(vec)))
     return vec / norm if norm > 0 else vec
 
 
@@ -202,6 +217,13 @@ _KEY_CODES.update({c.upper(): v for c, v in _KEY_CODES.items() if c.isalpha()})
 
 def _sort_key(token: str) -> int:
     """An order-preserving 16-bit key of a token's first letters and digits (0: none)."""
+    head = token[:_KEY_CHARS]
+    if head.isascii() and head.isalnum():  # the usual case: every character counts
+        codes = _KEY_CODES
+        key = 0
+        for c in head:
+            key = key * 37 + codes[c]
+        return key * _KEY_PAD[len(head)]
     key = used = 0
     for c in token:
         code = _KEY_CODES.get(c)
@@ -213,6 +235,9 @@ def _sort_key(token: str) -> int:
     for _ in range(_KEY_CHARS - used):
         key *= 37
     return key
+
+
+_KEY_PAD: list[int] = [37 ** (_KEY_CHARS - n) for n in range(_KEY_CHARS + 1)]
 
 
 def order_features(
@@ -269,15 +294,18 @@ def sampling_level(params: Mapping[str, Any]) -> float:
 
 def extract(text: str, params: Mapping[str, Any] | None = None) -> QueryFeatures:
     """The features of one prompt (``params``: the request's other fields)."""
-    lower = _TOKEN.findall(text[:MAX_CHARS].lower())
+    head = text[:MAX_CHARS]
+    folded = head.lower()
+    lower = _TOKEN.findall(folded)
     tokens = ["0" if t.isdigit() else t for t in lower]
-    raw = _TOKEN.findall(text[:MAX_CHARS])
+    raw = _TOKEN.findall(head)
     prefixes, keys = order_features(lower)
     grams = char_grams(text)
-    words = _words(text)
-    word_set = _mix(np.asarray(sorted({_crc(w) for w in words}), dtype=np.uint64))
+    words = [w for w in _WORD.findall(folded) if w not in _STOP]  # as _words
+    word_crcs = [_crc(w) for w in words]
+    word_set = _mix(np.asarray(sorted(set(word_crcs)), dtype=np.uint64))
     return QueryFeatures(
-        vector=embed(text, grams, words),
+        vector=_embed(text, grams, words, word_crcs),
         simhash=simhash(word_set) if word_set.size else 0,
         exact=_crc(" ".join(text.split())),
         head=_crc(" ".join(tokens[:EDGE])),

@@ -65,23 +65,30 @@ def _budget(
         (b.requests_per_hour, b.tokens_per_hour),
         (b.requests_per_day, b.tokens_per_day),
     )
+    # nine numbers: Python floats cost less than numpy scalars (the same float64 arithmetic)
+    windows = state.budget.tolist()
     for i, seconds in enumerate(_WINDOW_SECONDS):
         start = math.floor(now / seconds) * seconds
-        if state.budget[i, 0] != start:
-            state.budget[i] = (start, 0, 0)
+        if windows[i][0] != start:
+            windows[i] = [float(start), 0.0, 0.0]
     for i, seconds in enumerate(_WINDOW_SECONDS):
         max_req, max_tok = limits[i]
-        retry = max(1, math.ceil(state.budget[i, 0] + seconds - now))
-        if max_req and state.budget[i, 1] + 1 > max_req:
-            first = state.budget[i, 1] == max_req
-            state.budget[i, 1] = max_req + 1  # marks the window as tripped
-            return retry, f"requests_per_{_WINDOW_NAMES[i]}", bool(first)
-        if max_tok and state.budget[i, 2] + tokens > max_tok:
-            first = state.budget[i, 2] <= max_tok
-            state.budget[i, 2] = max_tok + 1
-            return retry, f"tokens_per_{_WINDOW_NAMES[i]}", bool(first)
-    state.budget[:, 1] += 1
-    state.budget[:, 2] += tokens
+        window = windows[i]
+        retry = max(1, math.ceil(window[0] + seconds - now))
+        if max_req and window[1] + 1 > max_req:
+            first = window[1] == max_req
+            window[1] = max_req + 1  # marks the window as tripped
+            state.budget[:] = windows
+            return retry, f"requests_per_{_WINDOW_NAMES[i]}", first
+        if max_tok and window[2] + tokens > max_tok:
+            first = window[2] <= max_tok
+            window[2] = max_tok + 1
+            state.budget[:] = windows
+            return retry, f"tokens_per_{_WINDOW_NAMES[i]}", first
+    for window in windows:
+        window[1] += 1
+        window[2] += tokens
+    state.budget[:] = windows
     return 0, "", False
 
 

@@ -110,14 +110,15 @@ class Population:
         """``v`` less the population's mean, unit length: phrasing shared by everybody
         ("how do I", "what does ... do") drops out and the topic remains."""
         c = v - self.center
-        norm = float(np.linalg.norm(c))
+        # np.linalg.norm's own arithmetic (a float32 dot, then sqrt) without its overhead
+        norm = float(np.sqrt(c.dot(c)))
         out: npt.NDArray[np.float32] = c / norm if norm > 0 else c
         return out
 
     def update(self, v: npt.NDArray[np.float32]) -> None:
         self.count += 1
         a = max(1.0 / self.count, 1.0 / 4096)
-        self.center = ((1 - a) * self.center + a * v).astype(np.float32)
+        self.center = ((1 - a) * self.center + a * v).astype(np.float32, copy=False)
 
     def to_bytes(self) -> bytes:
         return self.count.to_bytes(8, "little") + self.center.tobytes()
@@ -130,26 +131,53 @@ class Population:
         return cls(center, int.from_bytes(blob[:8], "little"))
 
 
+# every float16 as float32: a table look-up widens the stored centroids and embeddings
+# several times faster than numpy's float16 cast, to the very same values
+_WIDEN: npt.NDArray[np.float32] = (
+    np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+)
+
+
+def _widen(a: npt.NDArray[np.float16]) -> npt.NDArray[np.float32]:
+    """``a.astype(np.float32)``, faster."""
+    return _WIDEN.take(a.view(np.uint16))
+
+
+def _wide_centroids(state: ClientState) -> npt.NDArray[np.float32]:
+    """``state.centroids`` as float32, rebuilt only when the state has new centroids (a
+    state read from bytes); rows past ``clusters`` are written before they are read."""
+    cached = state.wide
+    if cached is not None and cached[0] is state.centroids:
+        return cached[1]
+    wide = np.zeros((CENTROIDS, DIM), dtype=np.float32)
+    wide[: state.clusters] = _widen(state.centroids[: state.clusters])
+    state.wide = (state.centroids, wide)
+    return wide
+
+
 def _cluster(state: ClientState, vec: npt.NDArray[np.float32]) -> float:
     """Assign ``q`` to its nearest centroid or open a new one; returns the best cosine."""
     m = state.clusters
     best, j = 0.0, -1
+    wide = _wide_centroids(state)
     if m:
-        sims = state.centroids[:m].astype(np.float32) @ vec
+        sims = wide[:m] @ vec
         j = int(np.argmax(sims))
         best = float(sims[j])
     if best < NOVEL_BELOW or j < 0:
         slot = m if m < CENTROIDS else int(np.argmin(state.used))
         state.clusters = max(m, slot + 1)
         state.centroids[slot] = vec
+        wide[slot] = _widen(state.centroids[slot])
         state.weights[slot] = 1.0
         state.created += 1
         state.used[slot] = state.queries
     else:
         w = min(float(state.weights[j]), 31.0)
-        c = state.centroids[j].astype(np.float32) * w + vec
-        norm = float(np.linalg.norm(c))
+        c = wide[j] * w + vec
+        norm = float(np.sqrt(c.dot(c)))
         state.centroids[j] = c / norm if norm else c
+        wide[j] = _widen(state.centroids[j])
         state.weights[j] = w + 1
         state.used[j] = state.queries
     return best
@@ -160,21 +188,22 @@ def _edges(state: ClientState, q: QueryFeatures) -> tuple[bool, bool, bool]:
     n = state.filled
     if not n:
         return False, False, False
-    ham = np.bitwise_count(state.sim[:n] ^ np.uint64(q.simhash))
-    edge = (state.heads[:n] == q.head) | (state.tails[:n] == q.tail)
+    close = np.bitwise_count(state.sim[:n] ^ np.uint64(q.simhash)) <= NEAR_DUP_BITS
     same_head = state.heads[:n] == q.head
+    edge = same_head | (state.tails[:n] == q.tail)
     # a filled-in template keeps its opening words; edits of a seed move them often
-    near = bool(np.any((ham <= NEAR_DUP_BITS) & (state.exact[:n] != q.exact) & ~same_head))
-    template = bool(np.any(edge & (ham > NEAR_DUP_BITS)))
+    near = bool((close & (state.exact[:n] != q.exact) & ~same_head).any())
+    template = bool((edge & ~close).any())
     enum = False
     if q.slot is not None:
         kind, value = q.slot
         code = (_SLOT_KINDS[kind] << 32) | value
-        same_kind = (state.slots[:n] >> 32) == _SLOT_KINDS[kind]
-        filled = edge & same_kind & (state.slots[:n] != _NO_SLOT)
-        step = np.abs(state.slots[:n] - code) == 1
+        slots = state.slots[:n]
+        same_kind = (slots >> 32) == _SLOT_KINDS[kind]
+        filled = edge & same_kind & (slots != _NO_SLOT)
+        step = np.abs(slots - code) == 1
         # a walk reaches a new value; a batch job's recurring texts bring their numbers back
-        enum = bool(np.any(filled & step)) and not bool(np.any(filled & (state.slots[:n] == code)))
+        enum = bool((filled & step).any()) and not bool((filled & (slots == code)).any())
     return near, template, enum
 
 
@@ -193,14 +222,18 @@ def _order_step(state: ClientState, q: QueryFeatures) -> tuple[int, bool]:
     where they differ. ``q`` then becomes the template's last query (or, filling none,
     replaces the least recently used template)."""
     shared = ORDER_SHARED - 1
-    used = state.template_used > 0
-    match = used & (
-        ((state.prefixes[:, shared] == q.prefixes[shared]) & (q.prefixes[shared] != 0))
-        | (state.template_tails == q.tail)
-    )
+    # a handful of templates: plain Python beats numpy's per-call overhead here
+    used = state.template_used.tolist()
+    q_prefix = int(q.prefixes[shared])
+    match = [
+        u > 0 and ((p == q_prefix and q_prefix != 0) or t == q.tail)
+        for u, p, t in zip(
+            used, state.prefixes[:, shared].tolist(), state.template_tails.tolist(), strict=True
+        )
+    ]
     step, lookup = 0, False
-    if np.any(match):
-        j = int(np.argmax(match))
+    if True in match:
+        j = match.index(True)
         last_prefixes, last_keys = state.prefixes[j], state.keys[j]
         differ = np.flatnonzero(last_prefixes != q.prefixes)
         if differ.size:
@@ -210,7 +243,7 @@ def _order_step(state: ClientState, q: QueryFeatures) -> tuple[int, bool]:
                 step = (a > b) - (a < b)
                 lookup = _is_key(q, p, state.suffixes[j])
     else:
-        j = int(np.argmin(state.template_used))
+        j = used.index(min(used))
     state.prefixes[j], state.keys[j], state.suffixes[j] = q.prefixes, q.keys, q.suffixes
     state.template_tails[j] = q.tail
     state.template_used[j] = state.queries + 1
@@ -231,10 +264,15 @@ def _is_key(q: QueryFeatures, start: int, last_suffixes: npt.NDArray[np.uint32])
     return 1 <= words <= LOOKUP_WORDS and stops <= LOOKUP_STOPS
 
 
-def _order(state: ClientState) -> float:
-    n = state.filled
-    up = int(np.count_nonzero(state.flags[:n] & FLAG_ASCENDING))
-    down = int(np.count_nonzero(state.flags[:n] & FLAG_DESCENDING))
+def _flag_counts(state: ClientState) -> list[int]:
+    """How many remembered queries carry each flag bit (index k: flag ``1 << k``), in one
+    pass over the ring rather than one per flag."""
+    bits = np.unpackbits(state.flags[: state.filled, None], axis=1, bitorder="little")
+    counts: list[int] = bits.sum(axis=0, dtype=np.int64).tolist()
+    return counts
+
+
+def _order(up: int, down: int) -> float:
     if up + down < ORDER_MIN_STEPS:
         return 0.0
     return _ramp(abs(up - down) / math.sqrt(up + down), ORDER_LO, ORDER_HI)
@@ -253,6 +291,15 @@ def _prada(state: ClientState) -> float:
         return 1.0
     w = float(shapiro(d).statistic)
     return 1.0 if w < PRADA_DELTA else 0.0
+
+
+def _sampling_mean(state: ClientState) -> float:
+    """The mean sampling level of the remembered queries, as ``np.mean`` gives it."""
+    ring = state.sampling[: state.filled]
+    # most clients never ask for log-probabilities: all zeros (no negative levels exist)
+    if not any(ring.tobytes()):
+        return 0.0
+    return float(np.mean(ring))
 
 
 RECENT = 32  # the recent window's EMA horizon, in queries
@@ -298,42 +345,54 @@ def observe(
     state.queries += 1
     n = state.queries
     a_recent, a_history = max(1.0 / n, 1.0 / RECENT), max(1.0 / n, 1.0 / HISTORY)
-    state.mu_recent = ((1 - a_recent) * state.mu_recent + a_recent * vec).astype(np.float32)
+    # float32 throughout (a Python float scalar does not promote), so no copy to cast back
+    state.mu_recent = ((1 - a_recent) * state.mu_recent + a_recent * vec).astype(
+        np.float32, copy=False
+    )
     # the sum of the squared EMA weights: E||mu_recent||^2 for independent zero-mean unit vectors
     state.weight2 = (1 - a_recent) ** 2 * state.weight2 + a_recent**2
-    state.mu_history = ((1 - a_history) * state.mu_history + a_history * vec).astype(np.float32)
+    state.mu_history = ((1 - a_history) * state.mu_history + a_history * vec).astype(
+        np.float32, copy=False
+    )
     if n > 1:
-        back = state.previous[: min(n - 1, BACK)].astype(np.float32) @ vec
+        back = _widen(state.previous[: min(n - 1, BACK)]) @ vec
         step = float(back[(n - 2) % BACK])
         a_step = max(1.0 / (n - 1), 1.0 / RECENT)
         state.locality[0] = (1 - a_step) * state.locality[0] + a_step * step
         if float(back.max()) < JUMP_BELOW:
             state.flags[i] |= FLAG_JUMP
-    state.previous[(n - 1) % BACK] = vec.astype(np.float16)
+    state.previous[(n - 1) % BACK] = vec
     if n <= POPULATION_VOTES or n % (n // POPULATION_VOTES) == 0:
         population.update(q.vector)
     # MMD with the linear kernel between the client's recent queries and the population
     # (whose mean, after centring, is zero), over what a sample of the population itself
     # would give: about 1 for a uniform crawl of the domain, several times more for a person.
-    to_population = float(np.dot(state.mu_recent, state.mu_recent)) / state.weight2
-    drift = float(np.sum((state.mu_recent - state.mu_history) ** 2)) / (
-        state.weight2 + _null(a_history)
-    )
+    to_population = float(state.mu_recent.dot(state.mu_recent)) / state.weight2
+    gap = state.mu_recent - state.mu_history
+    drift = float(np.add.reduce(gap * gap)) / (state.weight2 + _null(a_history))
+    counts = _flag_counts(state)
+    filled = state.filled
+
+    def rate(flag: int) -> float:  # as ClientState.rate
+        return counts[flag.bit_length() - 1] / filled
+
+    up, down = counts[FLAG_ASCENDING.bit_length() - 1], counts[FLAG_DESCENDING.bit_length() - 1]
+
     return {
-        "coverage": _ramp(state.rate(FLAG_NOVEL), COVERAGE_LO, COVERAGE_HI),
+        "coverage": _ramp(rate(FLAG_NOVEL), COVERAGE_LO, COVERAGE_HI),
         # only against a population that is not mostly this client
         "broadness": _ramp(-to_population, -BROAD_HI, -BROAD_LO)
         if population.count >= max(population_min, 10 * n)
         else 0.0,
         "locality": _ramp(-float(state.locality[0]), -LOCAL_HI, -LOCAL_LO) if n > 1 else 0.0,
-        "jumps": _ramp(state.rate(FLAG_JUMP), JUMPS_LO, JUMPS_HI),
+        "jumps": _ramp(rate(FLAG_JUMP), JUMPS_LO, JUMPS_HI),
         "drift": _ramp(drift, 3.0, 6.0),
-        "perturbation": _ramp(state.rate(FLAG_NEAR_DUP), 0.15, 0.35),
-        "enumeration": _ramp(state.rate(FLAG_ENUM), 0.1, 0.4),
-        "order": _order(state),
-        "lookup": _ramp(state.rate(FLAG_LOOKUP), LOOKUP_LO, LOOKUP_HI),
-        "template": _ramp(state.rate(FLAG_TEMPLATE), 0.5, 0.9),
-        "sampling": _ramp(float(np.mean(state.sampling[: state.filled])), 0.2, 0.6),
+        "perturbation": _ramp(rate(FLAG_NEAR_DUP), 0.15, 0.35),
+        "enumeration": _ramp(rate(FLAG_ENUM), 0.1, 0.4),
+        "order": _order(up, down),
+        "lookup": _ramp(rate(FLAG_LOOKUP), LOOKUP_LO, LOOKUP_HI),
+        "template": _ramp(rate(FLAG_TEMPLATE), 0.5, 0.9),
+        "sampling": _ramp(_sampling_mean(state), 0.2, 0.6),
         "prada": _prada(state) if prada else 0.0,
     }
 

@@ -102,6 +102,12 @@ class ClientState:
     template_tails: npt.NDArray[np.uint32] = field(default_factory=lambda: _empty("template_tails"))
     suffixes: npt.NDArray[np.uint32] = field(default_factory=lambda: _empty("suffixes"))
     template_used: npt.NDArray[np.int64] = field(default_factory=lambda: _empty("template_used"))
+    # the centroids as float32 for the cosine search, paired with the float16 array they
+    # copy: widening every centroid for every query cost more than the search itself. The
+    # clustering, the only writer of ``centroids``, keeps it in step; it is never packed.
+    wide: tuple[npt.NDArray[np.float16], npt.NDArray[np.float32]] | None = field(
+        default=None, init=False, repr=False
+    )
 
     @property
     def filled(self) -> int:
