@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import pickle
+import subprocess
+import sys
 from collections import OrderedDict
 from pathlib import Path
 
-import pytest
-
 from bastion.scan import Status, _engine, scan_path
-from bastion.scan._policy import Policy
 
 
 def test_process_pool_gives_the_same_report_as_one_process(tmp_path: Path) -> None:
@@ -41,28 +39,41 @@ def test_progress_is_reported_for_every_file(tmp_path: Path) -> None:
     assert seen == [(i, 5) for i in range(1, 6)]
 
 
-def test_forked_workers_use_the_policy_the_parent_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+FORKED_SCAN = """
+import os, sys
+from bastion.scan import _engine, scan_path
+from bastion.scan._policy import Policy
+
+assert _engine._pool_context() is not None, "workers would be spawned"
+real_read = Policy._read.__func__
+
+def counting_read(cls, *args, **kwargs):
+    with open(sys.argv[2], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    return real_read(cls, *args, **kwargs)
+
+Policy._read = classmethod(counting_read)
+report = scan_path(sys.argv[1], workers=2)
+print(os.getpid(), report.exit_code(), sum(r.status.value == "clean" for r in report.files))
+"""
+
+
+def test_forked_workers_use_the_policy_the_parent_read(tmp_path: Path) -> None:
     """A forked worker inherits the parent's policy, already read, instead of parsing the
-    policy files again (a folder of 256 small files or more is scanned in a pool)."""
-    if _engine._pool_context() is None:
-        pytest.skip("another thread is running: workers are spawned, not forked")
-    readers = tmp_path / "readers"
-    real_read = Policy._read.__func__  # type: ignore[attr-defined]
-
-    def counting_read(cls: type[Policy], *args: object, **kwargs: object) -> Policy:
-        with readers.open("a") as f:
-            f.write(f"{os.getpid()}\n")
-        return real_read(cls, *args, **kwargs)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(Policy, "_read", classmethod(counting_read))
+    policy files again (a folder of 256 small files or more is scanned in a pool). Run in
+    a fresh interpreter: the pool forks only where no other thread runs."""
     models = tmp_path / "models"
     models.mkdir()
     for i in range(_engine.PARALLEL_FILES):
         (models / f"m{i}.pkl").write_bytes(pickle.dumps(OrderedDict(i=i), protocol=4))
     (models / "evil.pkl").write_bytes(b"cos\nsystem\n(S'id'\ntR.")
-    report = scan_path(models, workers=2)
-    assert report.exit_code() == 1
-    assert sum(r.status is Status.CLEAN for r in report.files) == _engine.PARALLEL_FILES
-    assert readers.read_text().split() == [str(os.getpid())]
+    readers = tmp_path / "readers"
+    proc = subprocess.run(
+        [sys.executable, "-c", FORKED_SCAN, str(models), str(readers)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    parent, exit_code, clean = proc.stdout.split()
+    assert (exit_code, clean) == ("1", str(_engine.PARALLEL_FILES))
+    assert readers.read_text().split() == [parent]
