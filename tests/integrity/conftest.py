@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,7 +143,8 @@ def make_pki(folder: Path) -> Pki:
 def make_model(folder: Path) -> Path:
     """A small model folder: weights, configs, a nested file, git files, an empty file."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "weights.bin").write_bytes(os.urandom(300_000))
+    # Fixed bytes: about one random blob in 1,500 starts like a pickle and is refused.
+    (folder / "weights.bin").write_bytes(random.Random(7).randbytes(300_000))
     (folder / "config.json").write_text('{"layers": 2}\n')
     (folder / "tokenizer").mkdir()
     (folder / "tokenizer" / "vocab.txt").write_text("a\nb\n")
