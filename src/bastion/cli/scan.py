@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -64,18 +65,7 @@ Examples:
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar [default: on a terminal]."
 )
-def scan(
-    paths: tuple[Path, ...],
-    fmt: str,
-    output: Path | None,
-    fail_on: str | None,
-    policies: tuple[Path, ...],
-    workers: int | None,
-    config: Path | None,
-    sbom: Path | None,
-    verbose: bool,
-    progress: bool | None,
-) -> None:
+def scan(**params: Any) -> None:
     """Scan model files for code injection before anything loads them.
 
     PATHS are files or folders (scanned recursively). Formats are told apart by
@@ -85,15 +75,5 @@ def scan(
     zip/tar/gzip/bz2/xz archives of them. Nothing scanned is ever imported,
     unpickled or executed.
     """
-    run(
-        paths,
-        fmt=fmt,
-        output=output,
-        fail_on=fail_on,
-        policies=policies,
-        workers=workers,
-        config=config,
-        sbom=sbom,
-        verbose=verbose,
-        progress=progress,
-    )
+    # click passes the parameters by name; run() declares and types them.
+    run(**params)

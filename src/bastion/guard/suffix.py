@@ -71,9 +71,8 @@ def odd_words(words: list[str]) -> list[bool]:
     odd = [False] * len(words)
     opened: list[tuple[str, int]] = []
     ticks: list[int] = []
-    ascii_line = all(w.isascii() for w in words)
     for i, word in enumerate(words):
-        if not ascii_line and not word.isascii() and _mixed_script(word):
+        if not word.isascii() and _mixed_script(word):
             odd[i] = True
         if _BRACKETS.isdisjoint(word):
             continue
