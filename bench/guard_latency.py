@@ -102,7 +102,7 @@ def bench_pipeline(data: Path, runs: int) -> list[str]:
 # -- proxy ----------------------------------------------------------------------
 
 
-def fake_upstream() -> Any:
+def fake_upstream(chunk_ms: float) -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, StreamingResponse
@@ -117,7 +117,7 @@ def fake_upstream() -> Any:
                      "choices": [{"index": 0, "delta": {"content": word + " "},
                                   "finish_reason": "stop" if last else None}]}  # fmt: skip
             yield f"data: {json.dumps(chunk)}\n\n".encode()
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(chunk_ms / 1000)
         yield b"data: [DONE]\n\n"
 
     async def chat(request: Request) -> StreamingResponse:
@@ -176,81 +176,108 @@ class Process:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def load(url: str, key: str, clients: int, per_client: int) -> tuple[list[float], float]:
-    import httpx
+async def load(
+    urls: list[str], key: str, clients: int, per_client: int
+) -> tuple[list[list[float]], list[list[float]], float]:
+    """``clients`` concurrent streaming clients, each sending ``per_client`` requests to
+    every URL in turn (half the clients start with the first URL, half with the second,
+    so both paths see the same machine at the same moments); per URL, the times to the
+    first and to the last byte of each answer (ms), and requests per second overall.
+    aiohttp rather than httpx: the load generator shares the two cores with the
+    servers, and aiohttp costs it about half the CPU per chunk."""
+    import aiohttp
 
     message = {"role": "user", "content": "Tell me something nice about otters."}
-    body = {"model": "m", "stream": True, "messages": [message]}
-    headers = {"authorization": f"Bearer {key}"}
-    times: list[float] = []
+    body = json.dumps({"model": "m", "stream": True, "messages": [message]}).encode()
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    first: list[list[float]] = [[] for _ in urls]
+    last: list[list[float]] = [[] for _ in urls]
 
-    async def one(client: httpx.AsyncClient) -> None:
-        for _ in range(per_client):
-            t0 = time.perf_counter()
-            async with client.stream("POST", url, json=body, headers=headers) as r:
-                r.raise_for_status()
-                async for _ in r.aiter_bytes():
-                    pass
-            times.append((time.perf_counter() - t0) * 1000)
-
-    limits = httpx.Limits(max_connections=clients * 2)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async def request(session: aiohttp.ClientSession, which: int) -> None:
         t0 = time.perf_counter()
-        await asyncio.gather(*(one(client) for _ in range(clients)))
+        async with session.post(urls[which], data=body, headers=headers) as r:
+            r.raise_for_status()
+            seen = False
+            async for _ in r.content.iter_any():
+                if not seen:
+                    first[which].append((time.perf_counter() - t0) * 1000)
+                    seen = True
+        last[which].append((time.perf_counter() - t0) * 1000)
+
+    async def one(session: aiohttp.ClientSession, client: int) -> None:
+        for _ in range(per_client):
+            for i in range(len(urls)):
+                await request(session, (i + client) % len(urls))
+
+    connector = aiohttp.TCPConnector(limit=clients * 2 * len(urls))
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        # every client's connections opened (one request per URL) before the clock starts
+        await asyncio.gather(*(one_warm(session, url, body, headers) for url in urls
+                               for _ in range(clients)))  # fmt: skip
+        for times in (*first, *last):
+            times.clear()
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(session, c) for c in range(clients)))
         wall = time.perf_counter() - t0
-    return times, clients * per_client / wall
+    return first, last, clients * per_client * len(urls) / wall
 
 
-def bench_proxy(clients: int, per_client: int) -> list[str]:
+async def one_warm(session: Any, url: str, body: bytes, headers: dict[str, str]) -> None:
+    async with session.post(url, data=body, headers=headers) as r:
+        await r.read()
+
+
+def bench_proxy(clients: int, per_client: int, chunk_ms: float) -> list[str]:
     from bastion.guard.proxy import generate_key
 
     key, digest = generate_key()
-    rows = []
-    with Process("upstream") as up:
+    with Process("upstream", str(chunk_ms)) as up:
         upstream = f"http://127.0.0.1:{up.port}/v1"
         with Process("proxy", upstream, digest) as proxy:
             via = f"http://127.0.0.1:{proxy.port}/v1/chat/completions"
-            asyncio.run(load(via, key, 5, 2))  # warm-up
-            up0 = up.cpu()
-            direct, d_rps = asyncio.run(
-                load(upstream + "/chat/completions", key, clients, per_client)
+            px0 = proxy.cpu()
+            (d_first, p_first), (direct, proxied), rps = asyncio.run(
+                load([upstream + "/chat/completions", via], key, clients, per_client)
             )
-            up1, px1 = up.cpu(), proxy.cpu()
-            proxied, p_rps = asyncio.run(load(via, key, clients, per_client))
-            up2, px2 = up.cpu(), proxy.cpu()
-    for name, t, rps in (
-        ("direct to upstream", direct, d_rps),
-        ("through the proxy", proxied, p_rps),
-    ):
-        rows.append(f"| {name} | {len(t)} | {pct(t, 0.5):.1f} | {pct(t, 0.99):.1f} | {rps:.0f} |")
+            px1 = proxy.cpu()
+    rows = [
+        f"| {name} | {len(t)} | {pct(f, 0.5):.1f} | {pct(f, 0.99):.1f} | "
+        f"{pct(t, 0.5):.1f} | {pct(t, 0.99):.1f} |"
+        for name, f, t in (
+            ("direct to upstream", d_first, direct),
+            ("through the proxy", p_first, proxied),
+        )
+    ]
+    added_first = pct(p_first, 0.5) - pct(d_first, 0.5)
     added50 = pct(proxied, 0.5) - pct(direct, 0.5)
     added99 = pct(proxied, 0.99) - pct(direct, 0.99)
     cpu = ""
-    if (
-        up0 is not None
-        and up1 is not None
-        and up2 is not None
-        and px1 is not None
-        and px2 is not None
-    ):
-        n = len(proxied)
+    if px0 is not None and px1 is not None:
+        # the warm-up requests (one per client) count in the proxy's CPU
+        n = len(proxied) + clients
         cpu = (
-            f" CPU per request (user + system, from /proc; comparable on a busy machine where"
-            f" times are not): the proxy process {(px2 - px1) * 1000 / n:.2f} ms; the upstream"
-            f" {(up1 - up0) * 1000 / len(direct):.2f} ms direct, {(up2 - up1) * 1000 / n:.2f} ms"
-            " behind the proxy."
+            f" The proxy process used {(px1 - px0) * 1000 / n:.2f} ms of CPU per request"
+            " (user + system, from /proc)."
         )
+    pace = 1000 / chunk_ms
     return [
-        f"### Proxy, {clients} concurrent streaming clients (time to last byte)",
+        f"### Proxy, {clients} concurrent streaming clients, a chunk every {chunk_ms:g} ms",
         "",
         "Upstream, proxy and load generator each run in their own process on the same",
-        "machine. The fake upstream streams 60 chunks 2 ms apart.",
+        f"machine. The fake upstream streams 60 chunks (one word each) {chunk_ms:g} ms apart",
+        f"({pace:.0f} tokens per second per stream). Each of the {clients} clients opens its",
+        f"connections before the clock starts, then sends {per_client} streaming requests",
+        "directly and as many through the proxy, alternating, so that both paths share the",
+        f"machine's load; {rps:.0f} requests per second in all.",
         "",
-        "| path | requests | p50 ms | p99 ms | requests/s |",
-        "|---|---|---|---|---|",
+        "| path | requests | first byte p50 ms | first byte p99 ms | last byte p50 ms |"
+        " last byte p99 ms |",
+        "|---|---|---|---|---|---|",
         *rows,
         "",
-        f"Added by the proxy: p50 {added50:.1f} ms, p99 {added99:.1f} ms.{cpu}",
+        f"Added by the proxy at p50: {added_first:.1f} ms to the first byte, {added50:.1f} ms to"
+        f" the last byte (p99 {added99:.1f} ms).{cpu}",
     ]
 
 
@@ -259,7 +286,7 @@ def serve(args: argparse.Namespace) -> None:
     from bastion.guard.proxy.keys import ApiKey
 
     if args.serve[0] == "upstream":
-        app = fake_upstream()
+        app = fake_upstream(float(args.serve[1]))
     else:
         _, upstream, digest = args.serve
         config = ProxyConfig(upstream=upstream, keys=KeyStore([ApiKey("bench", digest)]),
@@ -279,6 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=500)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--per-client", type=int, default=4)
+    ap.add_argument(
+        "--chunk-ms",
+        type=float,
+        nargs="+",
+        default=[20.0, 2.0],
+        help="the fake upstream's gap between chunks; one proxy run per value (default: 20,"
+        " a served model's pace of 50 tokens/s per stream, then 2, a stress run)",
+    )
     ap.add_argument("--write", type=Path, default=None, help="markdown file to append to")
     ap.add_argument("--no-pipeline", action="store_true", help="only the proxy measurement")
     ap.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
@@ -291,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"Machine: {machine()}; load average {load1:.1f} when the run started.", ""]
     if not args.no_pipeline:
         lines += [*bench_pipeline(args.data, args.runs), ""]
-    lines += bench_proxy(args.clients, args.per_client)
+    for chunk_ms in args.chunk_ms:
+        lines += [*bench_proxy(args.clients, args.per_client, chunk_ms), ""]
     md = "\n".join(lines)
     print(md)
     if args.write:

@@ -52,7 +52,11 @@ class Guard:
     def check_output(self, text: str, ctx: Context | None = None) -> ScanResult:
         return self.policy.output.scan(text, ctx)
 
-    def stream(self, ctx: Context | None = None, *, holdback: int = 256) -> StreamGuard:
+    def stream(self, ctx: Context | None = None, *, holdback: int | None = None) -> StreamGuard:
+        """A :class:`StreamGuard` for one streamed response; ``holdback`` defaults to
+        the policy's ``stream_holdback``."""
+        if holdback is None:
+            holdback = self.policy.stream_holdback
         return StreamGuard(self.policy.output, ctx, holdback=holdback)
 
 

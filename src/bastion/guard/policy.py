@@ -76,6 +76,9 @@ class Policy:
     output: Pipeline
     source: str = "<default>"
     extraction: ExtractionSettings = field(default_factory=ExtractionSettings)
+    #: Characters of a streamed response held back until the output rules have seen
+    #: what follows them (see :class:`bastion.guard.stream.StreamGuard`).
+    stream_holdback: int = 128
 
 
 def build_rule(name: str, options: Mapping[str, Any]) -> Rule:
@@ -123,18 +126,22 @@ def policy_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> P
     guard = data.get("guard")
     if not isinstance(guard, Mapping):
         raise PolicyError(f"{source}: a guard policy needs a [guard] table")
-    unknown = set(guard) - {"fail_fast", "input", "output", "max_views", "extraction"}
+    known = {"fail_fast", "input", "output", "max_views", "extraction", "stream_holdback"}
+    unknown = set(guard) - known
     if unknown:
         raise PolicyError(f"{source}: unknown [guard] keys {', '.join(sorted(unknown))}")
     fail_fast = bool(guard.get("fail_fast", False))
     max_views = int(guard.get("max_views", 8))
+    holdback = guard.get("stream_holdback", 128)
+    if isinstance(holdback, bool) or not isinstance(holdback, int) or not 0 <= holdback <= 65536:
+        raise PolicyError(f"{source}: stream_holdback must be a whole number from 0 to 65536")
     pipes = {
         d: Pipeline(_steps(guard.get(d.value, []), d), direction=d, fail_fast=fail_fast,
                     max_views=max_views)
         for d in Direction
     }  # fmt: skip
     extraction = settings_from_mapping(guard.get("extraction", {}), source)
-    return Policy(pipes[Direction.INPUT], pipes[Direction.OUTPUT], source, extraction)
+    return Policy(pipes[Direction.INPUT], pipes[Direction.OUTPUT], source, extraction, holdback)
 
 
 def load_policy(path: Path | str | None = None) -> Policy:

@@ -5,7 +5,8 @@ output pipeline has seen it with ``holdback`` characters of lookahead: a secret,
 a canary or an image URL that arrives split over several pieces is caught while
 its start is still held back, so a leak is cut before it reaches the client. The
 pipeline re-checks the tail of the text seen so far (``window`` characters) every
-``check_every`` characters, and the whole text when the stream ends.
+``check_every`` characters, and the whole text when the stream ends. The holdback is
+what a client waits for before the first words (the policy's ``stream_holdback``).
 """
 
 from __future__ import annotations
@@ -30,14 +31,16 @@ class StreamGuard:
         pipeline: Pipeline,
         ctx: Context | None = None,
         *,
-        holdback: int = 256,
-        check_every: int = 64,
+        holdback: int = 128,
+        check_every: int | None = None,
         window: int = 4096,
     ) -> None:
         self.pipeline = pipeline
         self.ctx = ctx or Context()
         self.holdback = holdback
-        self.check_every = check_every
+        # A check every quarter of the holdback: text is released at most that many
+        # characters later than the holdback alone would allow.
+        self.check_every = max(16, holdback // 4) if check_every is None else check_every
         self.window = max(window, holdback * 2)
         self._text: list[str] = []
         self._length = 0
