@@ -103,10 +103,107 @@ def test_memory_stays_flat_on_a_large_file(tmp_path: Path, algorithm: str) -> No
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         f"digest_ranges([Range(sys.argv[1])] * 2, {algorithm!r}, workers=2)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss - base)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, str(big)], check=True, capture_output=True, text=True
     )
-    grown_kib = int(proc.stdout)
-    # Two threads x one 8 MiB buffer, plus BLAKE3's own threads: far below the file's size.
+    grown_kib, children_kib = map(int, proc.stdout.split())
+    # Two threads x one 1 MiB buffer, plus BLAKE3's own threads: far below the file's size.
     assert grown_kib < 64 * 1024, grown_kib
+    # A fresh interpreter hashes 512 MB in forked workers that map 64 MiB at a time.
+    assert children_kib < 96 * 1024, children_kib
+
+
+def _in_fresh_interpreter(code: str, *args: str) -> str:
+    """Run ``code`` in a new, single-threaded interpreter (where hashing may fork); its
+    standard output."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+_FORKED = (
+    "import sys\n"
+    "from bastion.crypto import Range, digest_ranges, digests\n"
+    "digests.FORK_MIN = 0\n"
+    "assert digests._can_fork()\n"
+    "calls = []\n"
+    "forked = digests._digest_forked\n"
+    "digests._digest_forked = lambda *a: calls.append(1) or forked(*a)\n"
+)
+
+
+def test_forked_workers_give_the_digests_of_the_threaded_reader(files: list[Path]) -> None:
+    # Ranges that start and end off the page boundaries, whole files, an empty file.
+    ranges = [(str(p), 0, None) for p in files] + [(str(files[-1]), 4097, 3_000_001)]
+    code = _FORKED + (
+        "import json\n"
+        "items = [Range(p, a, b) for p, a, b in json.loads(sys.argv[1])]\n"
+        "for algorithm in ('sha256', 'blake3'):\n"
+        "    print(' '.join(d.hex() for d in digest_ranges(items, algorithm, workers=2)))\n"
+        "print(len(calls))\n"
+    )
+    import json
+
+    sha, b3, calls = _in_fresh_interpreter(code, json.dumps(ranges)).split("\n")[:3]
+    assert calls == "2"  # both algorithms took the forked path
+    for (path, start, end), want_sha, want_b3 in zip(
+        ranges, sha.split(" "), b3.split(" "), strict=True
+    ):
+        data = Path(path).read_bytes()[start:end]
+        assert want_sha == hashlib.sha256(data).hexdigest()
+        assert want_b3 == blake3.blake3(data).hexdigest()
+
+
+def test_a_forked_worker_killed_mid_file_is_a_changed_file(files: list[Path]) -> None:
+    # A file truncated under a mapping kills the worker with SIGBUS; here the worker
+    # kills itself so on one file, and the hash must fail naming it, never pass.
+    code = _FORKED + (
+        "import os, signal\n"
+        "mapped = digests._mapped_digest\n"
+        "def bus(item, algorithm):\n"
+        "    if item.path == sys.argv[1]:\n"
+        "        os.kill(os.getpid(), signal.SIGBUS)\n"
+        "    return mapped(item, algorithm)\n"
+        "digests._mapped_digest = bus\n"
+        "items = [Range(p) for p in sys.argv[1:]]\n"
+        "try:\n"
+        "    digest_ranges(items, 'blake3', workers=2)\n"
+        "except digests.FileChangedError as exc:\n"
+        "    print('changed', exc)\n"
+        "else:\n"
+        "    print('passed')\n"
+    )
+    out = _in_fresh_interpreter(code, str(files[3]), str(files[4]), str(files[2]))
+    assert out.startswith("changed"), out
+    assert str(files[3]) in out
+    assert f"signal {int(__import__('signal').SIGBUS)}" in out
+
+
+def test_forked_workers_report_unreadable_and_changed_files(files: list[Path]) -> None:
+    missing = str(files[0]) + ".gone"
+    code = _FORKED + (
+        "from bastion.crypto import FileChangedError\n"
+        "for items in ([Range(sys.argv[1]), Range(sys.argv[2])],\n"
+        "              [Range(sys.argv[2], 0, 10**9), Range(sys.argv[2])]):\n"
+        "    try:\n"
+        "        digest_ranges(items, 'sha256', workers=2)\n"
+        "    except FileChangedError as exc:\n"
+        "        print('changed', exc)\n"
+        "    except OSError as exc:\n"
+        "        print(type(exc).__name__, exc.filename)\n"
+    )
+    out = _in_fresh_interpreter(code, missing, str(files[4])).splitlines()
+    assert out[0] == f"FileNotFoundError {missing}"
+    assert out[1].startswith("changed"), out
+    assert "outside the file" in out[1]
