@@ -89,6 +89,24 @@ def test_wrong_key_is_refused(model: Path, ec_key: KeyFiles, other_key: KeyFiles
         verify_model(model, _verifier(other_key))
 
 
+@pytest.mark.parametrize("files", [0, 1, 3])
+def test_wrong_key_is_refused_whatever_the_number_of_files(
+    tmp_path: Path, ec_key: KeyFiles, other_key: KeyFiles, files: int
+) -> None:
+    # The signature is checked while the files hash: an empty folder, one file (no
+    # workers) and several must all check it.
+    model = tmp_path / "m"
+    model.mkdir()
+    for i in range(files):
+        (model / f"w{i}.bin").write_bytes(bytes([i]) * 1000)
+    sign_model(model, _signer(ec_key))
+    verify_model(model, _verifier(ec_key))
+    with pytest.raises(VerificationError, match="different key"):
+        verify_model(model, _verifier(other_key))
+    with pytest.raises(VerificationError, match="different key"):
+        verify_model(model, _verifier(other_key), workers=1)
+
+
 def test_wrong_key_without_hint_still_fails_on_the_signature(
     model: Path, ec_key: KeyFiles, other_key: KeyFiles
 ) -> None:

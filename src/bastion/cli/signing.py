@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from bastion.cli._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail, fail_os, read_passphrase
 from bastion.errors import BastionError, VerificationError
+
+if TYPE_CHECKING:
+    from bastion.integrity.base import Verifier
+    from bastion.integrity.bundle import Bundle
 
 PASSPHRASE_ENV = "BASTION_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 
@@ -297,16 +302,17 @@ def verify(
         ModelPathError,
         verify_model,
     )
-    from bastion.integrity.base import Verifier
 
     if (key is None) == (not cert_chain):
         raise click.UsageError("give exactly one of --key or --cert-chain")
     try:
-        verifier: Verifier
-        verifier = KeyVerifier.from_file(key) if key else CertificateVerifier.from_files(cert_chain)
+
+        def load() -> Verifier:
+            return KeyVerifier.from_file(key) if key else CertificateVerifier.from_files(cert_chain)
+
         verify_model(
             model_path,
-            verifier,
+            _Deferred(load),
             signature_path=signature,
             ignore_paths=ignore_paths,
             allow_symlinks=allow_symlinks,
@@ -324,6 +330,17 @@ def verify(
         fail(exc)
     click.echo(f"verified: {model_path}")
     sys.exit(EXIT_OK)
+
+
+class _Deferred:
+    """A verifier made on first use: the key or certificates are read, and the
+    cryptography package imported (about 60 ms), while the model's files hash."""
+
+    def __init__(self, make: Callable[[], Verifier]) -> None:
+        self._make = make
+
+    def verify(self, bundle: Bundle) -> None:
+        self._make().verify(bundle)
 
 
 def _deny(exc: VerificationError, summary: str | None = None) -> NoReturn:

@@ -123,15 +123,20 @@ def digest_ranges(
     *,
     workers: int | None = None,
     on_done: Callable[[Range], None] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[bytes]:
     """Hash many ranges in parallel (threads); results in the order of ``items``.
 
     With BLAKE3, big files get BLAKE3's own threads as well: one 10 GB file then still
     uses every core. The first error (unreadable file, file changed) is raised.
+    ``meanwhile``, when given, is called in this thread while the workers hash (before
+    hashing when there are none); an error it raises stops the hashing and is raised.
     """
     cores = os.cpu_count() or 1
     workers = max(1, workers or cores)
     if not items:
+        if meanwhile is not None:
+            meanwhile()
         return []
 
     total = sum(_span(item) for item in items) if algorithm == "blake3" else 0
@@ -154,9 +159,11 @@ def digest_ranges(
         and _can_fork()
         and sum(_span(item) for item in items) >= FORK_MIN
     ):
-        return _digest_forked(items, algorithm, workers, on_done)
+        return _digest_forked(items, algorithm, workers, on_done, meanwhile)
 
     if workers == 1 or len(items) == 1:
+        if meanwhile is not None:
+            meanwhile()
         buffer = bytearray(BUFFER_SIZE)
         out = []
         for item in items:
@@ -185,6 +192,8 @@ def digest_ranges(
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
         futures = {i: pool.submit(work, items[i]) for i in order}
         try:
+            if meanwhile is not None:
+                meanwhile()
             for i, future in futures.items():
                 results[i] = future.result()
         except BaseException:
@@ -290,9 +299,11 @@ def _digest_forked(
     algorithm: Algorithm,
     workers: int,
     on_done: Callable[[Range], None] | None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list[bytes]:
     """:func:`digest_ranges` in ``workers`` forked processes, each mapping its files."""
     import selectors
+    import signal
 
     new_hasher(algorithm)  # import the hash module before forking, never in the child
     # Largest first, each to the worker with the fewest bytes so far.
@@ -321,6 +332,13 @@ def _digest_forked(
                     os._exit(code)
             os.close(write)
             children[read] = (pid, share)
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException:
+                for pid, _ in children.values():
+                    os.kill(pid, signal.SIGKILL)
+                raise
         with selectors.DefaultSelector() as selector:
             for read in children:
                 selector.register(read, selectors.EVENT_READ, bytearray())

@@ -146,8 +146,10 @@ def hash_model(
     extra_ignores: Iterable[str] = (),
     workers: int | None = None,
     on_done: Callable[[Range], None] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Manifest:
-    """Hash the model as ``serialization`` says; files and shards in parallel."""
+    """Hash the model as ``serialization`` says; files and shards in parallel.
+    ``meanwhile`` runs while the files hash (see :func:`digest_ranges`)."""
     ignores = (*serialization.ignore_paths, *extra_ignores)
     files = list(
         iter_model_files(model, ignore_paths=ignores, allow_symlinks=serialization.allow_symlinks)
@@ -165,7 +167,9 @@ def hash_model(
         else:
             names.append(f.name)
             ranges.append(Range(f.path, 0, f.size, f.size))
-    digests = digest_ranges(ranges, serialization.hash_type, workers=workers, on_done=on_done)
+    digests = digest_ranges(
+        ranges, serialization.hash_type, workers=workers, on_done=on_done, meanwhile=meanwhile
+    )
     label = serialization.item_algorithm
     return Manifest.build(
         model_name(model),
