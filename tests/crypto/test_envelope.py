@@ -313,3 +313,64 @@ def test_file_helpers_accept_streams_without_readinto() -> None:
     memory = BlobEncryptor(KEY, associated_data=AD, segment_size=SEG)
     chunks = [memory.header(), memory.update(memoryview(data)), memory.update(bytearray(b"x"))]
     assert open_(b"".join([*chunks, memory.finalize()])) == data + b"x"
+
+
+# -- random access -----------------------------------------------------------------------
+
+
+def reader(blob: bytes, size: int, *, key: bytes = KEY, ad: bytes = AD) -> env.SegmentReader:
+    return env.SegmentReader(io.BytesIO(blob), key, associated_data=ad, size=size)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(0, 5 * SEG),
+    seg=st.sampled_from([16, 17, SEG]),
+    ops=st.lists(st.tuples(st.integers(-10, 6 * SEG), st.integers(0, 3 * SEG)), max_size=12),
+)
+def test_property_random_access_reads_the_plaintext(
+    n: int, seg: int, ops: list[tuple[int, int]]
+) -> None:
+    data = plaintext(n)
+    r = io.BufferedReader(reader(seal(data, seg=seg), n), buffer_size=seg + 3)
+    assert r.read() == data
+    for at, count in ops:
+        if at < 0:
+            with pytest.raises(ValueError, match="negative"):
+                r.seek(at)
+            continue
+        r.seek(at)
+        assert r.read(count) == data[at : at + count]
+    assert r.seek(0, io.SEEK_END) == n
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 4 * SEG), position=st.integers(0, 10**6), flip=st.integers(1, 255))
+def test_property_random_access_never_returns_altered_bytes(
+    n: int, position: int, flip: int
+) -> None:
+    data = plaintext(n)
+    blob = bytearray(seal(data))
+    blob[position % len(blob)] ^= flip
+    # whatever was altered, reading to the end fails (at open, or before the bytes return)
+    with pytest.raises(IntegrityError):
+        io.BufferedReader(reader(bytes(blob), n)).read()
+
+
+def test_random_access_refuses_wrong_size_swapped_segments_and_wrong_key() -> None:
+    data = plaintext(3 * SEG + 5)
+    blob = seal(data)
+    for size in (len(data) - 1, len(data) + 1, 0):
+        with pytest.raises(IntegrityError, match="length does not match"):
+            reader(blob, size)
+    head, segs = segments(blob)
+    swapped = head + segs[1] + segs[0] + b"".join(segs[2:])
+    r = reader(swapped, len(data))
+    with pytest.raises(IntegrityError, match="segment 0 failed authentication"):
+        r.read(1)
+    r.seek(2 * SEG)  # an untouched segment still reads: each one stands on its own
+    assert r.read(SEG) == data[2 * SEG : 3 * SEG]
+    with pytest.raises(IntegrityError, match="failed authentication"):
+        reader(blob, len(data), key=bytes(32)).read(1)
+    with pytest.raises(IntegrityError, match="truncated: no complete header"):
+        reader(blob[: HEADER_SIZE - 1], 0)

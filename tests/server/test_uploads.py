@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 import bastion.client
 import bastion.server
@@ -73,3 +77,49 @@ def test_start_sweeps_what_a_crash_left(env: Env) -> None:
     assert not stray.exists()
     assert list(store.tmp.iterdir()) == []
     assert list(env.state.registry.work_dir.iterdir()) == []
+
+
+def test_uploads_are_scanned_without_a_plaintext_copy_on_disk(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The scanner reads the sealed blob back through the decrypting reader: the
+    # dangerous pickle is still found, and no byte of either file lies on disk in
+    # clear, neither while the scanner runs nor after.
+    import bastion.scan
+
+    marker = b"plaintext-marker-" + bytes(range(65, 91)) * 4
+    data_dir = env.state.registry.store.root.parent
+
+    def on_disk() -> list[Path]:
+        files = (p for p in data_dir.rglob("*") if p.is_file())
+        return [p for p in files if marker[:40] in p.read_bytes()]
+
+    real = bastion.scan.scan_stream
+    seen: list[list[Path]] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(on_disk())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bastion.scan, "scan_stream", watched)
+    h = env.headers()
+    env.client.post("/v1/namespaces", json={"name": "team"}, headers=h)
+    upload = env.client.post(
+        "/v1/namespaces/team/uploads", json={"model": "m", "version": "1"}, headers=h
+    ).json()["upload"]
+    benign = env.client.put(
+        f"/v1/namespaces/team/uploads/{upload}/files/benign.pkl",
+        content=pickle.dumps(marker * 5000),  # several encryption segments
+        headers=h,
+    )
+    assert benign.status_code == 200
+    assert benign.json()["scan"]["max_severity"] is None
+    evil = b"cos\nsystem\n(S'" + marker + b"'\ntR."
+    bad = env.client.put(
+        f"/v1/namespaces/team/uploads/{upload}/files/evil.pkl", content=evil, headers=h
+    )
+    assert bad.status_code == 200
+    assert bad.json()["scan"]["max_severity"] == "critical"
+    assert len(env.state.registry.store.on_disk()) == 2
+    assert seen == [[], []]
+    assert on_disk() == []

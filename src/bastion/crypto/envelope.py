@@ -32,6 +32,7 @@ edits, a wrong key and wrong associated data all raise :class:`IntegrityError`.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Iterator
@@ -51,6 +52,7 @@ __all__ = [
     "SEGMENT_SIZE",
     "BlobDecryptor",
     "BlobEncryptor",
+    "SegmentReader",
     "decrypt_file",
     "encrypt_file",
     "new_data_key",
@@ -276,6 +278,110 @@ class BlobDecryptor:
             raise IntegrityError("this blob already failed authentication")
         if not self._done:
             raise self._fail("the encrypted blob is truncated: its last segment never came")
+
+
+class SegmentReader(io.RawIOBase):
+    """Random access to the plaintext of an encrypted blob whose size is known, for
+    readers that seek (the model scanner reads a zip's directory at its end, a
+    safetensors header and nothing else). Each segment is authenticated before any of its
+    bytes are returned; its position is bound into its nonce (the counter and, for the
+    last one, the flag), so a segment moved, repeated, dropped or cut short fails, and a
+    file longer or shorter than ``size`` implies is refused at once.
+    """
+
+    def __init__(
+        self, src: BinaryIO, data_key: bytes, *, associated_data: bytes, size: int
+    ) -> None:
+        super().__init__()
+        _check_key(data_key)
+        header = src.read(HEADER_SIZE)
+        if len(header) != HEADER_SIZE:
+            raise IntegrityError("the encrypted blob is truncated: no complete header")
+        magic, version, segment, salt, prefix = _HEADER.unpack(header)
+        if magic != MAGIC or version != VERSION:
+            raise IntegrityError("not a Bastion encrypted blob of a known version")
+        if not MIN_SEGMENT_SIZE <= segment <= MAX_SEGMENT_SIZE or size < 0:
+            raise IntegrityError(f"encrypted blob header names an invalid segment size {segment}")
+        self._src = src
+        self._aad = header + bytes(associated_data)
+        self._aead = _aead(data_key, salt)
+        self._prefix: bytes = prefix
+        self._segment: int = segment
+        self._size = size
+        self._count = size // segment + 1  # the last holds 0 to segment - 1 bytes
+        stored = HEADER_SIZE + self._count * (_FRAME.size + _TAG_SIZE) + size
+        if src.seek(0, io.SEEK_END) != stored:
+            raise IntegrityError("the encrypted blob's length does not match its recorded size")
+        self._pos = 0
+        self._cached = -1
+        self._plain = b""
+        self._end_ok = False
+
+    def close(self) -> None:
+        if not self.closed:
+            self._src.close()
+        super().close()
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def _load(self, index: int) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
+        if index != self._cached:
+            last = index == self._count - 1
+            length = self._size - index * self._segment if last else self._segment
+            stride = _FRAME.size + self._segment + _TAG_SIZE
+            self._src.seek(HEADER_SIZE + index * stride)
+            data = self._src.read(_FRAME.size + length + _TAG_SIZE)
+            if len(data) != _FRAME.size + length + _TAG_SIZE:
+                raise IntegrityError(f"segment {index} is truncated")
+            if _FRAME.unpack_from(data)[0] != ((_LAST if last else 0) | length):
+                raise IntegrityError(f"segment {index} has an invalid frame")
+            try:
+                self._plain = self._aead.decrypt(
+                    _nonce(self._prefix, index, last), data[_FRAME.size :], self._aad
+                )
+            except InvalidTag:
+                raise IntegrityError(
+                    f"segment {index} failed authentication: wrong key or associated data, "
+                    "or the blob was altered, reordered or truncated"
+                ) from None
+            self._cached = index
+            self._end_ok = self._end_ok or last
+        return self._plain
+
+    def readinto(self, buffer: Bytes) -> int:  # type: ignore[override]
+        with memoryview(buffer) as out:
+            if len(out) == 0:
+                return 0
+            if self._pos >= self._size:
+                # The end: authenticate the last segment too (empty when the size is a
+                # multiple of the segment size), so that reading to the end proves the
+                # blob ends where it should.
+                if not self._end_ok:
+                    self._load(self._count - 1)
+                    self._end_ok = True
+                return 0
+            index, at = divmod(self._pos, self._segment)
+            plain = self._load(index)
+            n = min(len(out), len(plain) - at)
+            out[:n] = plain[at : at + n]
+            self._pos += n
+            return n
 
 
 def _chunks(src: BinaryIO, size: int) -> Iterator[memoryview]:

@@ -10,6 +10,7 @@ authentication. A blob is written to ``blobs/tmp`` and renamed into place when c
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from bastion.crypto.envelope import BlobDecryptor, BlobEncryptor, new_data_key
+from bastion.crypto.envelope import BlobDecryptor, BlobEncryptor, SegmentReader, new_data_key
 from bastion.crypto.kek import KeyProvider, WrappedKey
 from bastion.errors import IntegrityError
 
@@ -90,6 +91,7 @@ class BlobWriter:
         data_key = new_data_key()
         context = blob_context(blob_id)
         self._wrapped = store.keys.wrap(data_key, context=context)
+        self._data_key = data_key
         self._encryptor = BlobEncryptor(data_key, associated_data=context)
         self._part = store.tmp / f"{blob_id}.part"
         fd = os.open(self._part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -120,6 +122,20 @@ class BlobWriter:
         os.replace(self._part, final)
         self._sealed = True
         return SealedBlob(self.id, self.size, self.sha256, self._wrapped)
+
+    def plaintext(self) -> BinaryIO:
+        """The sealed blob's plaintext as a seekable stream, read back from the encrypted
+        file with each segment authenticated as it is read (what the scanner reads: no
+        plaintext copy of an upload ever touches the disk)."""
+        if not self._sealed:
+            raise ValueError("the blob is not sealed yet")
+        raw = SegmentReader(
+            self._store.path(self.id).open("rb"),
+            self._data_key,
+            associated_data=blob_context(self.id),
+            size=self.size,
+        )
+        return io.BufferedReader(raw, buffer_size=1 << 20)
 
     def discard(self) -> None:
         if self._out is not None:

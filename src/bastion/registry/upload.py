@@ -1,19 +1,18 @@
 """Uploads: a session stages files, then one transaction commits the version.
 
-Each file goes through one streaming pass (:class:`FileSink`): every chunk is hashed,
-encrypted into a new blob and written to a private scratch file in the data directory
-(never the system temp dir), which the scanner reads once the file is complete and which
-is deleted right after. A file that is interrupted, too large or fails leaves nothing: its
-partial blob and scratch file are deleted. A session that is aborted or expires takes its
-staged blobs with it, and :meth:`Uploads.commit` turns the staged files into an immutable
-version in one transaction: committed when it passes the namespace policy, quarantined
-when it does not.
+Each file goes through one streaming pass (:class:`FileSink`): every chunk is hashed and
+encrypted into a new blob; once the file is complete the blob is sealed and the scanner
+reads it back through a decrypting, seekable reader (each segment authenticated as it is
+read), so no plaintext copy of an upload is ever written to disk. A file that is
+interrupted, too large or fails leaves nothing: its partial or sealed blob is deleted. A
+session that is aborted or expires takes its staged blobs with it, and
+:meth:`Uploads.commit` turns the staged files into an immutable version in one
+transaction: committed when it passes the namespace policy, quarantined when it does not.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,7 +69,7 @@ class StagedFile:
 
 
 class FileSink:
-    """Receives one file's bytes: hash + encrypt + scratch copy, then scan on close."""
+    """Receives one file's bytes: hash + encrypt, then seal and scan on close."""
 
     def __init__(self, registry: Registry, upload_id: str, path: str, actor: str) -> None:
         self._registry = registry
@@ -78,13 +77,6 @@ class FileSink:
         self._actor = actor
         self.path = path
         self._blob: BlobWriter = registry.store.writer()
-        self._scratch = registry.work_dir / f"scan-{self._blob.id}"
-        try:
-            fd = os.open(self._scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError:
-            self._blob.discard()
-            raise
-        self._plain = os.fdopen(fd, "wb")
         self._done = False
 
     def write(self, chunk: bytes) -> None:
@@ -93,17 +85,15 @@ class FileSink:
                 f"{self.path} is larger than the limit of {self._registry.max_file_size} bytes"
             )
         self._blob.write(chunk)
-        self._plain.write(chunk)
 
     def close(self) -> StagedFile:
         """Seal the blob, scan the file, record it in the session. Aborts on any error."""
         from bastion.scan import scan_stream
 
         try:
-            self._plain.close()
-            with self._scratch.open("rb") as plain:
-                result = scan_stream(plain, self.path, limits=self._registry.scan_limits)
             sealed = self._blob.seal()
+            with self._blob.plaintext() as plain:
+                result = scan_stream(plain, self.path, limits=self._registry.scan_limits)
             scan = _file_scan_dict(result)
             with self._registry.engine.begin() as conn:
                 _live_upload(conn, self._upload_id)
@@ -133,14 +123,10 @@ class FileSink:
         except BaseException:
             self.abort()
             raise
-        finally:
-            self._scratch.unlink(missing_ok=True)
 
     def abort(self) -> None:
         if self._done:
             return
-        self._plain.close()
-        self._scratch.unlink(missing_ok=True)
         self._blob.discard()
         self._done = True
 

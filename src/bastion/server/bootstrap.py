@@ -9,7 +9,7 @@ Layout of the data directory (0700)::
     tls/key.pem      its private key (0600)
     identity.key     seals users' TOTP secrets and login tickets (0600)
     blobs/           encrypted blobs
-    work/            scratch files of uploads being scanned (deleted when done)
+    work/            scratch space (uploads no longer write here; emptied at start)
 """
 
 from __future__ import annotations

@@ -68,6 +68,7 @@ def test_public_names() -> None:
         "SEGMENT_SIZE",
         "BlobDecryptor",
         "BlobEncryptor",
+        "SegmentReader",
         "decrypt_file",
         "encrypt_file",
         "new_data_key",
