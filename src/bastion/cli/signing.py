@@ -15,7 +15,7 @@ from bastion.cli._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail, fail_o
 from bastion.errors import BastionError, VerificationError
 
 if TYPE_CHECKING:
-    from bastion.integrity.base import Verifier
+    from bastion.integrity.base import Signer, Verifier
     from bastion.integrity.bundle import Bundle
 
 PASSPHRASE_ENV = "BASTION_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
@@ -235,20 +235,20 @@ def sign(
 ) -> None:
     """Sign MODEL_PATH (a folder or a file) and write an OpenSSF model signing bundle."""
     from bastion.integrity import CertificateSigner, KeySigner, sign_model
-    from bastion.integrity.base import Signer
 
     if cert_chain and cert is None:
         raise click.UsageError("--cert-chain needs --cert")
     passphrase = _load_passphrase_for(key, passphrase_file)
-    try:
-        signer: Signer
+
+    def load() -> Signer:
         if cert is not None:
-            signer = CertificateSigner.from_files(key, cert, cert_chain, passphrase=passphrase)
-        else:
-            signer = KeySigner.from_file(key, passphrase=passphrase)
+            return CertificateSigner.from_files(key, cert, cert_chain, passphrase=passphrase)
+        return KeySigner.from_file(key, passphrase=passphrase)
+
+    try:
         out = sign_model(
             model_path,
-            signer,
+            _DeferredSigner(load),
             signature_path=signature,
             hash_type=hash_type,  # type: ignore[arg-type]
             method="shards" if shard_size else "files",
@@ -330,6 +330,31 @@ def verify(
         fail(exc)
     click.echo(f"verified: {model_path}")
     sys.exit(EXIT_OK)
+
+
+class _DeferredSigner:
+    """A signer made on first use: the key is read, and the cryptography package imported,
+    while the model's files hash (the passphrase has been read already)."""
+
+    def __init__(self, make: Callable[[], Signer]) -> None:
+        self._make = make
+        self._signer: Signer | None = None
+
+    def _loaded(self) -> Signer:
+        if self._signer is None:
+            self._signer = self._make()
+        return self._signer
+
+    def sign(self, message: bytes) -> bytes:
+        return self._loaded().sign(message)
+
+    @property
+    def key_hint(self) -> str | None:
+        return self._loaded().key_hint
+
+    @property
+    def certificates(self) -> tuple[bytes, ...]:
+        return self._loaded().certificates
 
 
 class _Deferred:

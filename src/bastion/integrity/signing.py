@@ -71,7 +71,8 @@ def sign_model(
         allow_symlinks=allow_symlinks,
         ignore_paths=default_ignores(root, ignores, ignore_git_paths=ignore_git_paths),
     )
-    manifest = hash_model(root, serialization, workers=workers)
+    # A signer that loads its key on first use (the CLI's) loads it while the files hash.
+    manifest = hash_model(root, serialization, workers=workers, meanwhile=lambda: signer.key_hint)
     payload = _statement.encode(manifest)
     signature = signer.sign(_bundle.pae(_statement.PAYLOAD_TYPE, payload))
     _bundle.write(
