@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Annotated, Any
 
@@ -199,6 +200,10 @@ async def upload_file(
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"{path} is larger than the limit of {limit} bytes")
     sink = await run_in_threadpool(uploads.open_file, caller.id, namespace, upload_id, path)
+    # One batch is hashed, encrypted and written in a worker thread while the next is
+    # received (TLS decryption here, on the event loop); batches stay in order because
+    # each write starts only once the one before it has finished.
+    writing: asyncio.Task[None] | None = None
     try:
         parts: list[bytes] = []
         held = 0
@@ -206,12 +211,22 @@ async def upload_file(
             parts.append(chunk)
             held += len(chunk)
             if held >= UPLOAD_BATCH:
-                await run_in_threadpool(sink.write, b"".join(parts))
+                batch = b"".join(parts)
                 parts, held = [], 0
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(run_in_threadpool(sink.write, batch))
+        if writing is not None:
+            await writing
+            writing = None
         if parts:
             await run_in_threadpool(sink.write, b"".join(parts))
         staged = await run_in_threadpool(sink.close)
     except BaseException:
+        if writing is not None:  # never abort under a write still running in its thread
+            await asyncio.shield(asyncio.wait([writing]))
+            if not writing.cancelled():
+                writing.exception()  # retrieved: the error that matters is raised below
         sink.abort()
         raise
     return {"path": staged.path, "size": staged.size, "sha256": staged.sha256, "scan": staged.scan}
