@@ -30,7 +30,7 @@ BLAKE3_THREADED_MIN = 64 * 1024 * 1024
 #: than read them (see :func:`_digest_forked`); smaller ones are not worth the forks.
 FORK_MIN = 64 * 1024 * 1024
 #: Bytes mapped at a time by a forked worker: its resident memory stays under this.
-MAP_WINDOW = 64 * 1024 * 1024
+MAP_WINDOW = 16 * 1024 * 1024
 
 
 class _Hasher(Protocol):
