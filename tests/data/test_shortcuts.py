@@ -99,7 +99,7 @@ def test_batch_sketches_are_the_row_by_row_ones(pairs: list[tuple[bytes, bytes]]
     sketches = [_minhash.pair_sketch(p, r) for p, r in words]
     expected = (sketches, [_minhash.pack(s) for s in sketches], [len(r) for _, r in words])
     assert _minhash.pair_sketches(pairs) == expected
-    if _minhash._np is not None:
+    if _minhash._numpy() is not None:
         for at in range(0, len(pairs), 5):
             assert _minhash._np_pair_sketches(pairs[at : at + 5]) == _minhash._pure_pair_sketches(
                 pairs[at : at + 5]

@@ -17,6 +17,7 @@ with the word-by-word code otherwise.
 
 from __future__ import annotations
 
+import functools
 import struct
 import sys
 import zlib
@@ -144,7 +145,7 @@ def pair_sketches(
     the number of words of each second text. A text is given as ASCII text encoded, or
     as its words joined by spaces (what :data:`WORD_BYTES` leaves as it is):
     :func:`bastion.data.base.word_source`."""
-    if _np is not None and _NATIVE:
+    if _NATIVE and _numpy() is not None:
         sketches: list[list[int]] = []
         packed: list[bytes] = []
         counts: list[int] = []
@@ -212,14 +213,19 @@ def unpack(data: bytes) -> tuple[int, ...]:
     return _FORMATS[len(data) >> 3].unpack(data)
 
 
-try:
-    import numpy as _np
-except ImportError:  # pragma: no cover - numpy is an optional speed-up
-    _np = None  # type: ignore[assignment]
+@functools.cache
+def _numpy() -> Any:
+    """numpy, imported on first use (a scan without this detector never pays for it),
+    or None where it is not installed."""
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - numpy is an optional speed-up
+        return None
+    return numpy
 
 
 def _np_mix(h: Any) -> Any:
-    np = _np
+    np = _numpy()
     h = h ^ (h >> np.uint64(30))
     h = h * np.uint64(_C1)
     h = h ^ (h >> np.uint64(27))
@@ -235,7 +241,7 @@ def _np_pair_sketches(
     hash of each 3-gram, and one sort of (row, hash) for the K smallest of each row.
     Whole-array steps only: an index into an array costs more per element than
     arithmetic, so what can be a slice, a repeat or a mask is one."""
-    np = _np
+    np = _numpy()
     u64 = np.uint64
     # A space first and after each row (every word has a space on each side), and 8
     # at the end, so that a 64-bit load at any byte of a word stays inside the data.
