@@ -226,6 +226,11 @@ def _numpy() -> Any:
     return numpy
 
 
+def _nonzero(mask: Any) -> Any:
+    """``numpy.flatnonzero`` of a 1-D array, without its Python wrapper."""
+    return mask.nonzero()[0]
+
+
 def _np_mix(h: Any) -> Any:
     np = _numpy()
     h = h ^ (h >> np.uint64(30))
@@ -259,7 +264,7 @@ def _np_pair_sketches(
     parts.append(b" " * 8)
     data = b"".join(parts).translate(WORD_BYTES)
     token = np.frombuffer(data, dtype=np.uint8) != 32
-    edges = np.flatnonzero(token[1:] != token[:-1]) + 1
+    edges = _nonzero(token[1:] != token[:-1]) + 1
     starts, ends = edges[::2], edges[1::2]
     n_words = len(starts)
     if n_words < 3:
@@ -270,7 +275,7 @@ def _np_pair_sketches(
     masked = (u64(64) - np.minimum(lengths, u64(8)) * u64(8)).astype(u64)
     h = ((lengths * u64(_P0)) ^ (loads[starts] & (u64(_M64) >> masked))) * u64(_P1)
     chunk = 8
-    longer = np.flatnonzero(lengths > u64(chunk))
+    longer = _nonzero(lengths > u64(chunk))
     while longer.size:
         rest = np.minimum(lengths[longer] - u64(chunk), u64(8))
         loaded = loads[starts[longer] + chunk] & (u64(_M64) >> (u64(64) - rest * u64(8)))
@@ -280,9 +285,9 @@ def _np_pair_sketches(
     words = _np_mix(h) >> u64(4)
 
     n_rows = len(pairs)
-    first_word = np.searchsorted(starts, row_starts)
-    row_words = np.diff(first_word, append=n_words)
-    counts = (first_word + row_words - np.searchsorted(starts, seps) - 1).tolist()
+    first_word = starts.searchsorted(row_starts)
+    row_words = np.append(first_word[1:], n_words) - first_word
+    counts = (first_word + row_words - starts.searchsorted(seps) - 1).tolist()
     window = np.minimum(row_words, MAX_WORDS)
     acc = np.full(n_words - 2, _XXPRIME_5, dtype=u64)
     for offset in range(3):
@@ -300,19 +305,20 @@ def _np_pair_sketches(
     # last two of its row's window starts a 3-gram.
     grams = np.maximum(window - 2, 1)
     bound = np.where(grams > SAMPLE, (1 << (64 - SHIFT)) // grams * SAMPLE, 1 << (64 - SHIFT))
-    limit = np.repeat(first_word + window, row_words)[:-2]
-    bounds = np.repeat(bound.astype(u64), row_words)[:-2]
-    passing = np.flatnonzero((ordered < bounds) & (np.arange(2, n_words) < limit))
-    row = np.repeat(np.arange(n_rows, dtype=u64), row_words)[passing]
-    key = np.sort((row << u64(64 - SHIFT)) | ordered[passing], kind="stable")
+    limit = (first_word + window).repeat(row_words)[:-2]
+    bounds = bound.astype(u64).repeat(row_words)[:-2]
+    passing = _nonzero((ordered < bounds) & (np.arange(2, n_words) < limit))
+    row = np.arange(n_rows, dtype=u64).repeat(row_words)[passing]
+    key = (row << u64(64 - SHIFT)) | ordered[passing]
+    key.sort(kind="stable")
     key = key[np.concatenate(([True], key[1:] != key[:-1]))[: len(key)]]
-    first_key = np.searchsorted(key >> u64(64 - SHIFT), np.arange(n_rows + 1, dtype=u64))
-    in_row = np.diff(first_key)
-    rank = np.arange(len(key)) - np.repeat(first_key[:-1], in_row)
+    first_key = (key >> u64(64 - SHIFT)).searchsorted(np.arange(n_rows + 1, dtype=u64))
+    in_row = first_key[1:] - first_key[:-1]
+    rank = np.arange(len(key)) - first_key[:-1].repeat(in_row)
     values = (key[rank < K] & u64(_LOW)).view(np.int64) - (1 << (63 - SHIFT))
     blob = values.astype("<i8", copy=False).tobytes()  # what :func:`pack` makes of them
     listed = values.tolist()
-    offsets = [0, *np.cumsum(np.minimum(in_row, K)).tolist()]
+    offsets = [0, *np.minimum(in_row, K).cumsum().tolist()]
     sketches = []
     packed = []
     for i in range(n_rows):
@@ -322,7 +328,7 @@ def _np_pair_sketches(
     # Under three words (the sketch is the whole text's hash), or too few distinct
     # 3-grams under the bound: row by row.
     redo = (window < 3) | ((grams > SAMPLE) & (in_row < K))
-    for i in np.flatnonzero(redo).tolist():
+    for i in _nonzero(redo).tolist():
         sketches[i] = _pure_pair_sketches(pairs[i : i + 1])[0][0]
         packed[i] = pack(sketches[i])
     return sketches, packed, counts

@@ -28,8 +28,6 @@ from bastion.models import Severity
 MIN_COPY_WORDS = 8
 #: Rows whose sketches are computed together (numpy's cost per call, spread over them).
 BATCH = _minhash.BATCH
-#: Indexed sketches kept unpacked at most (the cache is emptied when full).
-UNPACKED = 4096
 
 
 class Duplicates:
@@ -64,8 +62,6 @@ class Duplicates:
         self.clusters = 0
         self.full_at: int | None = None
         self._batch: list[Row] = []
-        #: Indexed sketches as sets, for the rows that are candidates again and again.
-        self._unpacked: dict[bytes, frozenset[int]] = {}
 
     def begin(self, pass_no: int) -> bool:
         self._flush()
@@ -88,7 +84,7 @@ class Duplicates:
         # looks into each of them once (``setdefault``, and the size after it, say whether
         # the key was there), which is what most of the time goes to.
         exact_index, first_prompt, max_index = self.exact_index, self.first_prompt, self.max_index
-        band_index, threshold, unpacked = self.band_index, self.threshold, self._unpacked
+        band_index, threshold = self.band_index, self.threshold
         for row, sig, sig_bytes, response_words in zip(
             batch, sketches, packed, counts, strict=True
         ):
@@ -119,6 +115,7 @@ class Duplicates:
             # (one lookup each), and come out again if the row is a near duplicate.
             room = self.indexed < self.max_near_index
             added = []
+            mine: set[int] | None = None
             near = False
             for band_key in sig[: _minhash.KEYS]:
                 hit = (
@@ -129,17 +126,14 @@ class Duplicates:
                     continue
                 if hit is None:
                     continue
-                # ``_minhash.similar``, inline: most candidates share one hash, and a few
-                # indexed rows (those with the commonest 3-grams) are most candidates.
-                other = unpacked.get(hit)
-                if other is None:
-                    if len(unpacked) >= UNPACKED:
-                        unpacked.clear()
-                    other = unpacked[hit] = frozenset(_minhash.unpack(hit))
-                both = len(other.intersection(sig))
+                # ``_minhash.similar``, inline: most candidates share one hash only.
+                other = _minhash.unpack(hit)
+                if mine is None:
+                    mine = set(sig)
+                both = len(mine.intersection(other))
                 if both / min(_minhash.K, len(sig) + len(other) - both) < threshold:
                     continue
-                if _minhash.similarity(sig, tuple(other)) >= threshold:
+                if _minhash.similarity(sig, other) >= threshold:
                     near = True
                     break
             if near:
