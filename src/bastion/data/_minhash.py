@@ -12,7 +12,8 @@ sketches. ``datasketch`` would hash each shingle once per permutation.
 
 :func:`pair_sketches` computes the sketches of many rows at once with numpy when it is
 installed (the same hashes, computed over the rows' bytes instead of word by word), and
-with the word-by-word code otherwise.
+with the word-by-word code otherwise. The trigger detector's response bands are the
+smallest CRC-32 hashes of a response's 3-grams (:func:`response_shingles`), as before.
 """
 
 from __future__ import annotations
