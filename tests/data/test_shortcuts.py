@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gc
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +16,13 @@ from hypothesis import strategies as st
 
 from bastion.data import _minhash, engine, scan_dataset
 from bastion.data._features import MIN_SENTENCE_WORDS, is_degenerate, sentences, single_spaced
-from bastion.data.base import Record, Row, fold, word_bytes
+from bastion.data.base import Record, Row, fold, text_key, word_bytes, word_source
 from tests.data.conftest import WriteRows
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 #: Few distinct characters, so that repeated words, runs and sentence marks are common.
 texty = st.text(
-    st.sampled_from(["a", "b", "B", "x", " ", " ", ".", "!", "?", "\n", "\t", "\x1f", "é"]),
+    st.sampled_from(["a", "b", "B", "x", " ", " ", ".", "!", "?", "\n", "\t", "\x1f", "é", "\x00"]),
     max_size=120,
 )
 _RUN = re.compile(r"(.)\1{29,}", re.S)
@@ -57,10 +60,14 @@ def test_degenerate_as_computed_in_full(text: str, times: int, unit: str) -> Non
 @SETTINGS
 @given(texty)
 def test_single_spaced_and_sentences(text: str) -> None:
-    plain = text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
-    assert single_spaced(text) is plain
+    plain = " ".join(text.split()) == text
+    assert single_spaced(text) is (plain and (text.isascii() or text.isprintable()))
     assert fold(text) == " ".join(text.lower().split())
     assert sentences(text) == _sentences(text)
+    folded = " ".join(text.lower().split())
+    assert text_key(text) == text_key(folded) == text_key(folded.upper().lower())
+    if folded.isascii():
+        assert text_key(text) == hash(folded.encode())
 
 
 sketches = st.lists(st.integers(0, 40), max_size=24).map(lambda xs: sorted(set(xs))[: _minhash.K])
@@ -74,13 +81,61 @@ def test_similar_is_the_similarity_against_the_threshold(
     assert _minhash.similar(a, b, threshold) is (_minhash.similarity(a, b) >= threshold)
 
 
+#: Texts as :func:`word_source` gives them: words of a few letters (repeats are common),
+#: long ones (several 8-byte chunks), capitals, punctuation and control characters, runs
+#: of spaces, and non-ASCII words (then the whole text comes as its words).
+words_texts = st.lists(
+    st.sampled_from(
+        ["a", "b", "ab", "x" * 9, "y" * 17, "Z,", "q.\x00", "\t", "é", "слово", "a_1", "  "]
+    ),
+    max_size=300,
+).map(lambda ws: word_source(" ".join(ws)))
+
+
 @SETTINGS
-@given(st.lists(st.binary(min_size=1, max_size=3), max_size=30), st.lists(st.binary(max_size=3)))
-def test_pair_sketch_with_the_response_bottom(first: list[bytes], second: list[bytes]) -> None:
-    shingles = _minhash.shingles(second)
-    assert _minhash.pair_sketch(
-        first, second, shingles, _minhash.bottom(shingles)
-    ) == _minhash.pair_sketch(first, second, shingles)
+@given(st.lists(st.tuples(words_texts, words_texts), max_size=12))
+def test_batch_sketches_are_the_row_by_row_ones(pairs: list[tuple[bytes, bytes]]) -> None:
+    words = [(word_bytes(p.decode()), word_bytes(r.decode())) for p, r in pairs]
+    sketches = [_minhash.pair_sketch(p, r) for p, r in words]
+    expected = (sketches, [_minhash.pack(s) for s in sketches], [len(r) for _, r in words])
+    assert _minhash.pair_sketches(pairs) == expected
+    if _minhash._numpy() is not None:
+        for at in range(0, len(pairs), 5):
+            assert _minhash._np_pair_sketches(pairs[at : at + 5]) == _minhash._pure_pair_sketches(
+                pairs[at : at + 5]
+            )
+
+
+def test_batches_of_many_rows_and_long_words() -> None:
+    pairs = [
+        (
+            word_source(f"Question {i} about {'kites, ' * (i % 7)}"),
+            word_source(f"w{i} " * (i % 300)),
+        )
+        for i in range(700)
+    ]
+    pairs.append((b"", b""))
+    pairs.append((b"q" * 70, b"r" * 33 + b" " + b"s" * 8))
+    assert _minhash.pair_sketches(pairs) == _minhash._pure_pair_sketches(pairs)
+
+
+def test_sketches_do_not_depend_on_the_hash_seed() -> None:
+    code = (
+        "from bastion.data import _minhash;"
+        "print(_minhash.pair_sketches([(b'a question', b'an answer of several words here'),"
+        " (b'x', b'')]))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "random")
+    }
+    assert len(outputs) == 1
 
 
 class _FreezeSpy:

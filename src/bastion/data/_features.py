@@ -53,21 +53,23 @@ def domains(text: str) -> set[str]:
     return {d for d in (domain(m.group()) for m in URL.finditer(text)) if d}
 
 
-#: The printable ASCII characters, space to tilde.
-_PRINTABLE_ASCII = bytes(range(32, 127))
+#: What ``str.split`` takes for whitespace in ASCII, the space aside.
+_ASCII_SPACES = ("\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 
 
 def single_spaced(text: str) -> bool:
-    """``text`` is printable, with no double, leading or trailing space: its only
-    whitespace is single ASCII spaces, so splitting and joining it gives it back."""
+    """``text`` has no whitespace but single spaces, none leading or trailing: splitting
+    and joining it gives it back. (Not ASCII: only when it is printable too.)"""
     if text.isascii():
-        # ``str.isprintable`` looks every character up in the Unicode tables; on ASCII,
-        # deleting the printable bytes in one C pass and finding none left says the same
-        # in about half the time, and rows are mostly ASCII.
-        printable = not text.encode().translate(None, _PRINTABLE_ASCII)
-    else:
-        printable = text.isprintable()
-    return printable and "  " not in text and text[:1] != " " and text[-1:] != " "
+        # One search per whitespace character (memchr) is several times cheaper than a
+        # pass that looks at every byte, and rows are mostly ASCII. Other characters
+        # (printable or not) are inside words for ``str.split``.
+        for space in _ASCII_SPACES:
+            if space in text:
+                return False
+    elif not text.isprintable():
+        return False
+    return "  " not in text and text[:1] != " " and text[-1:] != " "
 
 
 def sentences(text: str) -> list[str]:

@@ -1,46 +1,118 @@
-"""Bottom-k MinHash sketches and LSH keys, in pure Python at C speed.
+"""Bottom-k MinHash sketches and LSH keys over word 3-grams.
 
-Every shingle (word 3-gram) is hashed once with CRC-32 and the sketch keeps the ``K``
-smallest distinct hashes (a C sort of at most ``MAX_WORDS`` integers: ``heapq.nsmallest``
-loops in Python over every element, and was most of the detector's time). Two texts with Jaccard
-similarity J share their minimum hash with probability J, so the ``KEYS`` smallest
-hashes serve as LSH keys, and the bottom-k estimator (Broder 1997; Cohen and Kaplan
-2007) gives the similarity of two sketches. One hash per shingle and no Python loop
-per shingle is what makes this cheap enough to run on every row; ``datasketch``
-would add numpy and scipy and hash each shingle once per permutation.
+Each distinct word gets a stable 60-bit hash (:func:`word_hash`, cached per process),
+and a shingle's hash is Python's hash of the tuple of its three word hashes: for
+integers below 2**61 - 1 that hash is their value, and a tuple's is a fixed xxHash-style
+mix of its items' (PYTHONHASHSEED plays no part), so one C call per shingle hashes it,
+instead of joining the three words and hashing the bytes. The sketch keeps the ``K``
+smallest distinct shingle hashes. Two texts with Jaccard similarity J share their
+minimum hash with probability J, so the ``KEYS`` smallest hashes serve as LSH keys, and
+the bottom-k estimator (Broder 1997; Cohen and Kaplan 2007) gives the similarity of two
+sketches. ``datasketch`` would hash each shingle once per permutation.
+
+:func:`pair_sketches` computes the sketches of many rows at once with numpy when it is
+installed (the same hashes, computed over the rows' bytes instead of word by word), and
+with the word-by-word code otherwise. The trigger detector's response bands are the
+smallest CRC-32 hashes of a response's 3-grams (:func:`response_shingles`), as before.
 """
 
 from __future__ import annotations
 
+import functools
 import struct
+import sys
 import zlib
+from collections.abc import Sequence
+from typing import Any
 
 K = 16
 KEYS = 4
 MAX_WORDS = 256
+#: The word between a prompt and its response in a pair sketch: a byte that neither
+#: ASCII nor UTF-8 text holds.
+SEP = b"\xff"
+#: Bytes to words, in one C pass over ASCII text: upper-case letters become lower-case,
+#: every other byte that is not a word character (``\w``) a space; bytes from 0x80 up
+#: (UTF-8 words, :data:`SEP`) stay.
+WORD_BYTES = bytes(
+    c + 32
+    if 65 <= c <= 90
+    else c
+    if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128)
+    else 32
+    for c in range(256)
+)
+
+_M64 = (1 << 64) - 1
+_P0 = 0x9E3779B97F4A7C15
+_P1 = 0xFF51AFD7ED558CCD
+_C1 = 0xBF58476D1CE4E5B9
+_C2 = 0x94D049BB133111EB
+#: CPython's tuple hash (Objects/tupleobject.c, 64-bit builds), for the numpy path.
+_XXPRIME_1 = 11400714785074694791
+_XXPRIME_2 = 14029467366897019727
+_XXPRIME_5 = 2870177450012600261
+_TUPLE3 = 3 ^ (_XXPRIME_5 ^ 3527539)
+#: A sketch keeps the top 64 - SHIFT bits of each shingle hash (its order, arithmetic
+#: shift), which leaves room for the row number in one 64-bit sort key: 2**SHIFT rows
+#: are sketched together at most.
+SHIFT = 8
+#: Rows sketched together: numpy's cost per call is spread over them, and their arrays
+#: (some 15,000 elements) stay in a core's cache (256 rows were slower).
+BATCH = 192
+#: The 3-grams of a row sorted for its sketch, about (the smallest hashes only).
+SAMPLE = 32
+_LOW = (1 << (64 - SHIFT)) - 1
+#: The word hash cache is emptied when it holds this many words (it only saves time).
+WORD_CACHE = 1 << 18
 
 
-def sketch(words: list[str]) -> list[int]:
-    """The K smallest distinct shingle hashes, ascending (word 3-grams of the first
-    MAX_WORDS words; the whole text when it is shorter than three words)."""
-    w = words[:MAX_WORDS]
-    if len(w) < 3:
-        return [zlib.crc32(" ".join(w).encode())] if w else []
-    grams = map(" ".join, zip(w, w[1:], w[2:], strict=False))
-    return sorted(set(map(zlib.crc32, map(str.encode, grams))))[:K]
+def word_hash(word: bytes) -> int:
+    """A stable 60-bit hash of ``word``: its length and 8-byte little-endian chunks,
+    multiplied in, then the SplitMix64 finaliser (below 2**61 - 1, so that Python's
+    hash of the integer is the integer)."""
+    h = (len(word) * _P0) & _M64
+    for i in range(0, len(word), 8):
+        h = ((h ^ int.from_bytes(word[i : i + 8], "little")) * _P1) & _M64
+    h ^= h >> 30
+    h = (h * _C1) & _M64
+    h ^= h >> 27
+    h = (h * _C2) & _M64
+    h ^= h >> 31
+    return h >> 4
 
 
-def sketch_bytes(words: list[bytes]) -> list[int]:
-    """:func:`sketch` of words already encoded in UTF-8 (the same hashes, no encoding
-    per shingle)."""
-    w = words[:MAX_WORDS]
-    if len(w) < 3:
-        return [zlib.crc32(b" ".join(w))] if w else []
-    return sorted(set(map(zlib.crc32, map(b" ".join, zip(w, w[1:], w[2:], strict=False)))))[:K]
+class _WordHashes(dict[bytes, int]):
+    def __missing__(self, word: bytes) -> int:
+        if len(self) >= WORD_CACHE:
+            self.clear()
+        value = self[word] = word_hash(word)
+        return value
 
 
-def shingles(words: list[bytes]) -> list[int]:
-    """The hash of each word 3-gram of the first MAX_WORDS words, in order."""
+_WORDS = _WordHashes()
+_SHIFT_OUT = SHIFT.__rrshift__
+SEP_HASH = word_hash(SEP)
+#: The tuple hash above is CPython's on 64-bit builds; elsewhere numpy is not used.
+_NATIVE = sys.hash_info.width == 64 and sys.implementation.name == "cpython"
+
+
+def hashes(words: Sequence[bytes]) -> list[int]:
+    """:func:`word_hash` of each of ``words`` (from the cache when seen before)."""
+    return list(map(_WORDS.__getitem__, words))
+
+
+def shingles(hashes: list[int]) -> list[int]:
+    """The hash of each word 3-gram of the first MAX_WORDS words (given by their
+    :func:`word_hash`), in order."""
+    h = hashes[:MAX_WORDS]
+    return list(map(_SHIFT_OUT, map(hash, zip(h, h[1:], h[2:], strict=False))))
+
+
+def response_shingles(words: list[bytes]) -> list[int]:
+    """CRC-32 of each word 3-gram (joined by spaces) of the first MAX_WORDS words: the
+    hashes of the response bands the trigger detector counts (its findings were tuned
+    with them; the near-duplicate sketches use :func:`shingles`)."""
     w = words[:MAX_WORDS]
     return list(map(zlib.crc32, map(b" ".join, zip(w, w[1:], w[2:], strict=False))))
 
@@ -50,32 +122,55 @@ def bottom(hashes: list[int]) -> list[int]:
     return sorted(set(hashes))[:K]
 
 
-def pair_sketch(
-    first: list[bytes],
-    second: list[bytes],
-    second_shingles: list[int],
-    second_bottom: list[int] | None = None,
-) -> list[int]:
-    """``sketch_bytes([*first, b"\\x00", *second])``, reusing ``shingles(second)``: only
-    the shingles of ``first`` and the ones across the separator are hashed here.
+def sketch(hashes: list[int]) -> list[int]:
+    """The K smallest distinct shingle hashes, ascending, of the words whose
+    :func:`word_hash` are ``hashes`` (word 3-grams of the first MAX_WORDS words; the
+    whole text when it is shorter than three words)."""
+    h = hashes[:MAX_WORDS]
+    if len(h) < 3:
+        return [hash(tuple(h)) >> SHIFT] if h else []
+    return bottom(shingles(h))
 
-    ``second_bottom``, when given, is ``bottom(second_shingles)``: when all of ``second``
-    lies in the window, the K smallest of the union are among the K smallest of each
-    part, so only those of ``second`` are sorted again (a third of them, on answers of
-    a paragraph)."""
-    p = first[:MAX_WORDS]
-    size = len(p)
-    inside = min(len(second), MAX_WORDS - size - 1)  # words of ``second`` in the window
-    if size + 1 + inside < 3 or inside < 0:
-        return sketch_bytes([*p, b"\x00", *second[:2]])
-    around = [*p[-2:], b"\x00", *second[: min(2, inside)]]
-    hashes = shingles(p)
-    hashes += map(zlib.crc32, map(b" ".join, zip(around, around[1:], around[2:], strict=False)))
-    if second_bottom is not None and inside - 2 >= len(second_shingles):
-        hashes += second_bottom
-    else:
-        hashes += second_shingles[: max(0, inside - 2)]
-    return sorted(set(hashes))[:K]
+
+def pair_sketch(first: Sequence[bytes], second: Sequence[bytes]) -> list[int]:
+    """The sketch of ``first``, :data:`SEP` and ``second`` (a prompt and its response,
+    as words), within the first MAX_WORDS words."""
+    window = hashes(first[:MAX_WORDS])
+    window.append(SEP_HASH)
+    window += hashes(second[: MAX_WORDS - len(window)])
+    return sketch(window)
+
+
+def pair_sketches(
+    pairs: Sequence[tuple[bytes, bytes]],
+) -> tuple[list[list[int]], list[bytes], list[int]]:
+    """:func:`pair_sketch` of each pair of texts, each sketch :func:`pack`-ed too, and
+    the number of words of each second text. A text is given as ASCII text encoded, or
+    as its words joined by spaces (what :data:`WORD_BYTES` leaves as it is):
+    :func:`bastion.data.base.word_source`."""
+    if _NATIVE and _numpy() is not None:
+        sketches: list[list[int]] = []
+        packed: list[bytes] = []
+        counts: list[int] = []
+        for at in range(0, len(pairs), BATCH):
+            more, more_packed, more_counts = _np_pair_sketches(pairs[at : at + BATCH])
+            sketches += more
+            packed += more_packed
+            counts += more_counts
+        return sketches, packed, counts
+    return _pure_pair_sketches(pairs)
+
+
+def _pure_pair_sketches(
+    pairs: Sequence[tuple[bytes, bytes]],
+) -> tuple[list[list[int]], list[bytes], list[int]]:
+    sketches = []
+    counts = []
+    for first, second in pairs:
+        words = second.translate(WORD_BYTES).split()
+        counts.append(len(words))
+        sketches.append(pair_sketch(first.translate(WORD_BYTES).split(), words))
+    return sketches, list(map(pack, sketches)), counts
 
 
 def keys(sk: list[int]) -> list[int]:
@@ -83,10 +178,10 @@ def keys(sk: list[int]) -> list[int]:
     return sk[:KEYS]
 
 
-def similarity(a: list[int], b: list[int]) -> float:
+def similarity(a: Sequence[int], b: Sequence[int]) -> float:
     """Bottom-k estimate of the Jaccard similarity of the two texts."""
     if not a or not b:
-        return 1.0 if a == b else 0.0
+        return 1.0 if list(a) == list(b) else 0.0
     sa, sb = set(a), set(b)
     both = sa & sb
     if not both:  # most LSH candidates share the one key that made them meet, or none
@@ -95,22 +190,146 @@ def similarity(a: list[int], b: list[int]) -> float:
     return len(both.intersection(union)) / len(union)
 
 
-def similar(a: list[int], b: list[int], threshold: float) -> bool:
+def similar(a: Sequence[int], b: Sequence[int], threshold: float) -> bool:
     """``similarity(a, b) >= threshold``, without sorting the union when the hashes the
     two share are too few to reach ``threshold`` (most LSH candidates share the one key
     that made them meet): the shared hashes among the K smallest of the union are at
     most all of them."""
     if a and b:
-        sa, sb = set(a), set(b)
-        both = len(sa.intersection(sb))
-        if both / min(K, len(sa) + len(sb) - both) < threshold:
+        sa = set(a)
+        both = len(sa.intersection(b))
+        if both / min(K, len(sa) + len(b) - both) < threshold:
             return False
     return similarity(a, b) >= threshold
 
 
+#: One compiled format per sketch length (building the format string on every call
+#: cost as much as packing).
+_FORMATS = [struct.Struct(f"<{n}q") for n in range(K + 1)]
+
+
 def pack(sk: list[int]) -> bytes:
-    return struct.pack(f"<{len(sk)}I", *sk)
+    return _FORMATS[len(sk)].pack(*sk)
 
 
-def unpack(data: bytes) -> list[int]:
-    return list(struct.unpack(f"<{len(data) // 4}I", data))
+def unpack(data: bytes) -> tuple[int, ...]:
+    return _FORMATS[len(data) >> 3].unpack(data)
+
+
+@functools.cache
+def _numpy() -> Any:
+    """numpy, imported on first use (a scan without this detector never pays for it),
+    or None where it is not installed."""
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover - numpy is an optional speed-up
+        return None
+    return numpy
+
+
+def _nonzero(mask: Any) -> Any:
+    """``numpy.flatnonzero`` of a 1-D array, without its Python wrapper."""
+    return mask.nonzero()[0]
+
+
+def _np_mix(h: Any) -> Any:
+    np = _numpy()
+    h = h ^ (h >> np.uint64(30))
+    h = h * np.uint64(_C1)
+    h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(_C2)
+    return h ^ (h >> np.uint64(31))
+
+
+def _np_pair_sketches(
+    pairs: Sequence[tuple[bytes, bytes]],
+) -> tuple[list[list[int]], list[bytes], list[int]]:
+    """:func:`pair_sketches` of at most BATCH rows over all their bytes at once: word
+    boundaries, word hashes (chunks read as unaligned 64-bit loads), CPython's tuple
+    hash of each 3-gram, and one sort of (row, hash) for the K smallest of each row.
+    Whole-array steps only: an index into an array costs more per element than
+    arithmetic, so what can be a slice, a repeat or a mask is one."""
+    np = _numpy()
+    u64 = np.uint64
+    # A space first and after each row (every word has a space on each side), and 8
+    # at the end, so that a 64-bit load at any byte of a word stays inside the data.
+    parts: list[bytes] = [b" "]
+    row_starts = []
+    seps = []
+    at = 1
+    for first, second in pairs:
+        row_starts.append(at)
+        seps.append(at + len(first) + 1)
+        parts += (first, b" \xff ", second, b" ")
+        at += len(first) + len(second) + 4
+    parts.append(b" " * 8)
+    data = b"".join(parts).translate(WORD_BYTES)
+    token = np.frombuffer(data, dtype=np.uint8) != 32
+    edges = _nonzero(token[1:] != token[:-1]) + 1
+    starts, ends = edges[::2], edges[1::2]
+    n_words = len(starts)
+    if n_words < 3:
+        return _pure_pair_sketches(pairs)
+    lengths = (ends - starts).astype(u64)
+    loads = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    # The first chunk of every word, then the next ones of the longer words (few).
+    masked = (u64(64) - np.minimum(lengths, u64(8)) * u64(8)).astype(u64)
+    h = ((lengths * u64(_P0)) ^ (loads[starts] & (u64(_M64) >> masked))) * u64(_P1)
+    chunk = 8
+    longer = _nonzero(lengths > u64(chunk))
+    while longer.size:
+        rest = np.minimum(lengths[longer] - u64(chunk), u64(8))
+        loaded = loads[starts[longer] + chunk] & (u64(_M64) >> (u64(64) - rest * u64(8)))
+        h[longer] = (h[longer] ^ loaded) * u64(_P1)
+        chunk += 8
+        longer = longer[lengths[longer] > u64(chunk)]
+    words = _np_mix(h) >> u64(4)
+
+    n_rows = len(pairs)
+    first_word = starts.searchsorted(row_starts)
+    row_words = np.append(first_word[1:], n_words) - first_word
+    counts = (first_word + row_words - starts.searchsorted(seps) - 1).tolist()
+    window = np.minimum(row_words, MAX_WORDS)
+    acc = np.full(n_words - 2, _XXPRIME_5, dtype=u64)
+    for offset in range(3):
+        acc += words[offset : n_words - 2 + offset] * u64(_XXPRIME_2)
+        acc = (acc << u64(31)) | (acc >> u64(33))
+        acc *= u64(_XXPRIME_1)
+    acc += u64(_TUPLE3)
+    acc[acc == u64(_M64)] = u64(1546275796)
+    # Signed order is unsigned order with the top bit flipped; a sketch keeps the top
+    # 56 bits (:data:`SHIFT`), which leaves room for the row above them in one sort key.
+    ordered = (acc ^ u64(1 << 63)) >> u64(SHIFT)
+    # Only hashes under a bound set for each row so that about SAMPLE of its 3-grams
+    # pass are sorted: the K smallest are among them whenever K distinct ones pass
+    # (a row where fewer do is sketched again, in full, below). Every word but the
+    # last two of its row's window starts a 3-gram.
+    grams = np.maximum(window - 2, 1)
+    bound = np.where(grams > SAMPLE, (1 << (64 - SHIFT)) // grams * SAMPLE, 1 << (64 - SHIFT))
+    limit = (first_word + window).repeat(row_words)[:-2]
+    bounds = bound.astype(u64).repeat(row_words)[:-2]
+    passing = _nonzero((ordered < bounds) & (np.arange(2, n_words) < limit))
+    row = np.arange(n_rows, dtype=u64).repeat(row_words)[passing]
+    key = (row << u64(64 - SHIFT)) | ordered[passing]
+    key.sort(kind="stable")
+    key = key[np.concatenate(([True], key[1:] != key[:-1]))[: len(key)]]
+    first_key = (key >> u64(64 - SHIFT)).searchsorted(np.arange(n_rows + 1, dtype=u64))
+    in_row = first_key[1:] - first_key[:-1]
+    rank = np.arange(len(key)) - first_key[:-1].repeat(in_row)
+    values = (key[rank < K] & u64(_LOW)).view(np.int64) - (1 << (63 - SHIFT))
+    blob = values.astype("<i8", copy=False).tobytes()  # what :func:`pack` makes of them
+    listed = values.tolist()
+    offsets = [0, *np.minimum(in_row, K).cumsum().tolist()]
+    sketches = []
+    packed = []
+    for i in range(n_rows):
+        a, b = offsets[i], offsets[i + 1]
+        sketches.append(listed[a:b])
+        packed.append(blob[a * 8 : b * 8])
+    # Under three words (the sketch is the whole text's hash), or too few distinct
+    # 3-grams under the bound: row by row.
+    redo = (window < 3) | ((grams > SAMPLE) & (in_row < K))
+    for i in _nonzero(redo).tolist():
+        sketches[i] = _pure_pair_sketches(pairs[i : i + 1])[0][0]
+        packed[i] = pack(sketches[i])
+    return sketches, packed, counts

@@ -26,10 +26,7 @@ WORD = re.compile(r"\w+")
 MAX_WORDS = 512
 #: For ASCII text, one C pass does what ``WORD.findall(text.lower())`` does: upper-case
 #: letters become lower-case, every byte that is not a word character becomes a space.
-_WORD_BYTES = bytes(
-    c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122 or c == 95) else 32
-    for c in range(256)
-)
+_WORD_BYTES = _minhash.WORD_BYTES
 
 
 def words(text: str) -> list[str]:
@@ -44,6 +41,21 @@ def word_bytes(text: str) -> list[bytes]:
     if text.isascii():
         return text.encode().translate(_WORD_BYTES).split()
     return [w.encode("utf-8", "surrogatepass") for w in WORD.findall(text.lower())]
+
+
+def word_text(text: str) -> bytes:
+    """:func:`word_bytes` as one string: the words separated by spaces, one or more
+    (on ASCII text, the one C pass that :func:`word_bytes` then splits)."""
+    if text.isascii():
+        return text.encode().translate(_WORD_BYTES)
+    return b" ".join([w.encode("utf-8", "surrogatepass") for w in WORD.findall(text.lower())])
+
+
+def word_source(text: str) -> bytes:
+    """What :func:`bastion.data._minhash.pair_sketches` takes for ``text``: its bytes
+    when it is ASCII (translated with the other texts of the batch, in one pass), its
+    :func:`word_text` otherwise (which that translation leaves as it is)."""
+    return text.encode() if text.isascii() else word_text(text)
 
 
 def _many_distinct(text: str) -> bool:
@@ -108,6 +120,13 @@ def fold(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+#: ASCII folded in one C pass: upper-case letters to lower-case, and what ``str.split``
+#: takes for whitespace (the separators 0x1C to 0x1F too) to a space.
+_FOLD_BYTES = bytes(
+    c + 32 if 65 <= c <= 90 else 32 if c < 128 and chr(c).isspace() else c for c in range(256)
+)
+
+
 def text_key(text: str) -> int:
     """A 64-bit key of the folded text, for counting and comparing within one scan.
 
@@ -115,7 +134,16 @@ def text_key(text: str) -> int:
     cheaper, and an attacker cannot aim collisions at it. Never stored or compared across
     processes; :func:`digest64` is the stable one.
     """
-    return hash(fold(text))
+    # The hash of the folded text's UTF-8 bytes when it is ASCII: one translation folds
+    # the case and maps whitespace to spaces, and only runs of spaces are left to join,
+    # which is cheaper than the printable test :func:`fold` needs to leave ``str`` alone.
+    if text.isascii():
+        folded = text.encode().translate(_FOLD_BYTES)
+        if b"  " in folded or folded[:1] == b" " or folded[-1:] == b" ":
+            folded = b" ".join(folded.split())
+        return hash(folded)
+    same = fold(text)
+    return hash(same.encode()) if same.isascii() else hash(same)
 
 
 T = TypeVar("T")
@@ -165,7 +193,6 @@ class Row:
         "response_words",
         "response_word_bytes",
         "response_sentences",
-        "response_shingles",
         "response_bottom",
     )
 
@@ -233,14 +260,10 @@ class Row:
         return tuple(self.response_bottom[:2])
 
     @feature
-    def response_shingles(self) -> list[int]:
-        """MinHash shingle hashes of the response (see :mod:`bastion.data._minhash`)."""
-        return _minhash.shingles(self.response_word_bytes)
-
-    @feature
     def response_bottom(self) -> list[int]:
-        """The K smallest distinct of :attr:`response_shingles` (``_minhash.bottom``)."""
-        return _minhash.bottom(self.response_shingles)
+        """The K smallest distinct CRC-32 word 3-gram hashes of the response (the trigger
+        detector's response bands; see :func:`bastion.data._minhash.response_shingles`)."""
+        return _minhash.bottom(_minhash.response_shingles(self.response_word_bytes))
 
     @feature
     def response_entities(self) -> tuple[str, ...]:

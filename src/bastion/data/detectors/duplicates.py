@@ -3,10 +3,16 @@
 Exact duplicates compare whitespace- and case-folded prompt and response. Near
 duplicates use bottom-k MinHash over word 3-grams (:mod:`bastion.data._minhash`): a
 row that shares an LSH key with an earlier row, and whose estimated Jaccard similarity
-to it is at least ``threshold``, is a near duplicate of it. The indexes are capped
-(``max_index`` rows); past the cap, new rows are still checked against the indexed
-ones but no longer added, and the report says so. Duplicates inflate what the model
-memorises and are how a few poisoned rows get weight: LOW, for review.
+to it is at least ``threshold``, is a near duplicate of it. A copied response is one
+given earlier, word for word once folded, to a different prompt (the first row that
+gave it is not flagged). The indexes are capped (``max_index`` rows); past the cap, new
+rows are still checked against the indexed ones but no longer added, and the report says
+so. Duplicates inflate what the model memorises and are how a few poisoned rows get
+weight: LOW, for review.
+
+One pass. Rows are taken in batches of ``BATCH``, whose sketches are computed together
+(:func:`bastion.data._minhash.pair_sketches`), then checked one by one in reading order,
+so the findings are the ones a row-by-row scan gives.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from bastion.data import _minhash
-from bastion.data._stats import CappedCounter
-from bastion.data.base import DataFinding, Row
+from bastion.data.base import DataFinding, Row, word_source
 from bastion.data.detectors._collect import MAX_ROWS, Rows
 from bastion.models import Severity
 
 #: Responses shorter than this many words ("Yes.", "Paris") are legitimately shared.
 MIN_COPY_WORDS = 8
+#: Rows whose sketches are computed together (numpy's cost per call, spread over them).
+BATCH = _minhash.BATCH
 
 
 class Duplicates:
@@ -28,7 +35,7 @@ class Duplicates:
 
     name: ClassVar[str] = "duplicates"
     #: The most passes it takes (the engine keeps a small dataset in memory for more than 1).
-    passes: ClassVar[int] = 2
+    passes: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -41,71 +48,105 @@ class Duplicates:
         self.threshold = threshold
         self.max_index = max_index
         self.max_near_index = max_near_index
-        self.exact_index: set[int] = set()
-        self.band_index: dict[int, int] = {}
-        self.signatures: dict[int, bytes] = {}
-        self._pass = 1
-        self.responses: CappedCounter[int] = CappedCounter(max_index)
+        #: A dict rather than a set: a dict of numbers leaves the cyclic collector's
+        #: reach, where a set of 1,000,000 keys would be walked by every full collection.
+        self.exact_index: dict[int, None] = {}
+        #: LSH key -> the packed sketch of the first indexed row that has it.
+        self.band_index: dict[int, bytes] = {}
+        self.indexed = 0
+        #: Response key -> prompt key of the first row that gave that response.
+        self.first_prompt: dict[int, int] = {}
         self.exact = Rows(max_rows)
         self.near = Rows(max_rows)
         self.copied = Rows(max_rows)
         self.clusters = 0
         self.full_at: int | None = None
-        self.copy_seen: dict[int, int] = {}
+        self._batch: list[Row] = []
 
     def begin(self, pass_no: int) -> bool:
-        self._pass = pass_no
-        if pass_no == 2:
-            self.copy_seen = dict.fromkeys(self.responses.at_least(2), 0)
-            self.responses = CappedCounter(1)
-        return pass_no == 1 or (pass_no == 2 and bool(self.copy_seen))
+        self._flush()
+        return pass_no == 1
 
     def observe(self, row: Row) -> None:
-        if self._pass == 2:
-            self._copies(row)
-            return
-        record = row.record
-        if row.response_word_count >= MIN_COPY_WORDS:
-            self.responses.add(row.response_key)
-        key = hash((row.prompt_key, row.response_key))
-        if key in self.exact_index:
-            self.exact.add(record)
-            return
-        if len(self.exact_index) < self.max_index:
-            self.exact_index.add(key)
-        elif self.full_at is None:
-            self.full_at = record.index
-        sig = _minhash.pair_sketch(
-            row.prompt_word_bytes,
-            row.response_word_bytes,
-            row.response_shingles,
-            row.response_bottom,
-        )
-        keys = _minhash.keys(sig)
-        for band_key in keys:
-            hit = self.band_index.get(band_key)
-            if hit is not None and _minhash.similar(
-                sig, _minhash.unpack(self.signatures[hit]), self.threshold
-            ):
-                self.near.add(record)
-                return
-        if len(self.signatures) < self.max_near_index:
-            self.signatures[record.index] = _minhash.pack(sig)
-            for band_key in keys:
-                self.band_index.setdefault(band_key, record.index)
-        elif self.full_at is None:
-            self.full_at = record.index
+        self._batch.append(row)
+        if len(self._batch) >= BATCH:
+            self._flush()
 
-    def _copies(self, row: Row) -> None:
-        seen = self.copy_seen.get(row.response_key)
-        if seen is None:
+    def _flush(self) -> None:
+        batch = self._batch
+        if not batch:
             return
-        if seen and seen != row.prompt_key:
-            self.copied.add(row.record)
-        elif not seen:
-            self.copy_seen[row.response_key] = row.prompt_key
+        self._batch = []
+        sketches, packed, counts = _minhash.pair_sketches(
+            [(word_source(row.record.prompt), word_source(row.record.response)) for row in batch]
+        )
+        # One loop over the batch, in reading order. The indexes are large: each row
+        # looks into each of them once (``setdefault``, and the size after it, say whether
+        # the key was there), which is what most of the time goes to.
+        exact_index, first_prompt, max_index = self.exact_index, self.first_prompt, self.max_index
+        band_index, threshold = self.band_index, self.threshold
+        for row, sig, sig_bytes, response_words in zip(
+            batch, sketches, packed, counts, strict=True
+        ):
+            record = row.record
+            response_key = row.response_key
+            prompt_key = row.prompt_key
+            if response_words >= MIN_COPY_WORDS:
+                if len(first_prompt) < max_index:
+                    first = first_prompt.setdefault(response_key, prompt_key)
+                else:
+                    first = first_prompt.get(response_key, prompt_key)
+                if first != prompt_key:
+                    self.copied.add(record)
+            key = hash((prompt_key, response_key))
+            size = len(exact_index)
+            if size < max_index:
+                exact_index.setdefault(key)
+                if len(exact_index) == size:
+                    self.exact.add(record)
+                    continue
+            elif key in exact_index:
+                self.exact.add(record)
+                continue
+            elif self.full_at is None:
+                self.full_at = record.index
+            # Near duplicates: the first indexed row that shares an LSH key and is similar
+            # enough. While the index has room, the row's keys go in as they are looked up
+            # (one lookup each), and come out again if the row is a near duplicate.
+            room = self.indexed < self.max_near_index
+            added = []
+            mine: set[int] | None = None
+            near = False
+            for band_key in sig[: _minhash.KEYS]:
+                hit = (
+                    band_index.setdefault(band_key, sig_bytes) if room else band_index.get(band_key)
+                )
+                if hit is sig_bytes:
+                    added.append(band_key)
+                    continue
+                if hit is None:
+                    continue
+                # ``_minhash.similar``, inline: most candidates share one hash only.
+                other = _minhash.unpack(hit)
+                if mine is None:
+                    mine = set(sig)
+                both = len(mine.intersection(other))
+                if both / min(_minhash.K, len(sig) + len(other) - both) < threshold:
+                    continue
+                if _minhash.similarity(sig, other) >= threshold:
+                    near = True
+                    break
+            if near:
+                for band_key in added:  # a near duplicate is not indexed
+                    del band_index[band_key]
+                self.near.add(record)
+            elif room:
+                self.indexed += 1
+            elif self.full_at is None:
+                self.full_at = record.index
 
     def findings(self) -> list[DataFinding]:
+        self._flush()
         out = []
         note = {} if self.full_at is None else {"index_full_from_row": self.full_at}
         if self.exact.count:
