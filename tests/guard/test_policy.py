@@ -36,6 +36,9 @@ def test_options_actions_and_lists() -> None:
         ({"input": [{"rule": "length", "action": "explode"}]}, "action must be"),
         ({"input": [{"rule": "prompt-leak"}]}, "cannot check input"),
         ({"inputs": []}, "unknown [guard] keys"),
+        ({"stream_holdback": -1}, "stream_holdback must be"),
+        ({"stream_holdback": True}, "stream_holdback must be"),
+        ({"stream_holdback": "128"}, "stream_holdback must be"),
     ],
 )
 def test_bad_policies(guard: dict[str, object], message: str) -> None:
@@ -52,3 +55,8 @@ def test_yaml_policy(tmp_path: Path) -> None:
 def test_registry_names_are_unique_and_stable() -> None:
     assert list(RULES)[:3] == ["unicode", "encoding", "length"]
     assert len(set(RULES)) == len(RULES)
+
+
+def test_stream_holdback_is_read_from_the_policy() -> None:
+    assert policy_from_mapping({"guard": {}}).stream_holdback == 128
+    assert policy_from_mapping({"guard": {"stream_holdback": 0}}).stream_holdback == 0
