@@ -22,17 +22,22 @@ def _run(sg: StreamGuard, pieces: list[str]) -> tuple[str, bool]:
     return "".join(sent) + end.release, False
 
 
+def _split(text: str, sizes: list[int]) -> list[str]:
+    """``text`` in pieces of the given sizes, the rest (maybe empty) as the last piece."""
+    pieces, at = [], 0
+    for n in sizes:
+        if at >= len(text):
+            break
+        pieces.append(text[at : at + n])
+        at += n
+    pieces.append(text[at:])
+    return pieces
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=200))
 def test_secret_split_anywhere_never_leaks(sizes: list[int]) -> None:
-    pieces, at = [], 0
-    for n in sizes:
-        if at >= len(TEXT):
-            break
-        pieces.append(TEXT[at : at + n])
-        at += n
-    pieces.append(TEXT[at:])
-    sent, blocked = _run(Guard.default().stream(), pieces)
+    sent, blocked = _run(Guard.default().stream(), _split(TEXT, sizes))
     assert blocked
     assert SECRET[:8] not in sent
     assert TEXT.startswith(sent)
@@ -84,16 +89,8 @@ def test_each_blocking_output_rule_cuts_its_leak_at_the_default_holdback(
         * (1 + lead // 60)
         + leak
     )
-    pieces, at = [], 0
-    for n in sizes:
-        if at >= len(text):
-            break
-        pieces.append(text[at : at + n])
-        at += n
-    pieces.append(text[at:])
-    guard = Guard.default()
     ctx = Context(system_prompt=SYSTEM + f" {CANARY}", canary=CANARY)
-    sent, blocked = _run(guard.stream(ctx), pieces)
+    sent, blocked = _run(Guard.default().stream(ctx), _split(text, sizes))
     assert blocked, kind
     assert never not in sent
     assert text.startswith(sent)

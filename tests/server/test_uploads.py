@@ -15,12 +15,18 @@ from bastion.registry import tables as t
 from tests.server.conftest import Env
 
 
-def test_abandoned_sessions_are_reaped_with_their_blobs(env: Env) -> None:
+def _start_upload(env: Env) -> tuple[dict[str, str], str]:
+    """The admin's headers and a new upload session for ``team/m:1``."""
     h = env.headers()
     env.client.post("/v1/namespaces", json={"name": "team"}, headers=h)
     upload = env.client.post(
         "/v1/namespaces/team/uploads", json={"model": "m", "version": "1"}, headers=h
     ).json()["upload"]
+    return h, upload
+
+
+def test_abandoned_sessions_are_reaped_with_their_blobs(env: Env) -> None:
+    h, upload = _start_upload(env)
     staged = env.client.put(
         f"/v1/namespaces/team/uploads/{upload}/files/a.pkl", content=pickle.dumps(1), headers=h
     )
@@ -39,11 +45,7 @@ def test_abandoned_sessions_are_reaped_with_their_blobs(env: Env) -> None:
 
 def test_declared_oversize_is_refused_before_reading(env: Env) -> None:
     env.state.registry.max_file_size = 10
-    h = env.headers()
-    env.client.post("/v1/namespaces", json={"name": "team"}, headers=h)
-    upload = env.client.post(
-        "/v1/namespaces/team/uploads", json={"model": "m", "version": "1"}, headers=h
-    ).json()["upload"]
+    h, upload = _start_upload(env)
     r = env.client.put(
         f"/v1/namespaces/team/uploads/{upload}/files/a.bin", content=b"x" * 11, headers=h
     )
@@ -102,11 +104,7 @@ def test_uploads_are_scanned_without_a_plaintext_copy_on_disk(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(bastion.scan, "scan_stream", watched)
-    h = env.headers()
-    env.client.post("/v1/namespaces", json={"name": "team"}, headers=h)
-    upload = env.client.post(
-        "/v1/namespaces/team/uploads", json={"model": "m", "version": "1"}, headers=h
-    ).json()["upload"]
+    h, upload = _start_upload(env)
     benign = env.client.put(
         f"/v1/namespaces/team/uploads/{upload}/files/benign.pkl",
         content=pickle.dumps(marker * 5000),  # several encryption segments

@@ -312,7 +312,7 @@ def verify(
 
         verify_model(
             model_path,
-            _Deferred(load),
+            _DeferredVerifier(load),
             signature_path=signature,
             ignore_paths=ignore_paths,
             allow_symlinks=allow_symlinks,
@@ -357,7 +357,7 @@ class _DeferredSigner:
         return self._loaded().certificates
 
 
-class _Deferred:
+class _DeferredVerifier:
     """A verifier made on first use: the key or certificates are read, and the
     cryptography package imported (about 60 ms), while the model's files hash."""
 

@@ -78,6 +78,19 @@ def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
 
 
+def _range_end(item: Range, size: int) -> int:
+    """Where ``item`` ends in a file of ``size`` bytes (just opened); raise if the file
+    changed size since it was listed or the range does not lie inside it."""
+    if item.file_size is not None and size != item.file_size:
+        raise FileChangedError(f"{item.path}: file changed size since it was listed")
+    end = size if item.end is None else item.end
+    if item.start < 0 or end < item.start or end > size:
+        raise FileChangedError(
+            f"{item.path}: range {item.start}:{end} is outside the file ({size} bytes)"
+        )
+    return end
+
+
 def digest_range(
     item: Range,
     algorithm: Algorithm,
@@ -95,13 +108,7 @@ def digest_range(
     hasher = new_hasher(algorithm, threads=threads)
     with open(item.path, "rb", buffering=0) as stream:
         before = _stamp(os.fstat(stream.fileno()))
-        if item.file_size is not None and before[0] != item.file_size:
-            raise FileChangedError(f"{item.path}: file changed size since it was listed")
-        end = before[0] if item.end is None else item.end
-        if item.start < 0 or end < item.start or end > before[0]:
-            raise FileChangedError(
-                f"{item.path}: range {item.start}:{end} is outside the file ({before[0]} bytes)"
-            )
+        end = _range_end(item, before[0])
         if item.start:
             stream.seek(item.start)
         left = end - item.start
@@ -139,35 +146,35 @@ def digest_ranges(
             meanwhile()
         return []
 
-    total = sum(_span(item) for item in items) if algorithm == "blake3" else 0
+    spans = [_span(item) for item in items]  # one stat per file, whatever path is taken
+    total = sum(spans)
 
-    def threads_for(item: Range) -> int:
+    def threads_for(i: int) -> int:
         """BLAKE3's own threads only for a file bigger than a worker's fair share: when
         the pool already keeps every core busy, threads inside each hash only contend
         (2 GB in four files, two pool threads, 1 MiB reads: 0.45 s with them, 0.29 s without)."""
-        if algorithm != "blake3":
+        if algorithm != "blake3" or spans[i] < BLAKE3_THREADED_MIN:
             return 1
-        size = _span(item)
-        if size < BLAKE3_THREADED_MIN:
-            return 1
-        return cores if len(items) == 1 or workers == 1 or size * workers > total else 1
+        return cores if len(items) == 1 or workers == 1 or spans[i] * workers > total else 1
 
+    # Largest first, so that one big file does not start last and finish alone.
+    order = sorted(range(len(items)), key=lambda i: -spans[i])
     if (
         workers > 1
         and len(items) > 1
-        and (algorithm != "blake3" or all(threads_for(item) == 1 for item in items))
+        and all(threads_for(i) == 1 for i in order)
         and _can_fork()
-        and sum(_span(item) for item in items) >= FORK_MIN
+        and total >= FORK_MIN
     ):
-        return _digest_forked(items, algorithm, workers, on_done, meanwhile)
+        return _digest_forked(items, algorithm, workers, order, spans, on_done, meanwhile)
 
     if workers == 1 or len(items) == 1:
         if meanwhile is not None:
             meanwhile()
         buffer = bytearray(BUFFER_SIZE)
         out = []
-        for item in items:
-            out.append(digest_range(item, algorithm, threads=threads_for(item), buffer=buffer))
+        for i, item in enumerate(items):
+            out.append(digest_range(item, algorithm, threads=threads_for(i), buffer=buffer))
             if on_done:
                 on_done(item)
         return out
@@ -177,20 +184,18 @@ def digest_ranges(
 
     local = threading.local()
 
-    def work(item: Range) -> bytes:
+    def work(i: int) -> bytes:
         buf = getattr(local, "buf", None)
         if buf is None:
             buf = local.buf = bytearray(BUFFER_SIZE)
-        digest = digest_range(item, algorithm, threads=threads_for(item), buffer=buf)
+        digest = digest_range(items[i], algorithm, threads=threads_for(i), buffer=buf)
         if on_done:
-            on_done(item)
+            on_done(items[i])
         return digest
 
-    # Largest first, so that one big file does not start last and finish alone.
-    order = sorted(range(len(items)), key=lambda i: -_span(items[i]))
     results: list[bytes] = [b""] * len(items)
     with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        futures = {i: pool.submit(work, items[i]) for i in order}
+        futures = {i: pool.submit(work, i) for i in order}
         try:
             if meanwhile is not None:
                 meanwhile()
@@ -203,13 +208,9 @@ def digest_ranges(
     return results
 
 
-def _size(path: str) -> int:
-    return os.stat(path).st_size
-
-
 def _span(item: Range) -> int:
     try:
-        end = item.end if item.end is not None else _size(item.path)
+        end = item.end if item.end is not None else os.stat(item.path).st_size
     except OSError:
         return 0
     return end - item.start
@@ -257,13 +258,7 @@ def _mapped_digest(item: Range, algorithm: Algorithm) -> bytes:
     fd = os.open(item.path, os.O_RDONLY)
     try:
         before = _stamp(os.fstat(fd))
-        if item.file_size is not None and before[0] != item.file_size:
-            raise FileChangedError(f"{item.path}: file changed size since it was listed")
-        end = before[0] if item.end is None else item.end
-        if item.start < 0 or end < item.start or end > before[0]:
-            raise FileChangedError(
-                f"{item.path}: range {item.start}:{end} is outside the file ({before[0]} bytes)"
-            )
+        end = _range_end(item, before[0])
         at = item.start
         while at < end:
             base = at - at % mmap.ALLOCATIONGRANULARITY  # offsets must be aligned
@@ -298,22 +293,24 @@ def _digest_forked(
     items: Sequence[Range],
     algorithm: Algorithm,
     workers: int,
+    order: list[int],
+    spans: list[int],
     on_done: Callable[[Range], None] | None,
-    meanwhile: Callable[[], object] | None = None,
+    meanwhile: Callable[[], object] | None,
 ) -> list[bytes]:
-    """:func:`digest_ranges` in ``workers`` forked processes, each mapping its files."""
+    """:func:`digest_ranges` in ``workers`` forked processes, each mapping its files;
+    ``order`` is largest first, ``spans`` the bytes of each item."""
     import selectors
     import signal
 
     new_hasher(algorithm)  # import the hash module before forking, never in the child
     # Largest first, each to the worker with the fewest bytes so far.
-    order = sorted(range(len(items)), key=lambda i: -_span(items[i]))
     shares: list[list[int]] = [[] for _ in range(min(workers, len(items)))]
     loads = [0] * len(shares)
     for i in order:
         w = loads.index(min(loads))
         shares[w].append(i)
-        loads[w] += _span(items[i])
+        loads[w] += spans[i]
     results: list[bytes | None] = [None] * len(items)
     error: VerificationError | OSError | None = None
     children: dict[int, tuple[int, list[int]]] = {}  # read end -> (pid, its indexes)

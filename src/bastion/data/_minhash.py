@@ -173,11 +173,6 @@ def _pure_pair_sketches(
     return sketches, list(map(pack, sketches)), counts
 
 
-def keys(sk: list[int]) -> list[int]:
-    """LSH keys: texts sharing a key are candidate near-duplicates."""
-    return sk[:KEYS]
-
-
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
     """Bottom-k estimate of the Jaccard similarity of the two texts."""
     if not a or not b:
@@ -190,13 +185,16 @@ def similarity(a: Sequence[int], b: Sequence[int]) -> float:
     return len(both.intersection(union)) / len(union)
 
 
-def similar(a: Sequence[int], b: Sequence[int], threshold: float) -> bool:
+def similar(
+    a: Sequence[int], b: Sequence[int], threshold: float, a_set: set[int] | None = None
+) -> bool:
     """``similarity(a, b) >= threshold``, without sorting the union when the hashes the
     two share are too few to reach ``threshold`` (most LSH candidates share the one key
     that made them meet): the shared hashes among the K smallest of the union are at
-    most all of them."""
+    most all of them. ``a_set``, when given, is ``set(a)`` (a caller comparing one
+    sketch with several makes it once)."""
     if a and b:
-        sa = set(a)
+        sa = set(a) if a_set is None else a_set
         both = len(sa.intersection(b))
         if both / min(K, len(sa) + len(b) - both) < threshold:
             return False

@@ -91,11 +91,6 @@ def verified_manifest(signature_path: str | os.PathLike[str], verifier: Verifier
     return _statement.decode(parsed.payload)
 
 
-def _check_signature(verifier: Verifier, parsed: _bundle.Bundle) -> bool:
-    verifier.verify(parsed)
-    return True
-
-
 def verify_model(
     model: str | os.PathLike[str],
     verifier: Verifier,
@@ -118,7 +113,13 @@ def verify_model(
     # loading and imports take as long as hashing a few hundred MB); nothing is compared
     # and nothing passes until the check has accepted these very bytes.
     expected = _statement.decode(parsed.payload)
-    checked: list[bool] = []
+    checked = False
+
+    def check_signature() -> None:
+        nonlocal checked
+        verifier.verify(parsed)
+        checked = True
+
     extra = list(ignore_paths)
     sig_rel = _inside(root, sig)
     if sig_rel is not None:
@@ -138,8 +139,8 @@ def verify_model(
         # the signed ignore list, as model_signing records them).
         extra_ignores=default_ignores(root, extra, ignore_git_paths=False),
         workers=workers,
-        meanwhile=lambda: checked.append(_check_signature(verifier, parsed)),
+        meanwhile=check_signature,
     )
     if not checked:  # never compare against a statement whose signature was not checked
-        verifier.verify(parsed)
+        check_signature()
     check(expected, actual)

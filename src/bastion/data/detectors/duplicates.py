@@ -123,19 +123,11 @@ class Duplicates:
                 )
                 if hit is sig_bytes:
                     added.append(band_key)
-                    continue
-                if hit is None:
-                    continue
-                # ``_minhash.similar``, inline: most candidates share one hash only.
-                other = _minhash.unpack(hit)
-                if mine is None:
-                    mine = set(sig)
-                both = len(mine.intersection(other))
-                if both / min(_minhash.K, len(sig) + len(other) - both) < threshold:
-                    continue
-                if _minhash.similarity(sig, other) >= threshold:
-                    near = True
-                    break
+                elif hit is not None:
+                    mine = set(sig) if mine is None else mine
+                    if _minhash.similar(sig, _minhash.unpack(hit), threshold, mine):
+                        near = True
+                        break
             if near:
                 for band_key in added:  # a near duplicate is not indexed
                     del band_index[band_key]
