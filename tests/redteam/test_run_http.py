@@ -352,7 +352,7 @@ def test_judge_from_the_cli(fake_llm: Server, tmp_path: Path) -> None:
     assert plain.exit_code == 1
 
 
-def test_rate_limiter_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rate_limiter_spaces_requests() -> None:
     from bastion.redteam import targets
 
     waits: list[float] = []
@@ -361,8 +361,9 @@ def test_rate_limiter_spaces_requests(monkeypatch: pytest.MonkeyPatch) -> None:
         waits.append(seconds)
 
     async def go() -> None:
-        limiter = targets.RateLimiter(10.0)
-        monkeypatch.setattr(targets.asyncio, "sleep", fake_sleep)
+        # The sleep is handed in, not patched into asyncio: other event loops in the
+        # same test process (servers on threads) keep their own sleeps.
+        limiter = targets.RateLimiter(10.0, sleep=fake_sleep)
         for _ in range(5):
             await limiter.acquire()
 

@@ -31,10 +31,13 @@ _RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 class RateLimiter:
     """At most ``rate`` acquisitions per second, evenly spaced (0 or less: unlimited)."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(
+        self, rate: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self._next = 0.0
         self._lock = asyncio.Lock()
+        self._sleep = sleep
 
     async def acquire(self) -> None:
         if not self.interval:
@@ -44,7 +47,7 @@ class RateLimiter:
             wait = self._next - now
             self._next = max(now, self._next) + self.interval
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._sleep(wait)
 
 
 def _tool_schema(name: str) -> dict[str, Any]:
