@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import click
 
 from bastion.cli._common import EXIT_OK, fail, fail_os, report_options
-from bastion.cli.signing import _deny, _load_passphrase_for, _passphrase_option
+from bastion.cli._sign_run import deny
+from bastion.cli.signing import _load_passphrase_for, _passphrase_option
 from bastion.errors import BastionError, VerificationError
 from bastion.models import Severity
 
@@ -252,11 +253,11 @@ def verify(dataset: Path, key: Path, signature: Path | None) -> None:
     try:
         manifest = verify_dataset(dataset, KeyVerifier.from_file(key), signature_path=signature)
     except DatasetMismatchError as exc:
-        _deny(exc)
+        deny(exc)
     except (BadBundleError, BadStatementError) as exc:
         fail(exc)
     except VerificationError as exc:
-        _deny(exc)
+        deny(exc)
     except BastionError as exc:
         fail(exc)
     click.echo(f"verified: {dataset} ({manifest.records} records, root {manifest.root.hex()})")

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
-from bastion.cli._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, fail, fail_os, read_passphrase
-from bastion.errors import BastionError, VerificationError
+from bastion.cli import _sign_run as _run
+from bastion.cli._common import EXIT_ERROR, fail, fail_os, read_passphrase
+from bastion.cli._sign_run import PASSPHRASE_ENV
+from bastion.errors import BastionError
 
 if TYPE_CHECKING:
-    from bastion.integrity.base import Signer, Verifier
-    from bastion.integrity.bundle import Bundle
+    pass
 
-PASSPHRASE_ENV = "BASTION_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 
 EXIT_CODES = """\b
 Exit codes:
@@ -165,11 +164,9 @@ def rotate(data_dir: Path | None, database_url: str | None, resume: bool) -> Non
 
 
 def _load_passphrase_for(key: Path, passphrase_file: Path | None) -> bytes | None:
-    try:
-        head = key.read_bytes()[:4096]
-    except OSError:
-        return None  # the loader reports the error
-    return _passphrase(passphrase_file, confirm=False) if b"ENCRYPTED" in head else None
+    if not _run.key_is_encrypted(key):
+        return None  # not needed, or unreadable: the loader reports the error
+    return _passphrase(passphrase_file, confirm=False)
 
 
 @click.command(
@@ -234,35 +231,22 @@ def sign(
     workers: int,
 ) -> None:
     """Sign MODEL_PATH (a folder or a file) and write an OpenSSF model signing bundle."""
-    from bastion.integrity import CertificateSigner, KeySigner, sign_model
-
     if cert_chain and cert is None:
         raise click.UsageError("--cert-chain needs --cert")
-    passphrase = _load_passphrase_for(key, passphrase_file)
-
-    def load() -> Signer:
-        if cert is not None:
-            return CertificateSigner.from_files(key, cert, cert_chain, passphrase=passphrase)
-        return KeySigner.from_file(key, passphrase=passphrase)
-
-    try:
-        out = sign_model(
-            model_path,
-            _DeferredSigner(load),
-            signature_path=signature,
-            hash_type=hash_type,  # type: ignore[arg-type]
-            method="shards" if shard_size else "files",
-            shard_size=shard_size or 1_000_000_000,
-            ignore_paths=ignore_paths,
-            ignore_git_paths=ignore_git_paths,
-            allow_symlinks=allow_symlinks,
-            workers=workers or None,
-        )
-    except BastionError as exc:
-        fail(exc)
-    except OSError as exc:
-        fail_os(exc)
-    click.echo(f"signed {model_path} -> {out}")
+    _run.sign(
+        model_path,
+        key=key,
+        cert=cert,
+        cert_chain=cert_chain,
+        signature=signature,
+        hash_type=hash_type,
+        shard_size=shard_size,
+        ignore_paths=ignore_paths,
+        ignore_git_paths=ignore_git_paths,
+        allow_symlinks=allow_symlinks,
+        passphrase=_load_passphrase_for(key, passphrase_file),
+        workers=workers,
+    )
 
 
 @click.command(epilog=EXIT_CODES)
@@ -292,84 +276,14 @@ def verify(
     workers: int,
 ) -> None:
     """Verify MODEL_PATH against its signature: exit 0 only if every file matches."""
-    from bastion.crypto import FileChangedError
-    from bastion.integrity import (
-        BadBundleError,
-        BadStatementError,
-        CertificateVerifier,
-        KeyVerifier,
-        ModelMismatchError,
-        ModelPathError,
-        verify_model,
-    )
-
     if (key is None) == (not cert_chain):
         raise click.UsageError("give exactly one of --key or --cert-chain")
-    try:
-
-        def load() -> Verifier:
-            return KeyVerifier.from_file(key) if key else CertificateVerifier.from_files(cert_chain)
-
-        verify_model(
-            model_path,
-            _DeferredVerifier(load),
-            signature_path=signature,
-            ignore_paths=ignore_paths,
-            allow_symlinks=allow_symlinks,
-            workers=workers or None,
-        )
-    except ModelMismatchError as exc:
-        for difference in exc.differences:
-            click.echo(f"{difference.change}: {difference.path}")
-        _deny(exc, f"{len(exc.differences)} file(s) differ from the signature")
-    except (BadBundleError, BadStatementError, ModelPathError, FileChangedError) as exc:
-        fail(exc)
-    except VerificationError as exc:
-        _deny(exc)
-    except BastionError as exc:
-        fail(exc)
-    click.echo(f"verified: {model_path}")
-    sys.exit(EXIT_OK)
-
-
-class _DeferredSigner:
-    """A signer made on first use: the key is read, and the cryptography package imported,
-    while the model's files hash (the passphrase has been read already)."""
-
-    def __init__(self, make: Callable[[], Signer]) -> None:
-        self._make = make
-        self._signer: Signer | None = None
-
-    def _loaded(self) -> Signer:
-        if self._signer is None:
-            self._signer = self._make()
-        return self._signer
-
-    def sign(self, message: bytes) -> bytes:
-        return self._loaded().sign(message)
-
-    @property
-    def key_hint(self) -> str | None:
-        return self._loaded().key_hint
-
-    @property
-    def certificates(self) -> tuple[bytes, ...]:
-        return self._loaded().certificates
-
-
-class _DeferredVerifier:
-    """A verifier made on first use: the key or certificates are read, and the
-    cryptography package imported (about 60 ms), while the model's files hash."""
-
-    def __init__(self, make: Callable[[], Verifier]) -> None:
-        self._make = make
-
-    def verify(self, bundle: Bundle) -> None:
-        self._make().verify(bundle)
-
-
-def _deny(exc: VerificationError, summary: str | None = None) -> NoReturn:
-    click.echo(f"verification failed: {summary or exc.message}", err=True)
-    if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
-    sys.exit(EXIT_FINDINGS)
+    _run.verify(
+        model_path,
+        key=key,
+        cert_chain=cert_chain,
+        signature=signature,
+        ignore_paths=ignore_paths,
+        allow_symlinks=allow_symlinks,
+        workers=workers,
+    )
