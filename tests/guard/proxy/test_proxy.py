@@ -176,6 +176,28 @@ def test_malformed_and_huge_bodies(make_proxy: ProxyFactory, api_key: tuple[str,
     assert empty.status_code == 400
 
 
+def test_a_body_that_arrives_too_slowly_is_refused(
+    make_proxy: ProxyFactory, api_key: tuple[str, ApiKey]
+) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    proxy = make_proxy(body_timeout=0.3)
+    where = urlsplit(proxy.url)
+    body = json.dumps({"model": "fake", "messages": [{"role": "user", "content": "hi"}]})
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nhost: {where.netloc}\r\n"
+        f"authorization: Bearer {api_key[0]}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        sock.sendall(head.encode() + body[:5].encode())  # then nothing more
+        # without the proxy's answer, recv times out after 10 s and the test fails
+        answer = sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 408")
+    assert "body_timeout" in answer
+
+
 def test_upstream_errors_and_timeouts(
     make_proxy: ProxyFactory, api_key: tuple[str, ApiKey]
 ) -> None:
