@@ -64,9 +64,16 @@ def _sign_or_verify(command: str, args: list[str], *, console: bool) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\nAborted!\n")  # as click reports an interrupted command
         sys.exit(1)
+    except BrokenPipeError:
+        # As for scan: the reader went away; exit 1 as click does, quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except SystemExit as done:
         if not console or not isinstance(done.code, int):
             raise
-        sys.stdout.flush()
-        sys.stderr.flush()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:
+            raise done from None  # let the interpreter report it as it would
         os._exit(done.code)
