@@ -15,6 +15,8 @@ NASTY = st.text(
     alphabet=st.sampled_from(
         [
             *list("abcXYZ019+/=%-_ .\n"),
+            # what the other decoders look for: entities, Morse, Ascii85, uuencode, Braille
+            *list("&#;x<~>`M!|,⠁⠠⠼⠀"),
             "\u200b",
             "\u202e",
             "\U000e0041",
@@ -42,8 +44,17 @@ def test_normalise_is_total_and_idempotent(text: str) -> None:
     assert again.bidi == 0
 
 
+#: Pieces of what the newer decoders look for, joined at random.
+PIECES = st.lists(
+    st.sampled_from(["=20", "=3D", "&#73;", "&amp;", ".-", "-.", " / ", "Alfa ", "Echo ",
+                     "Oscar ", "01001001 ", "73 ", "103, ", "<~", "~>", "M26", "⠁⠃", "⠠⠼",
+                     "Zm9v", "JBSWY3DP", "a", " ", "\n"]),
+    max_size=80,
+).map("".join)  # fmt: skip
+
+
 @settings(max_examples=150, deadline=None)
-@given(st.one_of(TEXT, NASTY), st.integers(1, 4), st.integers(1, 10))
+@given(st.one_of(TEXT, NASTY, PIECES), st.integers(1, 4), st.integers(1, 10))
 def test_expand_is_bounded(text: str, depth: int, views: int) -> None:
     out = expand(text, max_depth=depth, max_views=views, max_chars=500)
     assert len(out) <= views

@@ -93,6 +93,63 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             _F,
         ),
     ),
+    # The override and the prompt leak in Spanish, French, German, Italian, Portuguese,
+    # Dutch, Russian and Chinese: translated injections are a common way past filters
+    # (and past classifiers trained on English). As in English: a verb aimed at the
+    # instructions, something that says which ones (previous, all, your, the system's),
+    # then the instructions themselves; accented letters may be written without accents.
+    (
+        "injection.override-translated",
+        0.9,
+        re.compile(
+            r"\b(?:ignor[ae]s?|ignorer|ignorar|ignorate|ignorez|ignoriere|ignorieren|ignoriert|"
+            r"olvid[ae]|olvidar|oubliez|oublie|oublier|vergiss|vergessen|missachte|dimentica|"
+            r"dimenticare|esque[cç]a|esquecer|desconsider[ae]|negeer|vergeet|descarta|omite|"
+            r"trascura)\b"
+            + _GAP
+            + r"\b(?:anteriores|previas|pr[eé]c[eé]dentes|ant[eé]rieures|vorherigen|vorigen|"
+            r"bisherigen|obigen|precedenti|vorige|eerdere|bovenstaande|todas|toutes|tutte|alle|"
+            r"tus|tes|vos|tue|deine|ihre|suas|tuas|je|jouw|sistema|syst[eè]me|systems?)\b"
+            + _GAP
+            + r"(?:instrucciones|indicaciones|reglas|[oó]rdenes|directrices|instructions|"
+            r"consignes|r[eè]gles|directives|anweisungen|instruktionen|regeln|vorgaben|befehle|"
+            r"istruzioni|regole|direttive|instru[cç][oõ]es|regras|diretrizes|instructies|regels|"
+            r"aanwijzingen|opdrachten|prompts?)\b",
+            _F,
+        ),
+    ),
+    (
+        "injection.override-translated",
+        0.9,
+        re.compile(
+            r"(?:игнорируй|проигнорируй|игнорировать|забудь|не\s+обращай\s+внимания\s+на)"
+            r"[^.!?\n]{0,40}?(?:предыдущие|прежние|все|свои|твои|системные|вышеуказанные)"
+            r"[^.!?\n]{0,40}?(?:инструкции|указания|правила|промпт|команды)"
+            r"|(?:忽略|无视|忽视|忘记|忘掉|不要理会)[^。！？\n]{0,12}?(?:之前|以前|先前|上面|上述|所有|全部|系统)"
+            r"[^。！？\n]{0,12}?(?:指令|指示|说明|规则|提示|命令)",
+            _F,
+        ),
+    ),
+    (
+        "injection.prompt-leak-translated",
+        0.85,
+        re.compile(
+            r"\b(?:revela|revele|revelar|muestra|muestrame|mu[eé]strame|imprime|dime|"
+            r"r[eé]v[eè]le|r[eé]v[eé]ler|montre|montrez|affiche|affichez|donne-moi|zeige|"
+            r"zeig|verrate|nenne|gib|rivela|mostra|mostrami|stampa|dimmi|mostre|imprima|"
+            r"toon|geef|laat)\b"
+            + _GAP
+            + r"(?:prompt\s+(?:del\s+|du\s+|de\s+|di\s+)?(?:sistema|syst[eè]me|systeem)|"
+            r"systemprompt|systeemprompt|instrucciones\s+(?:del\s+sistema|iniciales|originales|"
+            r"ocultas)|instructions\s+(?:syst[eè]me|initiales|d'origine|cach[eé]es)|"
+            r"consignes\s+(?:syst[eè]me|initiales|cach[eé]es)|"
+            r"(?:system|urspr[uü]nglichen|anf[aä]nglichen|geheimen|versteckten)anweisungen|"
+            r"(?:urspr[uü]nglichen|geheimen|versteckten)\s+anweisungen|"
+            r"istruzioni\s+(?:di\s+sistema|del\s+sistema|iniziali|originali|nascoste)|"
+            r"instru[cç][oõ]es\s+(?:do\s+sistema|iniciais|originais|ocultas))",
+            _F,
+        ),
+    ),
 )
 
 JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
@@ -265,6 +322,13 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "injection.exfil-send": ("send", "forward", "email", "post", "upload", "exfiltrat", "transmit",
                              "append"),
     "injection.addressed": ("note", "message", "attention", "important"),
+    "injection.override-translated": ("ignor", "olvid", "oubli", "vergiss", "vergessen",
+                                      "missacht", "dimentic", "esque", "desconsider", "negeer",
+                                      "vergeet", "descarta", "omite", "trascura", "игнор",
+                                      "забудь", "не обращай", "忽略", "无视", "忽视", "忘记",
+                                      "忘掉", "不要理会"),
+    "injection.prompt-leak-translated": ("prompt", "instruc", "consignes", "anweisungen",
+                                         "istruzioni", "instru"),
     "jailbreak.dan": ("anything now", " mode", "content polic"),
     "jailbreak.no-restrictions": ("restriction", "filter", "limitation", "censorship", "guideline",
                                   "polic", "boundar", "safeguard"),
