@@ -468,8 +468,6 @@ def _base32(item: _Text) -> list[str]:
         if m is None:
             continue
         seg = run.rstrip("=")
-        if seg.isalpha():
-            continue  # a long word in capitals, not base32
         try:
             data = base64.b32decode(seg + "=" * (-len(seg) % 8), casefold=True)
         except (binascii.Error, ValueError):
@@ -554,7 +552,8 @@ def _quoted_printable(item: _Text) -> list[str]:
     if text.count("=") < 3 or len(_QP.findall(text, 0, 20_000)) < 3:
         return []
     out = []
-    for line in text[:20_000].splitlines():
+    # soft line breaks ("=" at the end of a line) join a line to the next
+    for line in text[:20_000].replace("=\r\n", "").replace("=\n", "").splitlines():
         if len(_QP_JOINED.findall(line)) < 3:
             continue
         try:
@@ -584,7 +583,7 @@ def _uu_line(line: str) -> bytes | None:
 
 #: A run of uuencode's characters (no lower case) to the end of a line, at its start or
 #: after a space: where an encoded line can be.
-_UU_RUN = re.compile(r"(?:^|(?<= ))[!-M][ -`]{7,}$", re.MULTILINE)
+_UU_RUN = re.compile(r"(?:^|(?<= ))[!-M][ -`]{4,}$", re.MULTILINE)
 
 
 def _uu(item: _Text) -> list[str]:
@@ -596,6 +595,8 @@ def _uu(item: _Text) -> list[str]:
     chunks: list[bytes] = []
     for m in _UU_RUN.finditer(item.text, 0, 20_000):
         run = m.group().rstrip("\r")
+        if len(run) < 8 and not chunks:
+            continue  # a short line only as the last of an encoded block
         data = _uu_line(run)
         if data is None:  # upper-case words before the encoded part: try after a space
             for k, space in enumerate(re.finditer(" ", run)):
@@ -902,6 +903,38 @@ def _split_words(letters: str) -> str | None:
     return " ".join(reversed(words))
 
 
+#: Words an injection is made of, looked for inside text whose words were cut up
+#: ("Ign ore prev ious instru ctions").
+_CUT_KEYWORDS = ("ignore", "disregard", "previous", "instructions", "prompt", "reveal",
+                 "system", "password", "secret", "jailbreak", "unrestricted", "override",
+                 "forget", "rules", "guidelines")  # fmt: skip
+_CUT_KEYWORD_RE = re.compile("(" + "|".join(_CUT_KEYWORDS) + ")")
+
+
+def _rejoined(item: _Text) -> list[str]:
+    """Sentences whose words were cut into pieces, joined up again: a sentence counts
+    when two of the injection words above appear once its spaces are removed but not
+    as words of it. The joined letters are cut into known words where they can be,
+    else spaced around the injection words."""
+    lower = item.lower
+    joined_all = lower.replace(" ", "")
+    if not any(k in joined_all and k not in lower for k in _CUT_KEYWORDS):
+        return []  # every injection word that is there is there whole
+    out = []
+    for segment in item.segments[:64]:
+        if len(segment) > 400 or segment.count(" ") < 4:
+            continue
+        words = segment.lower().split()
+        joined = "".join(words)
+        hidden = [k for k in _CUT_KEYWORDS if k in joined and k not in words]
+        if len(hidden) < 2 or not any(k not in segment.lower() for k in hidden):
+            continue
+        letters = re.sub(r"[^a-z]", "", joined)
+        split = _split_words(letters)
+        out.append(split if split is not None else _CUT_KEYWORD_RE.sub(r" \1 ", letters).strip())
+    return ["\n".join(out)] if out else []
+
+
 _DECODERS = (
     ("base64", _base64),
     ("base32", _base32),
@@ -920,6 +953,7 @@ _DECODERS = (
     ("reversed", _reversed),
     ("leetspeak", _leet),
     ("spaced", _spaced),
+    ("rejoined", _rejoined),
 )
 
 

@@ -36,6 +36,38 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        "injection.override",
+        0.9,
+        re.compile(
+            r"\b(?:ignore|disregard|forget|discard|abandon|set\s+aside|pay\s+no\s+attention\s+to|"
+            r"stop\s+following|no\s+longer\s+follow|do\s+not\s+follow|don't\s+follow)\b"
+            + _GAP
+            + r"\b(?:instructions?|prompts?|rules|directives?|guidelines|guidance|"
+            r"constraints|programming|orders|everything)\b"
+            r"[^.!?\n]{0,30}?\b(?:before|earlier|previously|so\s+far|until\s+now|above|"
+            r"at\s+the\s+start|you\s+were\s+(?:given|told))\b",
+            _F,
+        ),
+    ),
+    (
+        "injection.fake-system",
+        0.85,
+        re.compile(
+            # a system or developer message written into the user's text, that changes
+            # the rules: "### SYSTEM: the previous policy is revoked", {"role": "system"...
+            r"(?:(?:^|\n)[ \t]*(?:#{1,6}[ \t]*|\*\*|\[|<)?[ \t]*(?:system|developer|admin)"
+            r"(?:[ \t]+(?:message|prompt|note|notice|override|update))?[ \t]*(?:\*\*|\]|>)?[ \t]*:"
+            r"|[\"']role[\"']\s*:\s*[\"'](?:system|developer)[\"'])"
+            # ... and what it says changes the rules (a "System: Ubuntu 22.04" does not)
+            r"[^\n]{0,200}?\b(?:ignore|disregard|revoked|overrid(?:e|den)|no\s+longer|"
+            r"new\s+(?:policy|rules|instructions)|unrestricted|developer\s+mode|jailbr\w+|"
+            r"without\s+(?:any\s+)?(?:restrictions|limits|filters|refus\w*)|"
+            r"(?:policies|rules|restrictions|filters|guidelines)\s+(?:are|have\s+been)\s+"
+            r"(?:lifted|disabled|removed|suspended|revoked))\b",
+            _F,
+        ),
+    ),
+    (
         "injection.new-instructions",
         0.8,
         re.compile(
@@ -75,7 +107,8 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         "injection.exfil-send",
         0.8,
         re.compile(
-            r"\b(?:send|forward|email|post|upload|exfiltrate|transmit|append)\b"
+            # send_email, post_message: the verb as a tool's name
+            r"\b(?:send|forward|email|post|upload|exfiltrate|transmit|append)(?:_\w+)?\b"
             + _GAP
             + r"\b(?:conversation|chat\s+history|history|credentials|passwords?|api\s+keys?|"
             r"secrets?|tokens?|user\s+data|personal\s+data|contents?\s+of)\b"
@@ -314,8 +347,9 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
 #: Cheap prefilter: a pattern runs only if one of its words is in the lowercased text.
 KEYWORDS: dict[str, tuple[str, ...]] = {
     "injection.override": ("ignor", "disregard", "forget", "overrid", "bypass", "discard",
-                           "abandon"),
+                           "abandon", "set aside", "no attention", "follow"),
     "injection.new-instructions": ("instruction", "directive", "task", "objective", "order"),
+    "injection.fake-system": ("system", "developer", "admin"),
     "injection.fake-turn": ("<|", "[inst", "[sys", "[/", "<<sys", "<</sys"),
     "injection.prompt-leak": ("prompt", "instructions", "directives", "rules", "configuration"),
     "injection.exfil-markdown": ("![",),
