@@ -42,6 +42,12 @@ WORD_BYTES = bytes(
     else 32
     for c in range(256)
 )
+#: Bytes to folded text (:func:`bastion.data.base.text_key`): upper-case letters become
+#: lower-case, and what ``str.split`` takes for whitespace (the separators 0x1C to 0x1F
+#: too) a space.
+FOLD_BYTES = bytes(
+    c + 32 if 65 <= c <= 90 else 32 if c < 128 and chr(c).isspace() else c for c in range(256)
+)
 
 _M64 = (1 << 64) - 1
 _P0 = 0x9E3779B97F4A7C15
@@ -141,36 +147,49 @@ def pair_sketch(first: Sequence[bytes], second: Sequence[bytes]) -> list[int]:
     return sketch(window)
 
 
-def pair_sketches(
-    pairs: Sequence[tuple[bytes, bytes]],
-) -> tuple[list[list[int]], list[bytes], list[int]]:
-    """:func:`pair_sketch` of each pair of texts, each sketch :func:`pack`-ed too, and
-    the number of words of each second text. A text is given as ASCII text encoded, or
-    as its words joined by spaces (what :data:`WORD_BYTES` leaves as it is):
-    :func:`bastion.data.base.word_source`."""
+#: What :func:`pair_sketches` gives: the sketches, packed, the words of each second
+#: text, and the :func:`fold_key` of each text (first, second, row by row).
+Sketches = tuple[list[list[int]], list[bytes], list[int], list[int]]
+
+
+def fold_key(source: bytes) -> int:
+    """The hash of ``source`` folded (:data:`FOLD_BYTES`), runs of spaces made one and
+    none leading or trailing: for ASCII text encoded, its
+    :func:`bastion.data.base.text_key`."""
+    return hash(b" ".join(source.translate(FOLD_BYTES).split()))
+
+
+def pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
+    """:func:`pair_sketch` of each pair of texts, each sketch :func:`pack`-ed too, the
+    number of words of each second text, and the :func:`fold_key` of each text (the
+    exact-duplicate keys, from the translation the sketches start with). A text is given
+    as ASCII text encoded, or as its words joined by spaces (what :data:`WORD_BYTES`
+    leaves as it is): :func:`bastion.data.base.word_source`."""
     if _NATIVE and _numpy() is not None:
         sketches: list[list[int]] = []
         packed: list[bytes] = []
         counts: list[int] = []
+        keys: list[int] = []
         for at in range(0, len(pairs), BATCH):
-            more, more_packed, more_counts = _np_pair_sketches(pairs[at : at + BATCH])
+            more, more_packed, more_counts, more_keys = _np_pair_sketches(pairs[at : at + BATCH])
             sketches += more
             packed += more_packed
             counts += more_counts
-        return sketches, packed, counts
+            keys += more_keys
+        return sketches, packed, counts, keys
     return _pure_pair_sketches(pairs)
 
 
-def _pure_pair_sketches(
-    pairs: Sequence[tuple[bytes, bytes]],
-) -> tuple[list[list[int]], list[bytes], list[int]]:
+def _pure_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     sketches = []
     counts = []
+    keys: list[int] = []
     for first, second in pairs:
         words = second.translate(WORD_BYTES).split()
         counts.append(len(words))
         sketches.append(pair_sketch(first.translate(WORD_BYTES).split(), words))
-    return sketches, list(map(pack, sketches)), counts
+        keys += (fold_key(first), fold_key(second))
+    return sketches, list(map(pack, sketches)), counts, keys
 
 
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
@@ -239,9 +258,7 @@ def _np_mix(h: Any) -> Any:
     return h ^ (h >> np.uint64(31))
 
 
-def _np_pair_sketches(
-    pairs: Sequence[tuple[bytes, bytes]],
-) -> tuple[list[list[int]], list[bytes], list[int]]:
+def _np_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     """:func:`pair_sketches` of at most BATCH rows over all their bytes at once: word
     boundaries, word hashes (chunks read as unaligned 64-bit loads), CPython's tuple
     hash of each 3-gram, and one sort of (row, hash) for the K smallest of each row.
@@ -254,14 +271,23 @@ def _np_pair_sketches(
     parts: list[bytes] = [b" "]
     row_starts = []
     seps = []
+    #: Where each text starts and ends, first and second, row by row.
+    bounds: list[int] = []
     at = 1
     for first, second in pairs:
         row_starts.append(at)
-        seps.append(at + len(first) + 1)
+        sep = at + len(first) + 1
+        seps.append(sep)
+        at = sep + len(second) + 3
+        bounds += (sep - 1 - len(first), sep - 1, sep + 2, at - 1)
         parts += (first, b" \xff ", second, b" ")
-        at += len(first) + len(second) + 4
     parts.append(b" " * 8)
-    data = b"".join(parts).translate(WORD_BYTES)
+    # Folding, then words: what the second translation makes of the folded bytes is what
+    # it makes of the text (folding changes only the case and whitespace, which it
+    # changes the same way).
+    folded = b"".join(parts).translate(FOLD_BYTES)
+    keys = _np_fold_keys(folded, bounds[0::2], bounds[1::2])
+    data = folded.translate(WORD_BYTES)
     token = np.frombuffer(data, dtype=np.uint8) != 32
     edges = _nonzero(token[1:] != token[:-1]) + 1
     starts, ends = edges[::2], edges[1::2]
@@ -330,4 +356,21 @@ def _np_pair_sketches(
     for i in _nonzero(redo).tolist():
         sketches[i] = _pure_pair_sketches(pairs[i : i + 1])[0][0]
         packed[i] = pack(sketches[i])
-    return sketches, packed, counts
+    return sketches, packed, counts, keys
+
+
+def _np_fold_keys(folded: bytes, starts: list[int], ends: list[int]) -> list[int]:
+    """:func:`fold_key` of each text of a batch, from the batch folded: the hash of the
+    text's bytes as they are, unless a run of spaces touches it. Every text has a space
+    on each side, so a leading or trailing space makes a run too, and one search for
+    runs, over the whole batch, finds the (few) texts to fold again."""
+    np = _numpy()
+    keys = list(map(hash, map(folded.__getitem__, map(slice, starts, ends))))
+    spaces = np.frombuffer(folded, dtype=np.uint8) == 32
+    runs = _nonzero(spaces[1:] & spaces[:-1]) + 1  # the second space of each pair
+    if runs.size:
+        text = np.array(starts).searchsorted(runs, "right") - 1
+        touched = runs <= np.array(ends)[text]
+        for i in np.unique(text[touched]).tolist():
+            keys[i] = fold_key(folded[starts[i] : ends[i]])
+    return keys

@@ -17,10 +17,11 @@ so the findings are the ones a row-by-row scan gives.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import ClassVar
 
 from bastion.data import _minhash
-from bastion.data.base import DataFinding, Row, word_source
+from bastion.data.base import DataFinding, Row, text_key, word_source
 from bastion.data.detectors._collect import MAX_ROWS, Rows
 from bastion.models import Severity
 
@@ -28,6 +29,9 @@ from bastion.models import Severity
 MIN_COPY_WORDS = 8
 #: Rows whose sketches are computed together (numpy's cost per call, spread over them).
 BATCH = _minhash.BATCH
+_RECORD = attrgetter("record")
+_PROMPT = attrgetter("prompt")
+_RESPONSE = attrgetter("response")
 
 
 class Duplicates:
@@ -77,20 +81,31 @@ class Duplicates:
         if not batch:
             return
         self._batch = []
-        sketches, packed, counts = _minhash.pair_sketches(
-            [(word_source(row.record.prompt), word_source(row.record.response)) for row in batch]
+        records = list(map(_RECORD, batch))
+        prompts = list(map(_PROMPT, records))
+        responses = list(map(_RESPONSE, records))
+        sketches, packed, counts, keys = _minhash.pair_sketches(
+            list(zip(map(word_source, prompts), map(word_source, responses), strict=True))
         )
+        # The batch gives the keys of ASCII texts (:func:`bastion.data.base.text_key`'s
+        # folding, from the bytes it translates anyway); other texts came as their words.
+        prompt_keys, response_keys = keys[0::2], keys[1::2]
+        if not all(map(str.isascii, prompts)):
+            for i, text in enumerate(prompts):
+                if not text.isascii():
+                    prompt_keys[i] = text_key(text)
+        if not all(map(str.isascii, responses)):
+            for i, text in enumerate(responses):
+                if not text.isascii():
+                    response_keys[i] = text_key(text)
         # One loop over the batch, in reading order. The indexes are large: each row
         # looks into each of them once (``setdefault``, and the size after it, say whether
         # the key was there), which is what most of the time goes to.
         exact_index, first_prompt, max_index = self.exact_index, self.first_prompt, self.max_index
         band_index, threshold = self.band_index, self.threshold
-        for row, sig, sig_bytes, response_words in zip(
-            batch, sketches, packed, counts, strict=True
+        for record, sig, sig_bytes, response_words, prompt_key, response_key in zip(
+            records, sketches, packed, counts, prompt_keys, response_keys, strict=True
         ):
-            record = row.record
-            response_key = row.response_key
-            prompt_key = row.prompt_key
             if response_words >= MIN_COPY_WORDS:
                 if len(first_prompt) < max_index:
                     first = first_prompt.setdefault(response_key, prompt_key)
