@@ -79,6 +79,23 @@ def test_similar_is_the_similarity_against_the_threshold(
     a: list[int], b: list[int], threshold: float
 ) -> None:
     assert _minhash.similar(a, b, threshold) is (_minhash.similarity(a, b) >= threshold)
+    packed = _minhash.pack(b)
+    assert _minhash.similar_packed(a, set(a), packed, threshold) is _minhash.similar(
+        a, b, threshold
+    )
+
+
+#: Full sketches (K hashes) over few values, so that they share most of them or few.
+full_sketches = st.sets(st.integers(0, 30), min_size=_minhash.K, max_size=_minhash.K).map(sorted)
+
+
+@SETTINGS
+@given(full_sketches, full_sketches, st.sampled_from([0.3, 0.5, 0.7, 11 / 16, 0.75, 0.9, 1.0]))
+def test_similar_from_the_head_of_a_packed_sketch(
+    a: list[int], b: list[int], threshold: float
+) -> None:
+    expected = _minhash.similarity(a, b) >= threshold
+    assert _minhash.similar_packed(a, set(a), _minhash.pack(b), threshold) is expected
 
 
 #: Texts as :func:`word_source` gives them: words of a few letters (repeats are common),

@@ -223,6 +223,25 @@ def similar(
 #: One compiled format per sketch length (building the format string on every call
 #: cost as much as packing).
 _FORMATS = [struct.Struct(f"<{n}q") for n in range(K + 1)]
+#: The smallest HEAD hashes of a packed sketch, for :func:`similar_packed`.
+HEAD = K // 2
+_HEAD = _FORMATS[HEAD].unpack_from
+_FULL = K * 8
+
+
+def similar_packed(a: Sequence[int], a_set: set[int], b: bytes, threshold: float) -> bool:
+    """``similar(a, unpack(b), threshold, a_set)``, from the smallest HEAD hashes of
+    ``b`` alone when those rule it out (most LSH candidates).
+
+    When both sketches are full, the K smallest of the union are K; if ``b``'s HEAD-th
+    smallest is not among them, K - HEAD + 1 of them at least come from ``a`` alone, and
+    if it is, so are all of ``b``'s HEAD smallest, and those not in ``a`` are not shared
+    either: either way at most HEAD + (how many of those HEAD are in ``a``) of the K
+    are shared (HEAD = K / 2), which bounds the similarity."""
+    full = len(a) == K and len(b) == _FULL
+    if full and (HEAD + len(a_set.intersection(_HEAD(b)))) / K < threshold:
+        return False
+    return similar(a, unpack(b), threshold, a_set)
 
 
 def pack(sk: list[int]) -> bytes:

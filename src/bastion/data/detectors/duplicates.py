@@ -140,7 +140,7 @@ class Duplicates:
                     added.append(band_key)
                 elif hit is not None:
                     mine = set(sig) if mine is None else mine
-                    if _minhash.similar(sig, _minhash.unpack(hit), threshold, mine):
+                    if _minhash.similar_packed(sig, mine, hit, threshold):
                         near = True
                         break
             if near:
