@@ -23,6 +23,7 @@ import struct
 import sys
 import zlib
 from collections.abc import Sequence
+from itertools import chain, repeat
 from typing import Any
 
 K = 16
@@ -287,25 +288,22 @@ def _np_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     u64 = np.uint64
     # A space first and after each row (every word has a space on each side), and 8
     # at the end, so that a 64-bit load at any byte of a word stays inside the data.
-    parts: list[bytes] = [b" "]
-    row_starts = []
-    seps = []
-    #: Where each text starts and ends, first and second, row by row.
-    bounds: list[int] = []
-    at = 1
-    for first, second in pairs:
-        row_starts.append(at)
-        sep = at + len(first) + 1
-        seps.append(sep)
-        at = sep + len(second) + 3
-        bounds += (sep - 1 - len(first), sep - 1, sep + 2, at - 1)
-        parts += (first, b" \xff ", second, b" ")
-    parts.append(b" " * 8)
+    n_rows = len(pairs)
+    firsts, seconds = zip(*pairs, strict=True)
+    first_len = np.fromiter(map(len, firsts), dtype=np.int64, count=n_rows)
+    second_len = np.fromiter(map(len, seconds), dtype=np.int64, count=n_rows)
+    row_ends = (first_len + second_len + 4).cumsum() + 1
+    row_starts = row_ends - (first_len + second_len + 4)
+    seps = row_starts + first_len + 1
+    # Where each text starts and ends, first and second, row by row.
+    text_starts = np.stack((row_starts, seps + 2), axis=1).ravel().tolist()
+    text_ends = np.stack((seps - 1, row_ends - 1), axis=1).ravel().tolist()
+    rows = chain.from_iterable(zip(firsts, repeat(b" \xff "), seconds, repeat(b" ")))
     # Folding, then words: what the second translation makes of the folded bytes is what
     # it makes of the text (folding changes only the case and whitespace, which it
     # changes the same way).
-    folded = b"".join(parts).translate(FOLD_BYTES)
-    keys = _np_fold_keys(folded, bounds[0::2], bounds[1::2])
+    folded = b"".join(chain((b" ",), rows, (b" " * 8,))).translate(FOLD_BYTES)
+    keys = _np_fold_keys(folded, text_starts, text_ends)
     data = folded.translate(WORD_BYTES)
     token = np.frombuffer(data, dtype=np.uint8) != 32
     edges = _nonzero(token[1:] != token[:-1]) + 1
@@ -328,7 +326,6 @@ def _np_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
         longer = longer[lengths[longer] > u64(chunk)]
     words = _np_mix(h) >> u64(4)
 
-    n_rows = len(pairs)
     first_word = starts.searchsorted(row_starts)
     row_words = np.append(first_word[1:], n_words) - first_word
     counts = (first_word + row_words - starts.searchsorted(seps) - 1).tolist()
@@ -362,13 +359,12 @@ def _np_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     values = (key[rank < K] & u64(_LOW)).view(np.int64) - (1 << (63 - SHIFT))
     blob = values.astype("<i8", copy=False).tobytes()  # what :func:`pack` makes of them
     listed = values.tolist()
-    offsets = [0, *np.minimum(in_row, K).cumsum().tolist()]
-    sketches = []
-    packed = []
-    for i in range(n_rows):
-        a, b = offsets[i], offsets[i + 1]
-        sketches.append(listed[a:b])
-        packed.append(blob[a * 8 : b * 8])
+    offsets = np.concatenate(([0], np.minimum(in_row, K).cumsum()))
+    sketches = list(
+        map(listed.__getitem__, map(slice, offsets[:-1].tolist(), offsets[1:].tolist()))
+    )
+    offsets *= 8
+    packed = list(map(blob.__getitem__, map(slice, offsets[:-1].tolist(), offsets[1:].tolist())))
     # Under three words (the sketch is the whole text's hash), or too few distinct
     # 3-grams under the bound: row by row.
     redo = (window < 3) | ((grams > SAMPLE) & (in_row < K))
@@ -385,9 +381,11 @@ def _np_fold_keys(folded: bytes, starts: list[int], ends: list[int]) -> list[int
     runs, over the whole batch, finds the (few) texts to fold again."""
     np = _numpy()
     keys = list(map(hash, map(folded.__getitem__, map(slice, starts, ends))))
-    spaces = np.frombuffer(folded, dtype=np.uint8) == 32
-    runs = _nonzero(spaces[1:] & spaces[:-1]) + 1  # the second space of each pair
-    if runs.size:
+    # Up to the last text's end (the padding after it is a run of spaces).
+    spaces = np.frombuffer(folded, dtype=np.uint8, count=ends[-1] + 1) == 32
+    doubled = spaces[1:] & spaces[:-1]
+    if doubled.any():
+        runs = _nonzero(doubled) + 1  # the second space of each pair
         text = np.array(starts).searchsorted(runs, "right") - 1
         touched = runs <= np.array(ends)[text]
         for i in np.unique(text[touched]).tolist():
