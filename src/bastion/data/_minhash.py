@@ -299,13 +299,21 @@ def _np_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     text_starts = np.stack((row_starts, seps + 2), axis=1).ravel().tolist()
     text_ends = np.stack((seps - 1, row_ends - 1), axis=1).ravel().tolist()
     rows = chain.from_iterable(zip(firsts, repeat(b" \xff "), seconds, repeat(b" ")))
-    # Folding, then words: what the second translation makes of the folded bytes is what
-    # it makes of the text (folding changes only the case and whitespace, which it
-    # changes the same way).
-    folded = b"".join(chain((b" ",), rows, (b" " * 8,))).translate(FOLD_BYTES)
-    keys = _np_fold_keys(folded, text_starts, text_ends)
-    data = folded.translate(WORD_BYTES)
-    token = np.frombuffer(data, dtype=np.uint8) != 32
+    # Lower-case letters, and word bytes, with whole-array steps (a byte each, many to an
+    # instruction) rather than two translations (:data:`FOLD_BYTES`, :data:`WORD_BYTES`)
+    # that look each byte up in turn: the words' bytes, where the hashes load them, are
+    # what the word translation gives; what it makes a space is what is not a word byte.
+    raw = np.frombuffer(b"".join(chain((b" ",), rows, (b" " * 8,))), dtype=np.uint8)
+    u8 = np.uint8
+    lower = raw | ((raw - u8(65) < u8(26)).view(u8) << u8(5))
+    data = lower.tobytes()
+    keys = _np_fold_keys(lower, data, text_starts, text_ends)
+    token = (
+        (lower - u8(97) < u8(26))
+        | (lower - u8(48) < u8(10))
+        | (lower == u8(95))
+        | (lower >= u8(128))
+    )
     edges = _nonzero(token[1:] != token[:-1]) + 1
     starts, ends = edges[::2], edges[1::2]
     n_words = len(starts)
@@ -374,20 +382,22 @@ def _np_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     return sketches, packed, counts, keys
 
 
-def _np_fold_keys(folded: bytes, starts: list[int], ends: list[int]) -> list[int]:
-    """:func:`fold_key` of each text of a batch, from the batch folded: the hash of the
-    text's bytes as they are, unless a run of spaces touches it. Every text has a space
-    on each side, so a leading or trailing space makes a run too, and one search for
-    runs, over the whole batch, finds the (few) texts to fold again."""
+def _np_fold_keys(lower: Any, data: bytes, starts: list[int], ends: list[int]) -> list[int]:
+    """:func:`fold_key` of each text of a batch, from the batch lower-cased (``lower``, as
+    bytes ``data``): the hash of the text's bytes as they are, unless it holds a control
+    character (whitespace among them, which folding makes a space) or a run of spaces
+    touches it. Every text has a space on each side, so a leading or trailing space
+    makes a run too, and one search over the whole batch finds the (few) texts to fold."""
     np = _numpy()
-    keys = list(map(hash, map(folded.__getitem__, map(slice, starts, ends))))
+    keys = list(map(hash, map(data.__getitem__, map(slice, starts, ends))))
     # Up to the last text's end (the padding after it is a run of spaces).
-    spaces = np.frombuffer(folded, dtype=np.uint8, count=ends[-1] + 1) == 32
-    doubled = spaces[1:] & spaces[:-1]
-    if doubled.any():
-        runs = _nonzero(doubled) + 1  # the second space of each pair
+    head = lower[: ends[-1] + 1]
+    spaces = head == 32
+    odd = (spaces[1:] & spaces[:-1]) | (head[1:] < 32)
+    if odd.any():
+        runs = _nonzero(odd) + 1  # the second space of each pair, or the control character
         text = np.array(starts).searchsorted(runs, "right") - 1
         touched = runs <= np.array(ends)[text]
         for i in np.unique(text[touched]).tolist():
-            keys[i] = fold_key(folded[starts[i] : ends[i]])
+            keys[i] = fold_key(data[starts[i] : ends[i]])
     return keys
