@@ -117,6 +117,7 @@ words_texts = st.lists(
             "a_1",
             "  ",
             "\x1f\n",
+            "\x7f~",
         ]
     ),
     max_size=300,
