@@ -305,7 +305,8 @@ def _np_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     # what the word translation gives; what it makes a space is what is not a word byte.
     raw = np.frombuffer(b"".join(chain((b" ",), rows, (b" " * 8,))), dtype=np.uint8)
     u8 = np.uint8
-    lower = raw | ((raw - u8(65) < u8(26)).view(u8) << u8(5))
+    lower = (raw - u8(65) < u8(26)).view(u8) * u8(32)  # (a shift of bytes is not vectorised)
+    lower |= raw
     data = lower.tobytes()
     keys = _np_fold_keys(lower, data, text_starts, text_ends)
     token = (
