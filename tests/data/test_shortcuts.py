@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bastion.data import _minhash, engine, scan_dataset
 from bastion.data._features import MIN_SENTENCE_WORDS, is_degenerate, sentences, single_spaced
+from bastion.data._normalise import normalise
 from bastion.data.base import Record, Row, fold, text_key, word_bytes, word_source
 from tests.data.conftest import WriteRows
 
@@ -207,3 +208,25 @@ def test_a_scan_that_keeps_rows_leaves_the_collector_as_it_was(
     assert gc.get_freeze_count() == before  # ...until the scan ended
     kept = scan_dataset(path)
     assert kept.to_dict()["findings"] == scan_dataset(path, cache_bytes=0).to_dict()["findings"]
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"prompt": "p", "response": "r"}, ("p", "r")),
+        ({"prompt": "p", "response": "r", "id": 3}, ("p", "r")),
+        ({"prompt": "p", "response": None}, ("p", "")),
+        ({"prompt": 7, "response": "r"}, ("7", "r")),
+        ({"prompt": "p", "response": "r", "instruction": "i"}, ("p", "r")),
+        ({"prompt": "p", "response": "r", "instruction": "i", "output": "o"}, ("i", "o")),
+        (
+            {"prompt": "p", "response": "r", "messages": [{"role": "user", "content": "m"}]},
+            ("m", ""),
+        ),
+        ({"prompt": "p", "completion": "c"}, ("p", "c")),
+    ],
+)
+def test_prompt_and_response_first_when_no_earlier_layout_applies(
+    row: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    assert normalise(row) == expected
