@@ -355,9 +355,15 @@ def _np_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     # last two of its row's window starts a 3-gram.
     grams = np.maximum(window - 2, 1)
     bound = np.where(grams > SAMPLE, (1 << (64 - SHIFT)) // grams * SAMPLE, 1 << (64 - SHIFT))
-    limit = (first_word + window).repeat(row_words)[:-2]
-    bounds = bound.astype(u64).repeat(row_words)[:-2]
-    passing = _nonzero((ordered < bounds) & (np.arange(2, n_words) < limit))
+    # A 3-gram starts at every word of its row's window but the last two: the others
+    # get a bound of 0, which none passes (a few per row, not a test per word).
+    bounds = bound.astype(u64).repeat(row_words)
+    words_end = first_word + row_words
+    bounds[words_end - 1] = 0
+    bounds[words_end - 2] = 0  # (-1 at most: the last word, not a 3-gram's start)
+    for i in _nonzero(row_words > MAX_WORDS).tolist():
+        bounds[first_word[i] + MAX_WORDS - 2 : words_end[i]] = 0
+    passing = _nonzero(ordered < bounds[:-2])
     row = np.arange(n_rows, dtype=u64).repeat(row_words)[passing]
     key = (row << u64(64 - SHIFT)) | ordered[passing]
     key.sort(kind="stable")
