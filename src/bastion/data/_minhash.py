@@ -163,7 +163,7 @@ def fold_key(source: bytes) -> int:
 def pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     """:func:`pair_sketch` of each pair of texts, each sketch :func:`pack`-ed too, the
     number of words of each second text, and the :func:`fold_key` of each text (the
-    exact-duplicate keys, from the translation the sketches start with). A text is given
+    exact-duplicate keys, from the bytes the sketches start with). A text is given
     as ASCII text encoded, or as its words joined by spaces (what :data:`WORD_BYTES`
     leaves as it is): :func:`bastion.data.base.word_source`."""
     if _NATIVE and _numpy() is not None:

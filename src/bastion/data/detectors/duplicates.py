@@ -10,7 +10,8 @@ rows are still checked against the indexed ones but no longer added, and the rep
 so. Duplicates inflate what the model memorises and are how a few poisoned rows get
 weight: LOW, for review.
 
-One pass. Rows are taken in batches of ``BATCH``, whose sketches are computed together
+One pass. Rows are taken in batches of ``BATCH``, whose sketches, and the exact-duplicate
+keys of their ASCII texts, are computed together
 (:func:`bastion.data._minhash.pair_sketches`), then checked one by one in reading order,
 so the findings are the ones a row-by-row scan gives.
 """
