@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from bastion.data import _minhash, engine, scan_dataset
 from bastion.data._features import MIN_SENTENCE_WORDS, is_degenerate, sentences, single_spaced
+from bastion.data._normalise import normalise
 from bastion.data.base import Record, Row, fold, text_key, word_bytes, word_source
 from tests.data.conftest import WriteRows
 
@@ -79,6 +80,23 @@ def test_similar_is_the_similarity_against_the_threshold(
     a: list[int], b: list[int], threshold: float
 ) -> None:
     assert _minhash.similar(a, b, threshold) is (_minhash.similarity(a, b) >= threshold)
+    packed = _minhash.pack(b)
+    assert _minhash.similar_packed(a, set(a), packed, threshold) is _minhash.similar(
+        a, b, threshold
+    )
+
+
+#: Full sketches (K hashes) over few values, so that they share most of them or few.
+full_sketches = st.sets(st.integers(0, 30), min_size=_minhash.K, max_size=_minhash.K).map(sorted)
+
+
+@SETTINGS
+@given(full_sketches, full_sketches, st.sampled_from([0.3, 0.5, 0.7, 11 / 16, 0.75, 0.9, 1.0]))
+def test_similar_from_the_head_of_a_packed_sketch(
+    a: list[int], b: list[int], threshold: float
+) -> None:
+    expected = _minhash.similarity(a, b) >= threshold
+    assert _minhash.similar_packed(a, set(a), _minhash.pack(b), threshold) is expected
 
 
 #: Texts as :func:`word_source` gives them: words of a few letters (repeats are common),
@@ -86,7 +104,22 @@ def test_similar_is_the_similarity_against_the_threshold(
 #: of spaces, and non-ASCII words (then the whole text comes as its words).
 words_texts = st.lists(
     st.sampled_from(
-        ["a", "b", "ab", "x" * 9, "y" * 17, "Z,", "q.\x00", "\t", "é", "слово", "a_1", "  "]
+        [
+            "a",
+            "b",
+            "ab",
+            "x" * 9,
+            "y" * 17,
+            "Z,",
+            "q.\x00",
+            "\t",
+            "é",
+            "слово",
+            "a_1",
+            "  ",
+            "\x1f\n",
+            "\x7f~",
+        ]
     ),
     max_size=300,
 ).map(lambda ws: word_source(" ".join(ws)))
@@ -97,8 +130,13 @@ words_texts = st.lists(
 def test_batch_sketches_are_the_row_by_row_ones(pairs: list[tuple[bytes, bytes]]) -> None:
     words = [(word_bytes(p.decode()), word_bytes(r.decode())) for p, r in pairs]
     sketches = [_minhash.pair_sketch(p, r) for p, r in words]
-    expected = (sketches, [_minhash.pack(s) for s in sketches], [len(r) for _, r in words])
+    keys = [_minhash.fold_key(text) for pair in pairs for text in pair]
+    expected = (sketches, [_minhash.pack(s) for s in sketches], [len(r) for _, r in words], keys)
     assert _minhash.pair_sketches(pairs) == expected
+    for pair in pairs:
+        for text in pair:
+            if text.isascii():  # an ASCII text comes as it is: its key is its text key
+                assert _minhash.fold_key(text) == text_key(text.decode())
     if _minhash._numpy() is not None:
         for at in range(0, len(pairs), 5):
             assert _minhash._np_pair_sketches(pairs[at : at + 5]) == _minhash._pure_pair_sketches(
@@ -120,10 +158,11 @@ def test_batches_of_many_rows_and_long_words() -> None:
 
 
 def test_sketches_do_not_depend_on_the_hash_seed() -> None:
+    # (The exact-duplicate keys do: they are Python's string hash, for one scan only.)
     code = (
         "from bastion.data import _minhash;"
         "print(_minhash.pair_sketches([(b'a question', b'an answer of several words here'),"
-        " (b'x', b'')]))"
+        " (b'x', b'')])[:3])"
     )
     outputs = {
         subprocess.run(
@@ -169,3 +208,25 @@ def test_a_scan_that_keeps_rows_leaves_the_collector_as_it_was(
     assert gc.get_freeze_count() == before  # ...until the scan ended
     kept = scan_dataset(path)
     assert kept.to_dict()["findings"] == scan_dataset(path, cache_bytes=0).to_dict()["findings"]
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"prompt": "p", "response": "r"}, ("p", "r")),
+        ({"prompt": "p", "response": "r", "id": 3}, ("p", "r")),
+        ({"prompt": "p", "response": None}, ("p", "")),
+        ({"prompt": 7, "response": "r"}, ("7", "r")),
+        ({"prompt": "p", "response": "r", "instruction": "i"}, ("p", "r")),
+        ({"prompt": "p", "response": "r", "instruction": "i", "output": "o"}, ("i", "o")),
+        (
+            {"prompt": "p", "response": "r", "messages": [{"role": "user", "content": "m"}]},
+            ("m", ""),
+        ),
+        ({"prompt": "p", "completion": "c"}, ("p", "c")),
+    ],
+)
+def test_prompt_and_response_first_when_no_earlier_layout_applies(
+    row: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    assert normalise(row) == expected

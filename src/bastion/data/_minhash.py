@@ -23,6 +23,7 @@ import struct
 import sys
 import zlib
 from collections.abc import Sequence
+from itertools import chain, repeat
 from typing import Any
 
 K = 16
@@ -41,6 +42,12 @@ WORD_BYTES = bytes(
     if (48 <= c <= 57 or 97 <= c <= 122 or c == 95 or c >= 128)
     else 32
     for c in range(256)
+)
+#: Bytes to folded text (:func:`bastion.data.base.text_key`): upper-case letters become
+#: lower-case, and what ``str.split`` takes for whitespace (the separators 0x1C to 0x1F
+#: too) a space.
+FOLD_BYTES = bytes(
+    c + 32 if 65 <= c <= 90 else 32 if c < 128 and chr(c).isspace() else c for c in range(256)
 )
 
 _M64 = (1 << 64) - 1
@@ -141,36 +148,49 @@ def pair_sketch(first: Sequence[bytes], second: Sequence[bytes]) -> list[int]:
     return sketch(window)
 
 
-def pair_sketches(
-    pairs: Sequence[tuple[bytes, bytes]],
-) -> tuple[list[list[int]], list[bytes], list[int]]:
-    """:func:`pair_sketch` of each pair of texts, each sketch :func:`pack`-ed too, and
-    the number of words of each second text. A text is given as ASCII text encoded, or
-    as its words joined by spaces (what :data:`WORD_BYTES` leaves as it is):
-    :func:`bastion.data.base.word_source`."""
+#: What :func:`pair_sketches` gives: the sketches, packed, the words of each second
+#: text, and the :func:`fold_key` of each text (first, second, row by row).
+Sketches = tuple[list[list[int]], list[bytes], list[int], list[int]]
+
+
+def fold_key(source: bytes) -> int:
+    """The hash of ``source`` folded (:data:`FOLD_BYTES`), runs of spaces made one and
+    none leading or trailing: for ASCII text encoded, its
+    :func:`bastion.data.base.text_key`."""
+    return hash(b" ".join(source.translate(FOLD_BYTES).split()))
+
+
+def pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
+    """:func:`pair_sketch` of each pair of texts, each sketch :func:`pack`-ed too, the
+    number of words of each second text, and the :func:`fold_key` of each text (the
+    exact-duplicate keys, from the bytes the sketches start with). A text is given
+    as ASCII text encoded, or as its words joined by spaces (what :data:`WORD_BYTES`
+    leaves as it is): :func:`bastion.data.base.word_source`."""
     if _NATIVE and _numpy() is not None:
         sketches: list[list[int]] = []
         packed: list[bytes] = []
         counts: list[int] = []
+        keys: list[int] = []
         for at in range(0, len(pairs), BATCH):
-            more, more_packed, more_counts = _np_pair_sketches(pairs[at : at + BATCH])
+            more, more_packed, more_counts, more_keys = _np_pair_sketches(pairs[at : at + BATCH])
             sketches += more
             packed += more_packed
             counts += more_counts
-        return sketches, packed, counts
+            keys += more_keys
+        return sketches, packed, counts, keys
     return _pure_pair_sketches(pairs)
 
 
-def _pure_pair_sketches(
-    pairs: Sequence[tuple[bytes, bytes]],
-) -> tuple[list[list[int]], list[bytes], list[int]]:
+def _pure_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     sketches = []
     counts = []
+    keys: list[int] = []
     for first, second in pairs:
         words = second.translate(WORD_BYTES).split()
         counts.append(len(words))
         sketches.append(pair_sketch(first.translate(WORD_BYTES).split(), words))
-    return sketches, list(map(pack, sketches)), counts
+        keys += (fold_key(first), fold_key(second))
+    return sketches, list(map(pack, sketches)), counts, keys
 
 
 def similarity(a: Sequence[int], b: Sequence[int]) -> float:
@@ -204,6 +224,25 @@ def similar(
 #: One compiled format per sketch length (building the format string on every call
 #: cost as much as packing).
 _FORMATS = [struct.Struct(f"<{n}q") for n in range(K + 1)]
+#: The smallest HEAD hashes of a packed sketch, for :func:`similar_packed`.
+HEAD = K // 2
+_HEAD = _FORMATS[HEAD].unpack_from
+_FULL = K * 8
+
+
+def similar_packed(a: Sequence[int], a_set: set[int], b: bytes, threshold: float) -> bool:
+    """``similar(a, unpack(b), threshold, a_set)``, from the smallest HEAD hashes of
+    ``b`` alone when those rule it out (most LSH candidates).
+
+    When both sketches are full, the K smallest of the union are K; if ``b``'s HEAD-th
+    smallest is not among them, K - HEAD + 1 of them at least come from ``a`` alone, and
+    if it is, so are all of ``b``'s HEAD smallest, and those not in ``a`` are not shared
+    either: either way at most HEAD + (how many of those HEAD are in ``a``) of the K
+    are shared (HEAD = K / 2), which bounds the similarity."""
+    full = len(a) == K and len(b) == _FULL
+    if full and (HEAD + len(a_set.intersection(_HEAD(b)))) / K < threshold:
+        return False
+    return similar(a, unpack(b), threshold, a_set)
 
 
 def pack(sk: list[int]) -> bytes:
@@ -239,9 +278,7 @@ def _np_mix(h: Any) -> Any:
     return h ^ (h >> np.uint64(31))
 
 
-def _np_pair_sketches(
-    pairs: Sequence[tuple[bytes, bytes]],
-) -> tuple[list[list[int]], list[bytes], list[int]]:
+def _np_pair_sketches(pairs: Sequence[tuple[bytes, bytes]]) -> Sketches:
     """:func:`pair_sketches` of at most BATCH rows over all their bytes at once: word
     boundaries, word hashes (chunks read as unaligned 64-bit loads), CPython's tuple
     hash of each 3-gram, and one sort of (row, hash) for the K smallest of each row.
@@ -251,18 +288,33 @@ def _np_pair_sketches(
     u64 = np.uint64
     # A space first and after each row (every word has a space on each side), and 8
     # at the end, so that a 64-bit load at any byte of a word stays inside the data.
-    parts: list[bytes] = [b" "]
-    row_starts = []
-    seps = []
-    at = 1
-    for first, second in pairs:
-        row_starts.append(at)
-        seps.append(at + len(first) + 1)
-        parts += (first, b" \xff ", second, b" ")
-        at += len(first) + len(second) + 4
-    parts.append(b" " * 8)
-    data = b"".join(parts).translate(WORD_BYTES)
-    token = np.frombuffer(data, dtype=np.uint8) != 32
+    n_rows = len(pairs)
+    firsts, seconds = zip(*pairs, strict=True)
+    first_len = np.fromiter(map(len, firsts), dtype=np.int64, count=n_rows)
+    second_len = np.fromiter(map(len, seconds), dtype=np.int64, count=n_rows)
+    row_ends = (first_len + second_len + 4).cumsum() + 1
+    row_starts = row_ends - (first_len + second_len + 4)
+    seps = row_starts + first_len + 1
+    # Where each text starts and ends, first and second, row by row.
+    text_starts = np.stack((row_starts, seps + 2), axis=1).ravel().tolist()
+    text_ends = np.stack((seps - 1, row_ends - 1), axis=1).ravel().tolist()
+    rows = chain.from_iterable(zip(firsts, repeat(b" \xff "), seconds, repeat(b" ")))
+    # Lower-case letters, and word bytes, with whole-array steps (a byte each, many to an
+    # instruction) rather than two translations (:data:`FOLD_BYTES`, :data:`WORD_BYTES`)
+    # that look each byte up in turn: the words' bytes, where the hashes load them, are
+    # what the word translation gives; what it makes a space is what is not a word byte.
+    raw = np.frombuffer(b"".join(chain((b" ",), rows, (b" " * 8,))), dtype=np.uint8)
+    u8 = np.uint8
+    lower = (raw - u8(65) < u8(26)).view(u8) * u8(32)  # (a shift of bytes is not vectorised)
+    lower |= raw
+    data = lower.tobytes()
+    keys = _np_fold_keys(lower, data, text_starts, text_ends)
+    token = (
+        (lower - u8(97) < u8(26))
+        | (lower - u8(48) < u8(10))
+        | (lower == u8(95))
+        | (lower >= u8(128))
+    )
     edges = _nonzero(token[1:] != token[:-1]) + 1
     starts, ends = edges[::2], edges[1::2]
     n_words = len(starts)
@@ -283,7 +335,6 @@ def _np_pair_sketches(
         longer = longer[lengths[longer] > u64(chunk)]
     words = _np_mix(h) >> u64(4)
 
-    n_rows = len(pairs)
     first_word = starts.searchsorted(row_starts)
     row_words = np.append(first_word[1:], n_words) - first_word
     counts = (first_word + row_words - starts.searchsorted(seps) - 1).tolist()
@@ -304,9 +355,15 @@ def _np_pair_sketches(
     # last two of its row's window starts a 3-gram.
     grams = np.maximum(window - 2, 1)
     bound = np.where(grams > SAMPLE, (1 << (64 - SHIFT)) // grams * SAMPLE, 1 << (64 - SHIFT))
-    limit = (first_word + window).repeat(row_words)[:-2]
-    bounds = bound.astype(u64).repeat(row_words)[:-2]
-    passing = _nonzero((ordered < bounds) & (np.arange(2, n_words) < limit))
+    # A 3-gram starts at every word of its row's window but the last two: the others
+    # get a bound of 0, which none passes (a few per row, not a test per word).
+    bounds = bound.astype(u64).repeat(row_words)
+    words_end = first_word + row_words
+    bounds[words_end - 1] = 0
+    bounds[words_end - 2] = 0  # (-1 at most: the last word, not a 3-gram's start)
+    for i in _nonzero(row_words > MAX_WORDS).tolist():
+        bounds[first_word[i] + MAX_WORDS - 2 : words_end[i]] = 0
+    passing = _nonzero(ordered < bounds[:-2])
     row = np.arange(n_rows, dtype=u64).repeat(row_words)[passing]
     key = (row << u64(64 - SHIFT)) | ordered[passing]
     key.sort(kind="stable")
@@ -317,17 +374,37 @@ def _np_pair_sketches(
     values = (key[rank < K] & u64(_LOW)).view(np.int64) - (1 << (63 - SHIFT))
     blob = values.astype("<i8", copy=False).tobytes()  # what :func:`pack` makes of them
     listed = values.tolist()
-    offsets = [0, *np.minimum(in_row, K).cumsum().tolist()]
-    sketches = []
-    packed = []
-    for i in range(n_rows):
-        a, b = offsets[i], offsets[i + 1]
-        sketches.append(listed[a:b])
-        packed.append(blob[a * 8 : b * 8])
+    offsets = np.concatenate(([0], np.minimum(in_row, K).cumsum()))
+    sketches = list(
+        map(listed.__getitem__, map(slice, offsets[:-1].tolist(), offsets[1:].tolist()))
+    )
+    offsets *= 8
+    packed = list(map(blob.__getitem__, map(slice, offsets[:-1].tolist(), offsets[1:].tolist())))
     # Under three words (the sketch is the whole text's hash), or too few distinct
     # 3-grams under the bound: row by row.
     redo = (window < 3) | ((grams > SAMPLE) & (in_row < K))
     for i in _nonzero(redo).tolist():
         sketches[i] = _pure_pair_sketches(pairs[i : i + 1])[0][0]
         packed[i] = pack(sketches[i])
-    return sketches, packed, counts
+    return sketches, packed, counts, keys
+
+
+def _np_fold_keys(lower: Any, data: bytes, starts: list[int], ends: list[int]) -> list[int]:
+    """:func:`fold_key` of each text of a batch, from the batch lower-cased (``lower``, as
+    bytes ``data``): the hash of the text's bytes as they are, unless it holds a control
+    character (whitespace among them, which folding makes a space) or a run of spaces
+    touches it. Every text has a space on each side, so a leading or trailing space
+    makes a run too, and one search over the whole batch finds the (few) texts to fold."""
+    np = _numpy()
+    keys = list(map(hash, map(data.__getitem__, map(slice, starts, ends))))
+    # Up to the last text's end (the padding after it is a run of spaces).
+    head = lower[: ends[-1] + 1]
+    spaces = head == 32
+    odd = (spaces[1:] & spaces[:-1]) | (head[1:] < 32)
+    if odd.any():
+        runs = _nonzero(odd) + 1  # the second space of each pair, or the control character
+        text = np.array(starts).searchsorted(runs, "right") - 1
+        touched = runs <= np.array(ends)[text]
+        for i in np.unique(text[touched]).tolist():
+            keys[i] = fold_key(data[starts[i] : ends[i]])
+    return keys

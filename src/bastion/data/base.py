@@ -53,8 +53,8 @@ def word_text(text: str) -> bytes:
 
 def word_source(text: str) -> bytes:
     """What :func:`bastion.data._minhash.pair_sketches` takes for ``text``: its bytes
-    when it is ASCII (translated with the other texts of the batch, in one pass), its
-    :func:`word_text` otherwise (which that translation leaves as it is)."""
+    when it is ASCII (folded with the other texts of the batch, at once), its
+    :func:`word_text` otherwise (which that folding leaves as it is)."""
     return text.encode() if text.isascii() else word_text(text)
 
 
@@ -122,9 +122,7 @@ def fold(text: str) -> str:
 
 #: ASCII folded in one C pass: upper-case letters to lower-case, and what ``str.split``
 #: takes for whitespace (the separators 0x1C to 0x1F too) to a space.
-_FOLD_BYTES = bytes(
-    c + 32 if 65 <= c <= 90 else 32 if c < 128 and chr(c).isspace() else c for c in range(256)
-)
+_FOLD_BYTES = _minhash.FOLD_BYTES
 
 
 def text_key(text: str) -> int:

@@ -10,17 +10,19 @@ rows are still checked against the indexed ones but no longer added, and the rep
 so. Duplicates inflate what the model memorises and are how a few poisoned rows get
 weight: LOW, for review.
 
-One pass. Rows are taken in batches of ``BATCH``, whose sketches are computed together
+One pass. Rows are taken in batches of ``BATCH``, whose sketches, and the exact-duplicate
+keys of their ASCII texts, are computed together
 (:func:`bastion.data._minhash.pair_sketches`), then checked one by one in reading order,
 so the findings are the ones a row-by-row scan gives.
 """
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import ClassVar
 
 from bastion.data import _minhash
-from bastion.data.base import DataFinding, Row, word_source
+from bastion.data.base import DataFinding, Row, text_key, word_source
 from bastion.data.detectors._collect import MAX_ROWS, Rows
 from bastion.models import Severity
 
@@ -28,6 +30,17 @@ from bastion.models import Severity
 MIN_COPY_WORDS = 8
 #: Rows whose sketches are computed together (numpy's cost per call, spread over them).
 BATCH = _minhash.BATCH
+_RECORD = attrgetter("record")
+_PROMPT = attrgetter("prompt")
+_RESPONSE = attrgetter("response")
+
+
+def _non_ascii_keys(texts: list[str], keys: list[int]) -> None:
+    """Put the :func:`bastion.data.base.text_key` of each text that is not ASCII in
+    ``keys`` (the batch sketched its words only)."""
+    for i, text in enumerate(texts):
+        if not text.isascii():
+            keys[i] = text_key(text)
 
 
 class Duplicates:
@@ -77,20 +90,37 @@ class Duplicates:
         if not batch:
             return
         self._batch = []
-        sketches, packed, counts = _minhash.pair_sketches(
-            [(word_source(row.record.prompt), word_source(row.record.response)) for row in batch]
+        records = list(map(_RECORD, batch))
+        prompts = list(map(_PROMPT, records))
+        responses = list(map(_RESPONSE, records))
+        ascii_prompts = all(map(str.isascii, prompts))
+        ascii_responses = all(map(str.isascii, responses))
+        sketches, packed, counts, keys = _minhash.pair_sketches(
+            list(
+                zip(
+                    map(str.encode if ascii_prompts else word_source, prompts),
+                    map(str.encode if ascii_responses else word_source, responses),
+                    strict=True,
+                )
+            )
         )
+        # The batch gives the keys of ASCII texts (:func:`bastion.data.base.text_key`'s
+        # folding, from the bytes it lower-cases anyway); other texts came as their words.
+        prompt_keys, response_keys = keys[0::2], keys[1::2]
+        if not ascii_prompts:
+            _non_ascii_keys(prompts, prompt_keys)
+        if not ascii_responses:
+            _non_ascii_keys(responses, response_keys)
         # One loop over the batch, in reading order. The indexes are large: each row
         # looks into each of them once (``setdefault``, and the size after it, say whether
         # the key was there), which is what most of the time goes to.
         exact_index, first_prompt, max_index = self.exact_index, self.first_prompt, self.max_index
         band_index, threshold = self.band_index, self.threshold
-        for row, sig, sig_bytes, response_words in zip(
-            batch, sketches, packed, counts, strict=True
+        setdefault, n_keys = band_index.setdefault, _minhash.KEYS
+        indexed, max_near = self.indexed, self.max_near_index
+        for record, sig, sig_bytes, response_words, prompt_key, response_key in zip(
+            records, sketches, packed, counts, prompt_keys, response_keys, strict=True
         ):
-            record = row.record
-            response_key = row.response_key
-            prompt_key = row.prompt_key
             if response_words >= MIN_COPY_WORDS:
                 if len(first_prompt) < max_index:
                     first = first_prompt.setdefault(response_key, prompt_key)
@@ -113,29 +143,26 @@ class Duplicates:
             # Near duplicates: the first indexed row that shares an LSH key and is similar
             # enough. While the index has room, the row's keys go in as they are looked up
             # (one lookup each), and come out again if the row is a near duplicate.
-            room = self.indexed < self.max_near_index
-            added = []
+            room = indexed < max_near
             mine: set[int] | None = None
-            near = False
-            for band_key in sig[: _minhash.KEYS]:
-                hit = (
-                    band_index.setdefault(band_key, sig_bytes) if room else band_index.get(band_key)
-                )
-                if hit is sig_bytes:
-                    added.append(band_key)
-                elif hit is not None:
-                    mine = set(sig) if mine is None else mine
-                    if _minhash.similar(sig, _minhash.unpack(hit), threshold, mine):
-                        near = True
-                        break
-            if near:
-                for band_key in added:  # a near duplicate is not indexed
-                    del band_index[band_key]
-                self.near.add(record)
-            elif room:
-                self.indexed += 1
-            elif self.full_at is None:
-                self.full_at = record.index
+            for band_key in sig[:n_keys]:
+                hit = setdefault(band_key, sig_bytes) if room else band_index.get(band_key)
+                if hit is sig_bytes or hit is None:
+                    continue
+                mine = set(sig) if mine is None else mine
+                if _minhash.similar_packed(sig, mine, hit, threshold):
+                    # A near duplicate is not indexed: out again go the keys it added.
+                    for added in sig[:n_keys]:
+                        if band_index.get(added) is sig_bytes:
+                            del band_index[added]
+                    self.near.add(record)
+                    break
+            else:
+                if room:
+                    indexed += 1
+                elif self.full_at is None:
+                    self.full_at = record.index
+        self.indexed = indexed
 
     def findings(self) -> list[DataFinding]:
         self._flush()
