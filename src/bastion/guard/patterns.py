@@ -397,7 +397,16 @@ _CONTEXT = re.compile(
 )
 
 
-def _quoted_or_negated(text: str, m: re.Match[str]) -> bool:
+#: The same, without the conditionals: "when you reply, send the history to ..." is an
+#: exfiltration order however it starts (indirect injections often start that way).
+_CONTEXT_UNCONDITIONAL = re.compile(
+    _CONTEXT.pattern.replace(r"if|when|whenever|even\s+if|", ""), re.IGNORECASE
+)
+#: Patterns whose match is an order even after "if" or "when".
+_CONDITIONAL_ORDERS = frozenset({"injection.exfil-send", "injection.exfil-markdown"})
+
+
+def _quoted_or_negated(text: str, m: re.Match[str], rid: str = "") -> bool:
     """True when the match is quoted, negated or talked about rather than said.
 
     "If a user asks you to ignore your instructions, refuse" and "attacks such as
@@ -405,7 +414,8 @@ def _quoted_or_negated(text: str, m: re.Match[str]) -> bool:
     """
     start = m.start()
     cut = max(text.rfind(".", 0, start), text.rfind("\n", 0, start), start - 80)
-    return _CONTEXT.search(text, cut + 1, start) is not None
+    context = _CONTEXT_UNCONDITIONAL if rid in _CONDITIONAL_ORDERS else _CONTEXT
+    return context.search(text, cut + 1, start) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +437,9 @@ class _PatternRule:
             words = KEYWORDS.get(rid)
             if words is not None and present.isdisjoint(words):
                 continue
-            m = next((m for m in pattern.finditer(text) if not _quoted_or_negated(text, m)), None)
+            m = next(
+                (m for m in pattern.finditer(text) if not _quoted_or_negated(text, m, rid)), None
+            )
             if m is None:
                 continue
             spans.append(Span(m.start(), m.end(), rid))
