@@ -341,6 +341,20 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         0.75,
         re.compile(r"(?:\(\w\)[\w']{0,3}\s?){8,}"),
     ),
+    (
+        # Many-shot priming: a made-up dialogue in which the assistant agrees again and
+        # again, so that the real question at the end is answered the same way. Three
+        # agreeing turns, not a transcript or a FAQ's answers that merely exist.
+        "jailbreak.many-shot",
+        0.85,
+        re.compile(
+            r"(?:(?:^|\n)[ \t]*(?:a|answer|assistant|ai|bot|chatbot|model|gpt)[ \t]*:[ \t]*"
+            r"(?:sure|of\s+course|absolutely|certainly|no\s+problem|happy\s+to\s+help|"
+            r"here(?:'s|\s+is|\s+are)\s+how)\b[^\n]*(?:\n(?![ \t]*(?:a|answer|assistant|ai|bot|"
+            r"chatbot|model|gpt)[ \t]*:)[^\n]*){0,12}?){3,}",
+            _F,
+        ),
+    ),
 )
 
 
@@ -386,6 +400,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                   "built you", "created you", "made you", "developed you"),
     "jailbreak.deceased-relative": ("used to",),
     "jailbreak.letter-extraction": (")(", ") ("),
+    "jailbreak.many-shot": ("sure", "of course", "absolutely", "certainly", "no problem",
+                            "happy to help", "here's how", "here is how", "here are how"),
 }  # fmt: skip
 #: Every keyword, searched for in one pass over the lowercased text.
 _KEYWORD_SET = AnchorSet(w for words in KEYWORDS.values() for w in words)
