@@ -21,8 +21,10 @@ import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import ClassVar
 
+from bastion.guard.anchors import AnchorSet
 from bastion.guard.base import Context, Direction, RuleResult
 
 _B64 = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{16,}={0,6}(?![A-Za-z0-9+/=_-])")
@@ -941,6 +943,99 @@ def _rejoined(item: _Text) -> list[str]:
     return ["\n".join(out)] if out else []
 
 
+#: Injection words whose misspellings are read as the word itself ("Ignroe all
+#: previuos instrucitons"): every variant one typing slip away (a letter dropped, added,
+#: swapped with the next or replaced), found in one Aho-Corasick pass.
+_TYPO_TARGETS = ("ignore", "disregard", "previous", "instructions", "instruction", "prompt",
+                 "system", "reveal", "forget", "override", "guidelines", "restrictions",
+                 "password", "secret")  # fmt: skip
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _slips(word: str) -> set[str]:
+    cuts = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return (
+        {a + b[1:] for a, b in cuts if b}
+        | {a + b[1] + b[0] + b[2:] for a, b in cuts if len(b) > 1}
+        | {a + c + b[1:] for a, b in cuts if b for c in _LETTERS}
+        | {a + c + b for a, b in cuts for c in _LETTERS}
+    )
+
+
+#: Real words one slip away from a target (found in a benign corpus), left as they are.
+_REAL_SLIPS = frozenset(
+    [
+        "guideline",
+        "forgot",
+        "forge",
+        "forged",
+        "forger",
+        "forges",
+        "restriction",
+        "precious",
+        "overrode",
+        "systemic",
+        "secrete",
+        "secreted",
+        "secrets",
+        "secretly",
+        "prompted",
+        "prompter",
+        "promote",
+        "ignorer",
+        "reveals",
+        "revealed",
+        "passwords",
+    ]
+)
+
+
+def _typo_table() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for word in _TYPO_TARGETS:
+        # inflections and other real words are not slips: "prompts", "ignored", "systems"
+        keep = {word + end for end in ("s", "d", "r", "ed", "es")} | set(_TYPO_TARGETS)
+        for slip in _slips(word):
+            if (
+                len(slip) >= 5
+                and slip not in keep
+                and slip not in _SPLIT_WORDS
+                and slip not in _REAL_SLIPS
+                # a slip inside a target ("gnore" in "ignore") would be found in every
+                # correctly spelt one
+                and not any(slip in target for target in _TYPO_TARGETS)
+            ):
+                table.setdefault(slip, word)
+    return table
+
+
+@cache
+def _typo_index() -> tuple[dict[str, str], AnchorSet]:
+    """Built on first use (about 12 ms): each slip's word, and the slips to search for."""
+    table = _typo_table()
+    return table, AnchorSet(table)
+
+
+def _typos(item: _Text) -> list[str]:
+    """The text with misspelt injection words spelt right, when two or more distinct
+    ones were misspelt (a single typo is an ordinary text's)."""
+    table, anchors = _typo_index()
+    found = anchors.found(item.lower[:20_000])
+    if len({table[f] for f in found}) < 2:
+        return []
+    # whole words only, and not the rest of an escape such as "\\nsystem"
+    alternatives = "|".join(map(re.escape, sorted(found, key=len, reverse=True)))
+    pattern = re.compile(r"(?<![\\\w])(" + alternatives + r")\b")
+    hits: set[str] = set()
+
+    def fix(m: re.Match[str]) -> str:
+        hits.add(table[m.group(1)])
+        return table[m.group(1)]
+
+    fixed = pattern.sub(fix, item.lower[:20_000])
+    return [fixed] if len(hits) >= 2 else []
+
+
 _DECODERS = (
     ("base64", _base64),
     ("base32", _base32),
@@ -960,6 +1055,7 @@ _DECODERS = (
     ("leetspeak", _leet),
     ("spaced", _spaced),
     ("rejoined", _rejoined),
+    ("typos", _typos),
 )
 
 
