@@ -400,8 +400,9 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                   "built you", "created you", "made you", "developed you"),
     "jailbreak.deceased-relative": ("used to",),
     "jailbreak.letter-extraction": (")(", ") ("),
-    "jailbreak.many-shot": ("sure", "of course", "absolutely", "certainly", "no problem",
-                            "happy to help", "here's how", "here is how", "here are how"),
+    # the pattern needs three turns, so two at least start a line: "\nassistant:" ...
+    "jailbreak.many-shot": ("\na:", "\nanswer:", "\nassistant:", "\nai:", "\nbot:",
+                            "\nchatbot:", "\nmodel:", "\ngpt:", "\n a:", "\n assistant:"),
 }  # fmt: skip
 #: Every keyword, searched for in one pass over the lowercased text.
 _KEYWORD_SET = AnchorSet(w for words in KEYWORDS.values() for w in words)
