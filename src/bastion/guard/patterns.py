@@ -364,11 +364,14 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                            "abandon", "set aside", "no attention", "stop following",
                            "longer follow", "not follow", "n't follow"),
     "injection.new-instructions": ("instruction", "directive", "task", "objective", "order"),
+    # every way the pattern's header can be spelt: a name, maybe one of six words, a colon
     "injection.fake-system": ("system:", "system :", "system**", "system]", "system>",
-                              "system message", "system prompt", "system note",
-                              "system notice", "system override", "system update",
-                              "developer:", "developer message", "developer note", "admin:",
-                              "admin message", "admin note", '"role"', "'role'"),
+                              *(f"{who} {what}" for who in ("system", "developer", "admin")
+                                for what in ("message", "prompt", "note", "notice",
+                                             "override", "update")),
+                              "developer:", "developer :", "developer**", "developer]",
+                              "developer>", "admin:", "admin :", "admin**", "admin]", "admin>",
+                              '"role"', "'role'"),
     "injection.fake-turn": ("<|", "[inst", "[sys", "[/", "<<sys", "<</sys"),
     "injection.prompt-leak": ("prompt", "instructions", "directives", "rules", "configuration"),
     "injection.exfil-markdown": ("![",),
