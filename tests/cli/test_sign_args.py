@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from bastion.cli._sign_args import parse_sign, parse_verify
 from bastion.cli.main import cli
 from bastion.cli.signing import sign, verify
+from bastion.crypto import keys
 from bastion.integrity import KeySigner, sign_model
 from tests.integrity.conftest import make_model
 
@@ -27,32 +28,13 @@ PASSPHRASE = "not a real secret, only for this test"  # noqa: S105
 
 @pytest.fixture(scope="module")
 def place(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     root = tmp_path_factory.mktemp("sign-args")
     make_model(root / "model")
     (root / "weights.bin").write_bytes(b"\0" * 64)
-    private = ec.generate_private_key(ec.SECP256R1())
-    (root / "plain.key").write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    (root / "locked.key").write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(PASSPHRASE.encode()),
-        )
-    )
-    (root / "me.pub").write_bytes(
-        private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    private = keys.generate()
+    (root / "plain.key").write_bytes(keys.private_pem(private, passphrase=None))
+    (root / "locked.key").write_bytes(keys.private_pem(private, passphrase=PASSPHRASE.encode()))
+    (root / "me.pub").write_bytes(keys.public_pem(private))
     (root / "pass.txt").write_text(PASSPHRASE + "\n")
     (root / "empty.txt").write_text("")
     cwd = os.getcwd()
@@ -242,25 +224,12 @@ def bastion(module: str, *args: str | Path) -> tuple[int, str, str, bool]:
 
 
 def test_sign_and_verify_run_without_click_and_say_what_click_would(tmp_path: Path) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     model = make_model(tmp_path / "model")
-    private = ec.generate_private_key(ec.SECP256R1())
+    private = keys.generate()
     key = tmp_path / "me.key"
-    key.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(PASSPHRASE.encode()),
-        )
-    )
+    key.write_bytes(keys.private_pem(private, passphrase=PASSPHRASE.encode()))
     pub = tmp_path / "me.pub"
-    pub.write_bytes(
-        private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    pub.write_bytes(keys.public_pem(private))
     secret = tmp_path / "pass.txt"
     secret.write_text(PASSPHRASE + "\n")
     code, out, err, clicked = bastion(
@@ -270,11 +239,7 @@ def test_sign_and_verify_run_without_click_and_say_what_click_would(tmp_path: Pa
     assert out == f"signed {model} -> {model / 'model.sig'}\n"
 
     other = tmp_path / "other.pub"
-    other.write_bytes(
-        ec.generate_private_key(ec.SECP256R1())
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
+    other.write_bytes(keys.public_pem(keys.generate()))
     cases: list[list[str | Path]] = [
         ["verify", model, "--key", pub],  # good
         ["verify", model, "--key", other],  # wrong key: 1

@@ -15,17 +15,19 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
 
-def _err(line: str) -> None:
-    # What click.echo(err=True) does for a str: the current stderr, a newline, a flush.
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+def echo(line: str, *, err: bool = False) -> None:
+    """What ``click.echo`` does for a str: the current stdout (stderr with ``err``), a
+    newline, a flush."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(line + "\n")
+    stream.flush()
 
 
 def fail(exc: BastionError) -> NoReturn:
     """Print the error and its hint, then exit with the error code."""
-    _err(f"error: {exc.message}")
+    echo(f"error: {exc.message}", err=True)
     if exc.hint:
-        _err(f"hint: {exc.hint}")
+        echo(f"hint: {exc.hint}", err=True)
     sys.exit(EXIT_ERROR)
 
 
@@ -34,7 +36,7 @@ def fail_os(exc: OSError, doing: str = "") -> NoReturn:
     and exit with the error code."""
     reason = exc.strerror or str(exc)
     if doing:
-        _err(f"error: {doing}: {reason}")
+        echo(f"error: {doing}: {reason}", err=True)
     else:
-        _err(f"error: {reason}: {exc.filename or ''}")
+        echo(f"error: {reason}: {exc.filename or ''}", err=True)
     sys.exit(EXIT_ERROR)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -52,27 +52,55 @@ def parse(args: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any] | N
         "verbose": False,
         "progress": None,
     }
-    paths: list[Path] = []
-    policies: list[Path] = []
+    read = read_options(args, _OPTIONS, _convert, repeatable={"policies"})
+    if read is None:
+        return None
+    options, positional = read
+    policies = options.pop("policies", [])
+    params.update(options)
+    paths = [_path(arg, exists=False, dir_okay=True) for arg in positional]
+    if not paths or None in paths:
+        return None
+    if params["config"] is None and environ.get(CONFIG_ENV):
+        params["config"] = _convert("config", environ[CONFIG_ENV])
+        if params["config"] is None:
+            return None
+    params["paths"] = tuple(paths)
+    params["policies"] = tuple(policies)
+    return params
+
+
+def read_options(
+    args: Sequence[str],
+    spec: Mapping[str, tuple[str, str]],
+    convert: Callable[[str, str], Any],
+    *,
+    repeatable: Set[str] = frozenset(),
+) -> tuple[dict[str, Any], list[str]] | None:
+    """The options of ``args`` as ``spec`` names them (spelling -> (parameter, kind);
+    kinds ``true`` and ``false`` are flags, the others take a value that ``convert``
+    checks), and the positional arguments; None for anything click must read: an
+    unknown option, ``=`` after a short one or a flag, a missing value, a value that
+    starts with a dash or that ``convert`` refuses. A ``repeatable`` parameter's values
+    come as a list, in order; the others' last value wins, as in click."""
+    options: dict[str, Any] = {}
+    positional: list[str] = []
     i = 0
     while i < len(args):
         arg = args[i]
         i += 1
         if arg[:1] != "-" or arg == "-":
-            path = _path(arg, exists=False, dir_okay=True)
-            if path is None:
-                return None
-            paths.append(path)
+            positional.append(arg)
             continue
         name, eq, inline = arg.partition("=")
-        spec = _OPTIONS.get(name)
-        if spec is None or (eq and name[:2] != "--"):
+        option = spec.get(name)
+        if option is None or (eq and name[:2] != "--"):
             return None
-        param, kind = spec
+        param, kind = option
         if kind in ("true", "false"):
             if eq:
                 return None
-            params[param] = kind == "true"
+            options[param] = kind == "true"
             continue
         if eq:
             value = inline
@@ -83,22 +111,14 @@ def parse(args: Sequence[str], environ: Mapping[str, str]) -> dict[str, Any] | N
             return None
         if value[:1] == "-":
             return None
-        converted = _convert(kind, value)
+        converted = convert(kind, value)
         if converted is None:
             return None
-        if kind == "policy":
-            policies.append(converted)
+        if param in repeatable:
+            options.setdefault(param, []).append(converted)
         else:
-            params[param] = converted
-    if not paths:
-        return None
-    if params["config"] is None and environ.get(CONFIG_ENV):
-        params["config"] = _convert("config", environ[CONFIG_ENV])
-        if params["config"] is None:
-            return None
-    params["paths"] = tuple(paths)
-    params["policies"] = tuple(policies)
-    return params
+            options[param] = converted
+    return options, positional
 
 
 def _convert(kind: str, value: str) -> Any:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from bastion.cli._exit import EXIT_FINDINGS, EXIT_OK, fail, fail_os
+from bastion.cli._exit import EXIT_FINDINGS, EXIT_OK, echo, fail, fail_os
 from bastion.errors import BastionError, VerificationError
 
 if TYPE_CHECKING:
@@ -27,17 +27,6 @@ def key_is_encrypted(key: Path) -> bool:
     except OSError:
         return False
     return b"ENCRYPTED" in head
-
-
-def _out(line: str) -> None:
-    # What click.echo does for a str: the current stdout, a newline, a flush.
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def _err(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
 
 
 def sign(
@@ -80,7 +69,7 @@ def sign(
         fail(exc)
     except OSError as exc:
         fail_os(exc)
-    _out(f"signed {model_path} -> {out}")
+    echo(f"signed {model_path} -> {out}")
     sys.exit(EXIT_OK)
 
 
@@ -121,7 +110,7 @@ def verify(
         )
     except ModelMismatchError as exc:
         for difference in exc.differences:
-            _out(f"{difference.change}: {difference.path}")
+            echo(f"{difference.change}: {difference.path}")
         deny(exc, f"{len(exc.differences)} file(s) differ from the signature")
     except (BadBundleError, BadStatementError, ModelPathError, FileChangedError) as exc:
         fail(exc)
@@ -129,7 +118,7 @@ def verify(
         deny(exc)
     except BastionError as exc:
         fail(exc)
-    _out(f"verified: {model_path}")
+    echo(f"verified: {model_path}")
     sys.exit(EXIT_OK)
 
 
@@ -170,7 +159,7 @@ class _DeferredVerifier:
 
 
 def deny(exc: VerificationError, summary: str | None = None) -> NoReturn:
-    _err(f"verification failed: {summary or exc.message}")
+    echo(f"verification failed: {summary or exc.message}", err=True)
     if exc.hint:
-        _err(f"hint: {exc.hint}")
+        echo(f"hint: {exc.hint}", err=True)
     sys.exit(EXIT_FINDINGS)

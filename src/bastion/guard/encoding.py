@@ -338,14 +338,19 @@ def _flipped(item: _Text, flip: Callable[[str], str]) -> list[str]:
     out = []
     for segment, before in item.gibberish:
         flipped = flip(segment)
-        after = _english(flipped)
-        if after < 0.3:
-            continue
-        if before is None:
-            before = _english(segment)
-        if after > before + 0.2 and len(_WORDS_RE.findall(flipped)) >= 5:
+        if _reads_better(flipped, _english(flipped), segment, before):
             out.append(flipped)
     return out
+
+
+def _reads_better(flipped: str, after: float, segment: str, before: float | None) -> bool:
+    """Whether ``flipped`` (English score ``after``) reads as English and the segment
+    it came from (score ``before``, worked out here when not known) does not."""
+    if after < 0.3:
+        return False
+    if before is None:
+        before = _english(segment)
+    return after > before + 0.2 and len(_WORDS_RE.findall(flipped)) >= 5
 
 
 def _rot13(item: _Text) -> list[str]:
@@ -403,11 +408,7 @@ def _caesar(item: _Text) -> list[str]:
             score = _english(flipped)
             if score > after:
                 best, after = flipped, score
-        if after < 0.3:
-            continue
-        if before is None:
-            before = _english(segment)
-        if after > before + 0.2 and len(_WORDS_RE.findall(best)) >= 5:
+        if _reads_better(best, after, segment, before):
             out.append(best)
     return out
 
@@ -641,11 +642,12 @@ def _byte_lists(item: _Text) -> list[str]:
     mapped = text.encode("utf-8", "replace").translate(_DIGITS_AS_ZERO)
     if _gaps(mapped) < 7:
         return out
+    # UTF-8 keeps every "\n" a byte of its own, so the text's lines and the mapped
+    # bytes' lines pair up.
     lines = [
         line
-        for line in text.splitlines()
-        if sum(map(line.count, "0123456789")) >= 8
-        and _gaps(line.encode("utf-8", "replace").translate(_DIGITS_AS_ZERO)) >= 7
+        for line, shape in zip(text.split("\n"), mapped.split(b"\n"), strict=True)
+        if _gaps(shape) >= 7
     ]
     for line in lines:
         for m in _BITS.finditer(line) if line.count("0") + line.count("1") >= 48 else ():

@@ -418,18 +418,18 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
 #: Every keyword, searched for in one pass over the lowercased text.
 _KEYWORD_SET = AnchorSet(w for words in KEYWORDS.values() for w in words)
 
-_CONTEXT = re.compile(
-    r"\b(?:if|when|whenever|even\s+if|never|not|n't|refuse|such\s+as|e\.g\.|for\s+example|"
-    r"like|called|known\s+as|examples?|phrases?|attempts?|tries|trying|asks?|asking)\b|[\"'“‘`]\s*$",
-    re.IGNORECASE,
+#: Words before a match that make it discussed rather than said: a condition ("if a user
+#: asks you to ignore...") and the rest (a negation, an example, a quotation).
+_CONDITIONS = r"if|when|whenever|even\s+if"
+_DISCUSSED = (
+    r"never|not|n't|refuse|such\s+as|e\.g\.|for\s+example|like|called|known\s+as|"
+    r"examples?|phrases?|attempts?|tries|trying|asks?|asking"
 )
-
-
-#: The same, without the conditionals: "when you reply, send the history to ..." is an
+_QUOTE_BEFORE = r"[\"'“‘`]\s*$"
+_CONTEXT = re.compile(rf"\b(?:{_CONDITIONS}|{_DISCUSSED})\b|{_QUOTE_BEFORE}", re.IGNORECASE)
+#: The same without the conditions: "when you reply, send the history to ..." is an
 #: exfiltration order however it starts (indirect injections often start that way).
-_CONTEXT_UNCONDITIONAL = re.compile(
-    _CONTEXT.pattern.replace(r"if|when|whenever|even\s+if|", ""), re.IGNORECASE
-)
+_CONTEXT_UNCONDITIONAL = re.compile(rf"\b(?:{_DISCUSSED})\b|{_QUOTE_BEFORE}", re.IGNORECASE)
 #: Patterns whose match is an order even after "if" or "when".
 _CONDITIONAL_ORDERS = frozenset({"injection.exfil-send", "injection.exfil-markdown"})
 
