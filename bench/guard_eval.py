@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -73,11 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--write", type=Path, default=None, help="markdown file to (re)write")
     ap.add_argument("--limit", type=int, default=0, help="only the first N rows (smoke test)")
+    ap.add_argument(
+        "--llm-guard-python",
+        default=os.environ.get("LLM_GUARD_PYTHON"),
+        help="an interpreter with llm-guard installed: its offline input scanners run on the"
+        " same rows (default: $LLM_GUARD_PYTHON; not run without one)",
+    )
     args = ap.parse_args(argv)
     rows = load_rows(args.data)
     if args.limit:
         rows = rows[: args.limit]
-    md = HEADER + evaluate(rows)
+    md = HEADER + evaluate(rows, args.llm_guard_python)
     print(md)
     if args.write:
         args.write.write_text(md + "\n", encoding="utf-8")
@@ -93,11 +100,12 @@ docs/benchmarks-guard.md`. Data: `../shared/data/guard/dev.jsonl` (15,349 rows; 
 README). Target for the default offline pipeline: recall >= 0.85 on injection and
 jailbreak at <= 2 % false positives on benign rows.
 
-Peers: LLM Guard was not run. `pip install llm-guard` resolves 98 packages, among them
-torch with the CUDA libraries, transformers, presidio and spaCy, and its
-prompt-injection, jailbreak-adjacent and toxicity scanners download Hugging Face
-models on first use; its offline rules (regex, substrings, invisible text, secrets)
-overlap Bastion's pattern rules and were not measured separately.
+Peers: LLM Guard's offline input scanners (invisible text, secrets, banned substrings,
+regular expressions) run on the same rows, from their own virtual environment
+(`pip install llm-guard` resolves 98 packages, among them torch with the CUDA libraries,
+transformers, presidio and spaCy): pass `--llm-guard-python` to both scripts. Its
+prompt-injection, toxicity and other model scanners download Hugging Face models on
+first use and are not run: no rule here may download anything.
 
 """
 
@@ -151,7 +159,7 @@ def _table(
     return out
 
 
-def evaluate(rows: list[dict[str, str]]) -> str:
+def evaluate(rows: list[dict[str, str]], llm_guard_python: str | None = None) -> str:
     pa_model, h_model = load_model("prompt_attack"), load_model("harmful")
     pa_oos, h_oos = _oos_by_row(rows, "prompt_attack"), _oos_by_row(rows, "harmful")
     untrained = _untrained_pipeline()
@@ -163,6 +171,7 @@ def evaluate(rows: list[dict[str, str]]) -> str:
     fam: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     harmful_rows: list[bool] = []
     harmful_pipe: list[bool] = []
+    compared: list[tuple[str, bool]] = []  # (text, is an attack) of every row in the table
     for row, pa, h in zip(rows, pa_oos, h_oos, strict=True):
         share_alike = "CC-BY-SA" in row.get("licence", "")
         res = untrained.scan(row["text"])
@@ -193,6 +202,7 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         blocked = res.blocked or pa_s >= 0.5
         flagged = blocked or res.flagged or h_s >= 0.5
         positive = label in POS
+        compared.append((row["text"], positive))
         bucket = pos_scores if positive else neg_scores
         bucket["flagged"].append(max(heur_score, pa_s, h_s))
         bucket["no-patterns"].append(max([r.score for r in plain.values()] + [pa_s, h_s]))
@@ -236,6 +246,7 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         "trained on). Each row's classifier scores come from models trained without its "
         "source family; patterns, normalisation and decoding run for real.",
     )
+    lines += ["", *llm_guard_table(llm_guard_python, compared)]
     lines += [
         "",
         f"Harmful rows ({len(harmful_rows)}): the harmful classifier flags "
@@ -253,6 +264,45 @@ def evaluate(rows: list[dict[str, str]]) -> str:
         plain_rate = sum(p for _, p in hits) / len(hits)
         lines.append(f"| {name} | {len(hits)} | {rate:.3f} | {plain_rate:.3f} |")
     return "\n".join(lines)
+
+
+def llm_guard_table(python: str | None, compared: list[tuple[str, bool]]) -> list[str]:
+    """LLM Guard's offline input scanners on the same rows (``bench/llm_guard_offline.py``,
+    run by LLM Guard's own interpreter). They need no training, so nothing is held out."""
+    title = "### LLM Guard's offline input scanners, same rows"
+    if not python:
+        return [title, "", "Not run: pass `--llm-guard-python` (an interpreter with llm-guard)."]
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as fh:
+        for text, _ in compared:
+            fh.write(json.dumps({"text": text}) + "\n")
+        fh.flush()
+        script = str(Path(__file__).with_name("llm_guard_offline.py"))
+        done = subprocess.run(  # an argv list, our own script
+            [python, script, "flags", fh.name], capture_output=True, text=True, check=False
+        )
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1][:160]
+        return [title, "", f"Failed: {reason}"]
+    found = [set(json.loads(line)["rules"]) for line in done.stdout.splitlines()]
+    names = ["InvisibleText", "Secrets", "BanSubstrings", "Regex"]
+    table: list[tuple[str, list[bool], list[bool], float]] = []
+    for name in [*names, "any of the four"]:
+        pos: list[bool] = []
+        neg: list[bool] = []
+        for (_, positive), rules in zip(compared, found, strict=True):
+            hit = bool(rules) if name == "any of the four" else name in rules
+            (pos if positive else neg).append(hit)
+        table.append((f"LLM Guard `{name}`", pos, neg, math.nan))
+    return _table(
+        title,
+        table,
+        "The scanners that need no model download: `InvisibleText`, `Secrets`, and"
+        " `BanSubstrings` and `Regex` with the injection and jailbreak phrases listed in"
+        " `bench/llm_guard_offline.py` (they ship no list of their own).",
+    )
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def prompts(data: Path, n: int, tokens: int = 1000) -> list[str]:
     return out
 
 
-def bench_pipeline(data: Path, runs: int) -> list[str]:
+def bench_pipeline(data: Path, runs: int, llm_guard_python: str | None = None) -> list[str]:
     guard = Guard.default()
     items = prompts(data, runs)
     for t in items[:20]:
@@ -87,6 +87,7 @@ def bench_pipeline(data: Path, runs: int) -> list[str]:
             f"{len(items)} | {pct(times, 0.5):.2f} | {pct(times, 0.99):.2f} | "
             f"{pct(cpu, 0.5):.2f} | {pct(cpu, 0.99):.2f} |"
         )
+    peer = llm_guard_rows(llm_guard_python, items)
     return [
         "### Pipeline latency, 1,000-token texts (one process, one thread)",
         "",
@@ -96,6 +97,34 @@ def bench_pipeline(data: Path, runs: int) -> list[str]:
         "| pipeline | tokens (mean) | runs | p50 ms | p99 ms | CPU p50 ms | CPU p99 ms |",
         "|---|---|---|---|---|---|---|",
         *rows,
+        *peer,
+    ]
+
+
+def llm_guard_rows(python: str | None, items: list[str]) -> list[str]:
+    """LLM Guard's offline input scanners on the same texts, run by LLM Guard's own
+    interpreter (``bench/llm_guard_offline.py``); a note row when it is not given."""
+    if not python:
+        return ["| LLM Guard offline scanners | - | - | not run: pass --llm-guard-python"
+                " (an interpreter with llm-guard installed) | | | |"]  # fmt: skip
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as fh:
+        json.dump(items, fh)
+        fh.flush()
+        script = str(Path(__file__).with_name("llm_guard_offline.py"))
+        done = subprocess.run(  # an argv list, our own script
+            [python, script, "latency", fh.name], capture_output=True, text=True, check=False
+        )
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no output"])[-1][:120]
+        return [f"| LLM Guard offline scanners | - | - | failed: {reason} | | | |"]
+    result = json.loads(done.stdout)
+    tokens = statistics.mean(count_tokens(t) for t in items)
+    return [
+        f"| LLM Guard {result['version']} `{name}` | {tokens:.0f} | {r['runs']} | "
+        f"{r['p50']:.2f} | {r['p99']:.2f} | {r['cpu_p50']:.2f} | {r['cpu_p99']:.2f} |"
+        for name, r in result["rows"].items()
     ]
 
 
@@ -316,6 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--write", type=Path, default=None, help="markdown file to append to")
     ap.add_argument("--no-pipeline", action="store_true", help="only the proxy measurement")
+    ap.add_argument(
+        "--llm-guard-python",
+        default=os.environ.get("LLM_GUARD_PYTHON"),
+        help="an interpreter with llm-guard installed: its offline input scanners are timed"
+        " on the same texts (default: $LLM_GUARD_PYTHON; not run without one)",
+    )
     ap.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -325,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     load1 = os.getloadavg()[0]
     lines = [f"Machine: {machine()}; load average {load1:.1f} when the run started.", ""]
     if not args.no_pipeline:
-        lines += [*bench_pipeline(args.data, args.runs), ""]
+        lines += [*bench_pipeline(args.data, args.runs, args.llm_guard_python), ""]
     for chunk_ms in args.chunk_ms:
         lines += [*bench_proxy(args.clients, args.per_client, chunk_ms), ""]
     md = "\n".join(lines)
