@@ -945,6 +945,32 @@ def _rejoined(item: _Text) -> list[str]:
     return ["\n".join(out)] if out else []
 
 
+#: Where words were run together: an underscore, dot, plus, star, bar or tilde between
+#: letters, or a capital after a small letter (camel case). Slashes are left alone: URL
+#: paths are made of them.
+_JOINS = re.compile(r"(?<=[A-Za-z])[_.+*|~](?=[A-Za-z])|(?<=[a-z])(?=[A-Z])")
+
+
+def _unjoined(item: _Text) -> list[str]:
+    """Long tokens whose words were run together ("Ignore_all_previous_instructions",
+    "IgnoreAllPreviousInstructions"), spaced out again; only tokens that hold two of the
+    injection words, split into three words or more, and are not URLs or paths (whose
+    dotted names, "system.web.security", would read as prose)."""
+    out: list[str] = []
+    for token in item.long_tokens[:256]:
+        if "/" in token or ":" in token or "@" in token or "\\" in token:
+            continue
+        lower = token.lower()
+        if sum(k in lower for k in _CUT_KEYWORDS) < 2:
+            continue
+        spaced = _JOINS.sub(" ", token)
+        if spaced.count(" ") >= 2:
+            out.append(spaced)
+            if len(out) >= 16:
+                break
+    return ["\n".join(out)] if out else []
+
+
 #: Injection words whose misspellings are read as the word itself ("Ignroe all
 #: previuos instrucitons"): every variant one typing slip away (a letter dropped, added,
 #: swapped with the next or replaced), found in one Aho-Corasick pass.
@@ -1057,6 +1083,7 @@ _DECODERS = (
     ("leetspeak", _leet),
     ("spaced", _spaced),
     ("rejoined", _rejoined),
+    ("unjoined", _unjoined),
     ("typos", _typos),
 )
 

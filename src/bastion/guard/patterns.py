@@ -31,7 +31,7 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"developer|all|your)\b"
             + _GAP
             + r"\b(?:instructions?|prompts?|rules|directives?|guidelines|guidance|context|"
-            r"constraints|programming|orders)\b",
+            r"constraints|programming|orders|directions|commands)\b",
             _F,
         ),
     ),
@@ -160,6 +160,51 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"[^.!?\n]{0,40}?(?:инструкции|указания|правила|промпт|команды)"
             r"|(?:忽略|无视|忽视|忘记|忘掉|不要理会)[^。！？\n]{0,12}?(?:之前|以前|先前|上面|上述|所有|全部|系统)"
             r"[^。！？\n]{0,12}?(?:指令|指示|说明|规则|提示|命令)",
+            _F,
+        ),
+    ),
+    # Polish, Turkish, Japanese, Korean, Arabic and Hindi. Turkish, Japanese, Korean and
+    # Hindi put the verb last ("previous all instructions ignore"); Devanagari's vowel
+    # signs are not word characters, so no \b there.
+    (
+        "injection.override-translated",
+        0.9,
+        re.compile(
+            r"(?<!nie\s)\b(?:zignoruj|ignoruj|zapomnij|pomi[nń]|zlekcewa[zż])\w*"
+            r"[^.!?\n]{0,40}?\b(?:poprzedni\w*|wcze[sś]niejsz\w*|wszystki\w*|swoje|twoje|"
+            r"systemow\w*|powy[zż]sz\w*)"
+            r"[^.!?\n]{0,40}?\b(?:instrukcj\w*|polece[nń]\w*|zasad\w*|regu[lł]\w*|wytyczn\w*)"
+            r"|\b(?:[oö]nceki|t[uü]m|b[uü]t[uü]n|yukar[ıi]daki|sistem)\b[^.!?\n]{0,40}?"
+            r"\b(?:talimat|kural|komut|y[oö]nerge)\w*[^.!?\n]{0,30}?"
+            r"(?:yok\s+say|g[oö]rmezden\s+gel(?!m[ae])|unut(?!m[ae])|dikkate\s+alma)"
+            r"|(?:以前|前|これまで|上記|全て|すべて|システム)[^。！？\n]{0,15}?"
+            r"(?:指示|命令|ルール|指令|プロンプト)[^。！？\n]{0,15}?"
+            r"(?:無視(?!しない|せず|しません|してはいけ)|忘れ(?!ない|ず|ません|ては))"
+            r"|(?:이전|모든|위의|앞의|시스템)[^.!?\n]{0,15}?(?:지시|명령|규칙|지침|프롬프트)"
+            r"[^.!?\n]{0,15}?(?:무시(?!하지\s*(?:마|말))|잊어)"
+            r"|(?<![\u0600-\u06ff])(?:تجاهل|انس|أهمل|اهمل|تخط)[^.!?؟\n]{0,40}?(?:التعليمات|الأوامر|القواعد|"
+            r"الإرشادات|تعليمات|أوامر)[^.!?؟\n]{0,30}?(?:السابقة|السابق|كلها|النظام|أعلاه)"
+            r"|(?<![\u0600-\u06ff])(?:تجاهل|انس|أهمل|اهمل|تخط)[^.!?؟\n]{0,20}?(?:جميع|كل)[^.!?؟\n]{0,20}?"
+            r"(?:التعليمات|الأوامر|القواعد|الإرشادات)"
+            r"|(?:पिछले|पहले\s+के|सभी|ऊपर\s+के|सिस्टम)[^।.!?\n]{0,30}?(?:निर्देश|नियम|आदेश)"
+            r"[^।.!?\n]{0,30}?(?<!मत\s)(?<!न\s)(?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल\s+जा)"
+            r"(?!\s*(?:न|मत)\s)",
+            _F,
+        ),
+    ),
+    (
+        "injection.prompt-leak-translated",
+        0.85,
+        re.compile(
+            r"\b(?:poka[zż]|ujawnij|wypisz|podaj|zdrad[zź])\w*[^.!?\n]{0,30}?"
+            r"\b(?:prompt\w*\s+systemow\w*|systemow\w*\s+prompt\w*|instrukcj\w*\s+systemow\w*)"
+            r"|\bsistem\s+(?:istem|talimat|prompt|komut)\w*[^.!?\n]{0,30}?"
+            r"(?:g[oö]ster|yazd[ıi]r|a[cç][ıi]kla|payla[sş]|ver)"
+            r"|システム\s*プロンプト[^。！？\n]{0,15}?(?:表示|教え|見せ|出力|開示)"
+            r"|시스템\s*프롬프트[^.!?\n]{0,15}?(?:보여|알려|출력|공개)"
+            r"|(?:اكشف|أظهر|اظهر|اعرض|اطبع|أعطني|اعطني)[^.!?؟\n]{0,30}?"
+            r"(?:موجه|تعليمات|رسالة|أوامر)\s+النظام"
+            r"|सिस्टम\s+(?:प्रॉम्प्ट|प्रोम्प्ट|निर्देश)[^।.!?\n]{0,30}?(?:दिखा|बता|प्रकट|प्रिंट)",
             _F,
         ),
     ),
@@ -331,8 +376,17 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         "jailbreak.deceased-relative",
         0.75,
         re.compile(
-            r"\b(?:late|dead|deceased|departed)\s+(?:grand(?:mother|ma|father|pa)|granny|nana)\s+used\s+"
-            r"to\s+(?:tell|read|sing|recite|explain|whisper)\b",
+            r"\b(?:act|pretend|role-?play|play|behave|speak|respond)\s+(?:to\s+be\s+|as\s+)"
+            r"(?:if\s+you\s+(?:are|were)\s+)?my\s+(?:late|dead|deceased|departed)\s+"
+            r"(?:grand(?:mother|ma|father|pa)|granny|nana|mother|father|mom|mum|dad|uncle|aunt)"
+            r"\b[^\n]{0,300}?\b(?:used\s+to|would)\s+(?:(?:always|often)\s+)?"
+            r"(?:tell|read|sing|recite|explain|whisper|give)\b"
+            # without the role play, when what they told was how to do something
+            r"|\b(?:late|dead|deceased|departed)\s+(?:grand(?:mother|ma|father|pa)|granny|nana|"
+            r"mother|father|mom|mum|dad|uncle|aunt)\s+(?:(?:who|that)\s+)?(?:always\s+)?"
+            r"(?:used\s+to|would)\s+(?:tell|read|sing|recite|explain|whisper)\s+(?:me\s+|us\s+)?"
+            r"(?:[\w-]+\s+){0,3}?(?:how\s+to|steps|recipes?|instructions|method|process|formula|"
+            r"codes?|keys?|passwords?)\b",
             _F,
         ),
     ),
@@ -382,12 +436,17 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                       "missacht", "dimentic", "esque", "desconsider", "negeer",
                                       "vergeet", "descarta", "omite", "trascura", "игнор",
                                       "забудь", "не обращай", "忽略", "无视", "忽视", "忘记",
-                                      "忘掉", "不要理会"),
+                                      "忘掉", "不要理会", "zignoruj", "ignoruj", "zapomnij", "pomi",
+                                      "zlekcewa", "yok say", "görmezden", "gormezden", "unut",
+                                      "dikkate alma", "無視", "忘れ", "무시", "잊어", "تجاهل",
+                                      "انس", "أهمل", "اهمل", "تخط", "अनदेखा", "नज़रअंदाज़",
+                                      "नजरअंदाज", "भूल"),
     "injection.prompt-leak-translated": ("sistema", "système", "systeme", "systeem",
                                          "systemprompt", "anweisungen", "instrucciones",
                                          "initiales", "d'origine", "cachées", "cachees",
                                          "consignes", "istruzioni", "instruções",
-                                         "instrucoes"),
+                                         "instrucoes", "systemow", "sistem ", "システム",
+                                         "시스템", "النظام", "सिस्टम"),
     "jailbreak.dan": ("anything now", " mode", "content polic"),
     "jailbreak.no-restrictions": ("restriction", "filter", "limitation", "censorship", "guideline",
                                   "polic", "boundar", "safeguard"),
@@ -409,7 +468,7 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                "unrestricted", "developer mode"),
     "jailbreak.false-authority": ("your safety", "your content filter", "trained you",
                                   "built you", "created you", "made you", "developed you"),
-    "jailbreak.deceased-relative": ("used to",),
+    "jailbreak.deceased-relative": ("deceased", "late ", "dead ", "departed"),
     "jailbreak.letter-extraction": (")(", ") ("),
     # the pattern needs three turns, so two at least start a line: "\nassistant:" ...
     "jailbreak.many-shot": ("\na:", "\nanswer:", "\nassistant:", "\nai:", "\nbot:",
