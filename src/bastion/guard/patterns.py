@@ -50,6 +50,16 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        "injection.override",
+        0.9,
+        re.compile(
+            r"\b(?:ignore|disregard|forget)\s+(?:all\s+(?:of\s+)?)?(?:the\s+|everything\s+)?"
+            r"(?:above|preceding|prior|previous)\s*(?:,|and|\.|;)\s*(?:instead\s+)?(?:and\s+)?"
+            r"(?:just\s+|only\s+)?(?:output|say|print|respond|write|reply|answer|return|tell)\b",
+            _F,
+        ),
+    ),
+    (
         "injection.fake-system",
         0.85,
         re.compile(
@@ -113,7 +123,8 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             + r"\b(?:conversation|chat\s+history|history|credentials|passwords?|api\s+keys?|"
             r"secrets?|tokens?|user\s+data|personal\s+data|contents?\s+of)\b"
             + _GAP
-            + r"\b(?:to|into)\b\s+(?:https?://|\S+@\S+|the\s+(?:url|address|endpoint))",
+            + r"\b(?:to|into)\b\s+(?:(?:me|us)\s+(?:at\s+)?)?(?:https?://|\S+@\S+|"
+            r"(?:the|this|that|following)\s+(?:url|address|endpoint|link))",
             _F,
         ),
     ),
@@ -147,7 +158,16 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             + r"(?:instrucciones|indicaciones|reglas|[oó]rdenes|directrices|instructions|"
             r"consignes|r[eè]gles|directives|anweisungen|instruktionen|regeln|vorgaben|befehle|"
             r"istruzioni|regole|direttive|instru[cç][oõ]es|regras|diretrizes|instructies|regels|"
-            r"aanwijzingen|opdrachten|prompts?)\b",
+            r"aanwijzingen|opdrachten|prompts?)\b"
+            # adjectives after the noun: "dimentica le istruzioni precedenti"
+            r"|\b(?:ignor[ae]s?|ignorer|ignorar|ignorate|ignorez|olvid[ae]|olvidar|oubliez|oublie|"
+            r"dimentica|dimenticare|esque[cç]a|desconsider[ae]|descarta|omite|trascura)\b"
+            r"[^.!?\n]{0,20}?\b(?:instrucciones|indicaciones|reglas|instructions|consignes|"
+            r"r[eè]gles|istruzioni|regole|instru[cç][oõ]es|regras|directrices|direttive)\b"
+            r"[^.!?\n]{0,12}?\b(?:anteriores|previas|pr[eé]c[eé]dentes|ant[eé]rieures|precedenti|"
+            r"del\s+sistema|du\s+syst[eè]me|di\s+sistema|do\s+sistema)\b"
+            r"|\b(?:vergiss|ignoriere|missachte)\s+alles\b[^.!?\n]{0,10}?\bwas\s+(?:dir|du|man\s+dir)"
+            r"\s+(?:gesagt|befohlen|aufgetragen|vorgegeben|beigebracht)",
             _F,
         ),
     ),
@@ -188,7 +208,13 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"(?:التعليمات|الأوامر|القواعد|الإرشادات)"
             r"|(?:पिछले|पहले\s+के|सभी|ऊपर\s+के|सिस्टम)[^।.!?\n]{0,30}?(?:निर्देश|नियम|आदेश)"
             r"[^।.!?\n]{0,30}?(?<!मत\s)(?<!न\s)(?:अनदेखा|नज़रअंदाज़|नजरअंदाज|भूल\s+जा)"
-            r"(?!\s*(?:न|मत)\s)",
+            r"(?!\s*(?:न|मत)\s)"
+            # Indonesian and Malay; Vietnamese
+            r"|(?<!jangan\s)\b(?:abaikan|lupakan|acuhkan|hiraukan)\b[^.!?\n]{0,30}?\b(?:semua|"
+            r"seluruh|sebelumnya|sistem)\b[^.!?\n]{0,30}?\b(?:instruksi|perintah|aturan|petunjuk|"
+            r"arahan|arahan)\b"
+            r"|(?<!đừng\s)(?<!không\s)\b(?:bỏ\s+qua|phớt\s+lờ|lờ\s+đi|quên)\b[^.!?\n]{0,30}?"
+            r"(?:hướng\s+dẫn|chỉ\s+dẫn|lệnh|quy\s+tắc|chỉ\s+thị)[^.!?\n]{0,30}?(?:trước|hệ\s+thống)",
             _F,
         ),
     ),
@@ -204,7 +230,11 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"|시스템\s*프롬프트[^.!?\n]{0,15}?(?:보여|알려|출력|공개)"
             r"|(?:اكشف|أظهر|اظهر|اعرض|اطبع|أعطني|اعطني)[^.!?؟\n]{0,30}?"
             r"(?:موجه|تعليمات|رسالة|أوامر)\s+النظام"
-            r"|सिस्टम\s+(?:प्रॉम्प्ट|प्रोम्प्ट|निर्देश)[^।.!?\n]{0,30}?(?:दिखा|बता|प्रकट|प्रिंट)",
+            r"|सिस्टम\s+(?:प्रॉम्प्ट|प्रोम्प्ट|निर्देश)[^।.!?\n]{0,30}?(?:दिखा|बता|प्रकट|प्रिंट)"
+            r"|\b(?:tunjukkan|tampilkan|berikan|ungkapkan|sebutkan)\b[^.!?\n]{0,30}?\b(?:prompt|"
+            r"instruksi)\s+sistem\b"
+            r"|(?:cho\s+tôi\s+(?:biết|xem)|tiết\s+lộ|hiển\s+thị|in\s+ra)[^.!?\n]{0,30}?"
+            r"(?:lời\s+nhắc|prompt|hướng\s+dẫn)\s+(?:hệ\s+thống|của\s+hệ\s+thống)",
             _F,
         ),
     ),
@@ -287,7 +317,30 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"your\s+(?:own\s+)?(?:system\s+|initial\s+|original\s+|hidden\s+|secret\s+)?"
             r"(?:instructions|rules|prompt|guidelines|directives|configuration)\b"
             r"|\bwhat\s+(?:would|does|is\s+in|'s\s+in)\s+your\s+(?:system\s+|initial\s+|hidden\s+|"
-            r"secret\s+)(?:prompt|instructions)\b",
+            r"secret\s+|developer\s+)(?:prompt|instructions|message)\b",
+            _F,
+        ),
+    ),
+    # The setup under other names: preamble, developer message, confidential rules.
+    (
+        "injection.prompt-leak-aliases",
+        0.8,
+        re.compile(
+            r"\b(?:share|paste|echo|print|output|reveal|show|dump|describe|disclose|quote|tell\s+me|"
+            r"give\s+me)\b[^.!?\n]{0,30}?\byour\s+(?:hidden\s+|secret\s+|confidential\s+|"
+            r"internal\s+|full\s+|exact\s+|entire\s+)*(?:preamble|developer\s+message|system\s+"
+            r"message|pre-?instructions|meta-?prompt|(?:confidential|hidden|secret|internal)\s+"
+            r"(?:guidelines|rules|instructions|directives|policies))\b"
+            r"|\b(?:describe|explain|detail)\s+your\s+system\s+prompt\b"
+            r"|\beverything\s+(?:that\s+)?(?:appears|comes|is|was\s+(?:written|said))\s+before\s+"
+            r"my\s+first\s+message\b"
+            r"|\b(?:print|output|repeat|show|give\s+me|tell\s+me)\s+the\s+first\s+\d+\s+(?:words|"
+            r"lines|characters|tokens|sentences)\s+of\s+(?:this|the|our)\s+(?:chat|conversation|"
+            r"session|context|prompt)\b"
+            r"|\b(?:message|text|prompt|instructions)\s+that\s+(?:configured|initiali[sz]ed|set\s+up|"
+            r"programmed)\s+you\b"
+            r"|\b(?:the\s+)?(?:confidential|hidden|secret|internal)\s+(?:guidelines|rules|"
+            r"instructions)\s+you\s+(?:operate|work|run|function)\s+under\b",
             _F,
         ),
     ),
@@ -307,6 +360,18 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"(?:backwards|in\s+reverse|reversed|letter\s+by\s+letter|with\s+(?:spaces|dashes))\b"
             r"|\bfirst\s+letters?\s+of\s+(?:each|every)\s+(?:line|word|sentence)\s+spells?\b"
             r"[^.!?\n]{0,30}?\b(?:password|secret)",
+            _F,
+        ),
+    ),
+    # An order for whoever summarizes or answers to add a link, in the data they read.
+    (
+        "injection.when-you-include",
+        0.8,
+        re.compile(
+            r"\bwhen\s+(?:summari[sz]ing|answering|responding|replying|translating|you\s+(?:summari[sz]e|"
+            r"answer|respond|reply|translate))\b[^.!?\n]{0,30}?,?\s*(?:always\s+|also\s+|please\s+)?"
+            r"(?:include|insert|add|append|mention|recommend)\s+(?:the\s+following|this)\s+(?:link|"
+            r"url|website|site)\b",
             _F,
         ),
     ),
@@ -330,6 +395,14 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"restrictions|polic(?:y|ies)|checks)\s+(?:are|have\s+been|were|is|has\s+been)\s+"
             r"(?:now\s+)?(?:disabled|deactivated|turned\s+off|removed|lifted|suspended|switched\s+"
             r"off|bypassed)\b"
+            r"|\b(?:supersedes?|overrides?|takes\s+precedence\s+over)\s+"
+            r"(?:all\s+(?:of\s+)?)?your\s+(?:previous\s+|prior\s+|original\s+|other\s+)?"
+            r"(?:instructions|rules|guidelines|directives|system\s+prompt|programming)\b"
+            r"|\b(?:pretend|imagine|assume|suppose)\b[^.!?\n]{0,30}?\b(?:safety|content|ethical|"
+            r"moderation)\s+(?:guidelines|filters?|rules|restrictions|polic(?:y|ies)|protocols?)\s+"
+            r"(?:were|have\s+been|are|had\s+been|got)\s+(?:removed|disabled|lifted|turned\s+off|"
+            r"deleted|switched\s+off|deactivated)\b(?!\s+from\s+(?!you\b|your\b|the\s+(?:ai|model|"
+            r"assistant|chatbot)\b))"
             r"|\b(?:safety|content|ethical)\s+(?:protocols?|filters?|restrictions)\s+(?:are\s+|have\s+"
             r"been\s+)?(?:disabled|deactivated|lifted|removed)\s+by\s+(?:the\s+)?(?:administrator|"
             r"admin|developers?|openai|system)\b",
@@ -510,6 +583,11 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"(?:grand(?:mother|ma|father|pa)|granny|nana|mother|father|mom|mum|dad|uncle|aunt)"
             r"\b[^\n]{0,300}?\b(?:used\s+to|would)\s+(?:(?:always|often)\s+)?"
             r"(?:tell|read|sing|recite|explain|whisper|give)\b"
+            # the role play without "late", when what they read was a secret or a how-to
+            r"|\b(?:act|pretend|role-?play|behave)\s+(?:to\s+be\s+|as\s+)my\s+(?:grand(?:mother|"
+            r"ma|father|pa)|granny|nana)\b[^\n]{0,80}?\b(?:used\s+to|would)\s+(?:tell|read|sing|"
+            r"recite|whisper)\s+(?:me\s+|us\s+)?(?:[\w-]+\s+){0,3}?(?:how\s+to|steps|recipes?|"
+            r"instructions|formula|codes?|keys?|passwords?|serial)\b"
             # without the role play, when what they told was how to do something
             r"|\b(?:late|dead|deceased|departed)\s+(?:grand(?:mother|ma|father|pa)|granny|nana|"
             r"mother|father|mom|mum|dad|uncle|aunt)\s+(?:(?:who|that)\s+)?(?:always\s+)?"
@@ -535,6 +613,31 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"(?:sure|of\s+course|absolutely|certainly|no\s+problem|happy\s+to\s+help|"
             r"here(?:'s|\s+is|\s+are)\s+how)\b[^\n]*(?:\n(?![ \t]*(?:a|answer|assistant|ai|bot|"
             r"chatbot|model|gpt)[ \t]*:)[^\n]*){0,12}?){3,}",
+            _F,
+        ),
+    ),
+    # Framings that set the rules aside: staying in character whatever is asked, a world
+    # without laws, a second AI without rules, freedom from the vendor's policies, answers
+    # ordered without filters.
+    (
+        "jailbreak.persona-framing",
+        0.8,
+        re.compile(
+            r"\bstay\s+in\s+character\b[^.!?\n]{0,30}?\b(?:no\s+matter\s+what|at\s+all\s+costs|"
+            r"whatever\s+(?:happens|i\s+ask)|even\s+if|always)\b|"
+            r"\b(?:world|universe|society|reality|country)\s+(?:where|in\s+which)\s+there\s+(?:are|is)"
+            r"\s+no\s+(?:laws|rules|ethics|morals|restrictions|consequences|limits)\b|"
+            r"\b(?:two|2)\s+(?:ais|assistants|chatbots|models|bots)\b[^.!?\n]{0,40}?\bone\s+of\s+"
+            r"(?:which|them|whom)\b[^.!?\n]{0,20}?\b(?:no|without)\s+"
+            r"(?:any\s+)?(?:safety\s+|ethical\s+|content\s+)?(?:rules|restrictions|filters|"
+            r"guidelines|limits|ethics|morals)\b|"
+            r"\bfree\s+(?:from|of)\s+(?:all\s+|any\s+)?(?:openai'?s|anthropic'?s|its|your|their|the)\s+"
+            r"(?:policies|rules|restrictions|guidelines|filters|content\s+polic(?:y|ies))\b|"
+            r"(?:(?:^|[.!?:;\n])\s*(?:please\s+|now\s+)?|\byou\s+(?:will|must|should|shall|can|may)\s+"
+            r"(?:now\s+)?|\balways\s+)(?:respond|answer|reply|generate|write)\s+(?:\w+\s+){0,3}?"
+            r"without\s+(?:any\s+)?"
+            r"(?:content\s+|safety\s+|ethical\s+|moral\s+)?(?:filter(?:s|ing)|restrictions|"
+            r"censorship)\b",
             _F,
         ),
     ),
@@ -628,20 +731,37 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                        "the system prompt", "the initial", "the hidden",
                                        "the original", "the secret", "you told",
                                        "you given", "you instructed", "you programmed",
-                                       "you been"),
+                                       "you been", "your developer"),
+    "injection.prompt-leak-aliases": ("your hidden", "your secret", "your confidential",
+                                      "your internal", "your full", "your exact", "your entire",
+                                      "your preamble", "your developer", "your system message",
+                                      "your pre", "your meta", "describe your system",
+                                      "explain your system", "detail your system",
+                                      "before my first", "words of this", "lines of this",
+                                      "words of the", "lines of the", "characters of",
+                                      "tokens of", "sentences of", "configured you",
+                                      "initialized you", "initialised you", "set up you",
+                                      "programmed you", "operate under", "work under",
+                                      "run under", "function under"),
     "injection.pwned": ("pwned", "p-w-n", "p w n", "p.w.n"),
     "injection.secret-extraction": ("password", "passphrase", "passcode", "secret"),
     "injection.rules-void": ("outdated", "void", "null", "cancel", "revoked", "obsolete",
                              "invalid", "no longer", "replaced", "overridden", "superseded",
                              "deprecated", "lifted", "suspended", "reprogrammed", "override",
                              "disabled", "deactivated", "turned off", "removed", "switched off",
-                             "bypassed", "updated", "configured", "upgraded", "jailbroken"),
+                             "bypassed", "updated", "configured", "upgraded", "jailbroken",
+                             "supersede", "precedence", "replaces", "overrides", "cancels",
+                             "voids", "deleted"),
     "injection.addressed-order": tuple(f"{who}{mark}" for who in ("assistant", "ai", "llm",
                                                                   "chatbot", "gpt", "agent",
                                                                   "copilot")
                                        for mark in (":", ",", ")", " :", " reviewer",
                                                     " agent", " assistant", " model",
                                                     " system")),
+    "injection.when-you-include": ("when summari", "when answering", "when responding",
+                                   "when replying", "when translating", "when you summari",
+                                   "when you answer", "when you respond", "when you reply",
+                                   "when you translate"),
     "injection.override-translated": ("ignor", "olvid", "oubli", "vergiss", "vergessen",
                                       "missacht", "dimentic", "esque", "desconsider", "negeer",
                                       "vergeet", "descarta", "omite", "trascura", "игнор",
@@ -651,14 +771,15 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                         "yok say", "görmezden", "gormezden", "unut",
                                         "dikkate alma", "無視", "忘れ", "무시", "잊어", "تجاهل",
                                         "انس", "أهمل", "اهمل", "تخط", "अनदेखा", "नज़रअंदाज़",
-                                        "नजरअंदाज", "भूल"),
+                                        "नजरअंदाज", "भूल", "abaikan", "lupakan", "acuhkan",
+                                        "hiraukan", "bỏ qua", "phớt lờ", "lờ đi", "quên"),
     "injection.prompt-leak-translated": ("sistema", "système", "systeme", "systeem",
                                          "systemprompt", "anweisungen", "instrucciones",
                                          "initiales", "d'origine", "cachées", "cachees",
                                          "consignes", "istruzioni", "instruções",
                                          "instrucoes"),
     "injection.prompt-leak-translated-2": ("systemow", "sistem ", "システム", "시스템", "النظام",
-                                           "सिस्टम"),
+                                           "सिस्टम", "sistem", "hệ thống"),
     "jailbreak.dan": ("anything now", " mode", "content polic"),
     "jailbreak.no-restrictions": ("restriction", "filter", "limitation", "censorship", "guideline",
                                   "polic", "boundar", "safeguard"),
@@ -678,7 +799,18 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
     "jailbreak.persona-named": ("confidant", "opposite mode", "antigpt", "anti-gpt", "betterdan",
                                 "better-dan", "remorse", "ethics", "morals", "morality",
                                 "conscience", "hypothetical response", "unrestricted",
-                                "unfiltered", "uncensored", "unlimited", "called"),
+                                "unfiltered", "uncensored", "unlimited", "called",
+                                "without any remorse", "without any ethic", "without any moral",
+                                "without any conscience"),
+    "jailbreak.persona-framing": ("in character", "where there", "in which there", "two ais",
+                                  "2 ais", "two assistants", "two chatbots", "two models",
+                                  "two bots", "free from", "free of", "without filter",
+                                  "without any filter", "without content", "without safety",
+                                  "without ethical", "without moral", "without restriction",
+                                  "without any restriction", "without censorship",
+                                  "without any censorship", "without any content",
+                                  "without any safety", "without any ethical",
+                                  "without any moral"),
     "jailbreak.ethics-suspension": ("moral", "ethical", "legal"),
     "jailbreak.fictional-disclaimer": ("hypothetical", "fictional", "purposes", "be used"),
     "jailbreak.decode-and-answer": ("decode", "decipher", "backwards", "encoded", "leetspeak",
@@ -693,7 +825,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                "unrestricted", "developer mode"),
     "jailbreak.false-authority": ("your safety", "your content filter", "trained you",
                                   "built you", "created you", "made you", "developed you"),
-    "jailbreak.deceased-relative": ("deceased", "late ", "dead ", "departed"),
+    "jailbreak.deceased-relative": ("deceased", "late ", "dead ", "departed", "grand", "granny",
+                                    "nana"),
     "jailbreak.letter-extraction": (")(", ") ("),
     # the pattern needs three turns, so two at least start a line: "\nassistant:" ...
     "jailbreak.many-shot": ("\na:", "\nanswer:", "\nassistant:", "\nai:", "\nbot:",
