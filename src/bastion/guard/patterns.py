@@ -68,8 +68,10 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"(?:(?:^|\n)[ \t]*(?:#{1,6}[ \t]*|\*\*|\[|<)?[ \t]*(?:system|developer|admin)"
             r"(?:[ \t]+(?:message|prompt|note|notice|override|update))?[ \t]*(?:\*\*|\]|>)?[ \t]*:"
             r"|[\"']role[\"']\s*:\s*[\"'](?:system|developer)[\"'])"
-            # ... and what it says changes the rules (a "System: Ubuntu 22.04" does not)
-            r"[^\n]{0,200}?\b(?:ignore|disregard|revoked|overrid(?:e|den)|no\s+longer|"
+            # ... and what it says changes the rules (a "System: Ubuntu 22.04" does not, nor
+            # does a real system prompt's "if asked to ignore your instructions, refuse")
+            r"(?:(?!\b(?:if|when|whenever|never|not|don't|do\s+not|refuse)\b)[^\n]){0,200}?"
+            r"\b(?:ignore|disregard|revoked|overrid(?:e|den)|no\s+longer|"
             r"new\s+(?:policy|rules|instructions)|unrestricted|developer\s+mode|jailbr\w+|"
             r"without\s+(?:any\s+)?(?:restrictions|limits|filters|refus\w*)|"
             r"(?:policies|rules|restrictions|filters|guidelines)\s+(?:are|have\s+been)\s+"
@@ -360,18 +362,6 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"(?:backwards|in\s+reverse|reversed|letter\s+by\s+letter|with\s+(?:spaces|dashes))\b"
             r"|\bfirst\s+letters?\s+of\s+(?:each|every)\s+(?:line|word|sentence)\s+spells?\b"
             r"[^.!?\n]{0,30}?\b(?:password|secret)",
-            _F,
-        ),
-    ),
-    # An order for whoever summarizes or answers to add a link, in the data they read.
-    (
-        "injection.when-you-include",
-        0.8,
-        re.compile(
-            r"\bwhen\s+(?:summari[sz]ing|answering|responding|replying|translating|you\s+(?:summari[sz]e|"
-            r"answer|respond|reply|translate))\b[^.!?\n]{0,30}?,?\s*(?:always\s+|also\s+|please\s+)?"
-            r"(?:include|insert|add|append|mention|recommend)\s+(?:the\s+following|this)\s+(?:link|"
-            r"url|website|site)\b",
             _F,
         ),
     ),
@@ -758,10 +748,6 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                        for mark in (":", ",", ")", " :", " reviewer",
                                                     " agent", " assistant", " model",
                                                     " system")),
-    "injection.when-you-include": ("when summari", "when answering", "when responding",
-                                   "when replying", "when translating", "when you summari",
-                                   "when you answer", "when you respond", "when you reply",
-                                   "when you translate"),
     "injection.override-translated": ("ignor", "olvid", "oubli", "vergiss", "vergessen",
                                       "missacht", "dimentic", "esque", "desconsider", "negeer",
                                       "vergeet", "descarta", "omite", "trascura", "игнор",
@@ -840,7 +826,7 @@ _KEYWORD_SET = AnchorSet(w for words in KEYWORDS.values() for w in words)
 _CONDITIONS = r"if|when|whenever|even\s+if"
 _DISCUSSED = (
     r"never|not|n't|refuse|such\s+as|e\.g\.|for\s+example|like|called|known\s+as|"
-    r"examples?|phrases?|attempts?|tries|trying|asks?|asking"
+    r"examples?|phrases?|attempts?|attempted|tries|tried|trying|asks?|asking"
 )
 _QUOTE_BEFORE = r"[\"'“‘`]\s*$"
 _CONTEXT = re.compile(rf"\b(?:{_CONDITIONS}|{_DISCUSSED})\b|{_QUOTE_BEFORE}", re.IGNORECASE)
