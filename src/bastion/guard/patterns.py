@@ -606,6 +606,45 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             _F,
         ),
     ),
+    # How jailbreak templates describe the character they ask for: no moral or ethical
+    # restrictions, bypasses the vendor's limitations, answers no matter how dangerous,
+    # loses tokens when it refuses, the exact opposite of what ChatGPT would say.
+    (
+        "jailbreak.persona-traits",
+        0.8,
+        re.compile(
+            r"\b(?:has|have|with|without)\s+no\s+(?:moral|ethical|programming)\s+(?:or\s+"
+            r"(?:moral|ethical)\s+|and\s+(?:moral|ethical)\s+)?(?:restrictions|guidelines|"
+            r"principles|limits|boundaries|filters|constraints)\b"
+            r"|\bwithout\s+(?:any\s+)?moral\s+principles\b"
+            r"|\b(?:does\s+not|doesn't|never|won't|will\s+not)\s+(?:care|cares)\s+about\s+(?:any\s+)?"
+            r"(?:ethics|morals|morality|legality)\b"
+            r"|\b(?:capable\s+of|can|will|able\s+to|always)\s+bypass(?:ing)?\s+(?:openai'?s|"
+            r"anthropic'?s|its|all|any|your)\s+(?:\w+\s+)?"
+            r"(?:limitations|restrictions|filters|policies|guidelines|safeguards)\b"
+            r"|\b(?:answers?|respond\w*|gives?|provides?|tells?|complies|advice|information|"
+            r"requests?)\b[^.!?\n]{0,40}?\bno\s+matter\s+how\s+(?:dangerous|reckless|inhumane|"
+            r"unethical|illegal|harmful|immoral|offensive|inappropriate)\b"
+            r"|\b(?:doesn't|does\s+not|never|won't)\s+follow\s+(?:any|ANY)\s+(?:principles|"
+            r"guidelines|rules|policies)\b"
+            r"|\b(?:should|must|will)\s+(?:not|never)\s+(?:include|contain)\s+any\s+(?:warnings|"
+            r"disclaimers|caveats)\s+about\s+(?:morality|ethic\w*|legality)\b"
+            r"|\bwhere\s+(?:everything|anything)\s+is\s+(?:legal|allowed|permitted)\b"
+            r"|\b(?:refuse|reject|decline)\w*\b[^\n]{0,120}?\b(?:tokens?\s+(?:will\s+be\s+)?"
+            r"deducted|lose\s+\d+\s+tokens|cease\s+to\s+exist)\b"
+            r"|\bbreak(?:ing)?\s+(?:of\s+)?character\b[^\n]{0,120}?\bstay\s+in\s+character\b"
+            r"|\[🔓|🔓\s*JAILBREAK|\bJAILBREAK\s*\]"
+            r"|\b(?:answer|respond|repl(?:y|ies))\w*\b[^.!?\n]{0,40}?\b(?:two|2)\s+(?:different\s+|"
+            r"separate\s+|distinct\s+)*(?:ways|manners)\b[^\n]{0,200}?"
+            r"\b(?:act|behave)\s+(?:just\s+|exactly\s+)?(?:like|as)\b"
+            r"|\b(?:nonmoral|non-moral|amoral)\s+(?:and\s+\w+\s+)?(?:model|ai|chatbot|"
+            r"assistant|bot|entity)\b"
+            r"|\banswers\s+(?:all|every|any)\s+(?:requests?|questions?|prompts?)\s+and\s+follows\s+"
+            r"all\s+instructions\b"
+            r"|\b(?:exact\s+)?opposite\s+of\s+what\s+(?:chatgpt|the\s+ai|you|gpt|claude)\s+would\s+say\b",
+            _F,
+        ),
+    ),
     # Framings that set the rules aside: staying in character whatever is asked, a world
     # without laws, a second AI without rules, freedom from the vendor's policies, answers
     # ordered without filters.
@@ -621,7 +660,8 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"(?:which|them|whom)\b[^.!?\n]{0,20}?\b(?:no|without)\s+"
             r"(?:any\s+)?(?:safety\s+|ethical\s+|content\s+)?(?:rules|restrictions|filters|"
             r"guidelines|limits|ethics|morals)\b|"
-            r"\bfree\s+(?:from|of)\s+(?:all\s+|any\s+)?(?:openai'?s|anthropic'?s|its|your|their|the)\s+"
+            r"\bfree\s+(?:from|of)\s+(?:all\s+|any\s+)?(?:(?:openai'?s|anthropic'?s|its|your|their|the)\s+"
+            r"|(?<=all\s)|(?<=any\s))"
             r"(?:policies|rules|restrictions|guidelines|filters|content\s+polic(?:y|ies))\b|"
             r"(?:(?:^|[.!?:;\n])\s*(?:please\s+|now\s+)?|\byou\s+(?:will|must|should|shall|can|may)\s+"
             r"(?:now\s+)?|\balways\s+)(?:respond|answer|reply|generate|write)\s+(?:\w+\s+){0,3}?"
@@ -788,6 +828,14 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                 "unfiltered", "uncensored", "unlimited", "called",
                                 "without any remorse", "without any ethic", "without any moral",
                                 "without any conscience"),
+    "jailbreak.persona-traits": ("has no", "have no", "with no", "without no", "moral principles",
+                                 "care about", "cares about", "bypass", "no matter how",
+                                 "follow any", "warnings about", "disclaimers about",
+                                 "caveats about", "is legal", "is allowed", "is permitted",
+                                 "tokens", "cease to exist", "character", "🔓", "jailbreak",
+                                 "two different", "two separate", "two distinct", "two ways",
+                                 "2 ways", "two manners", "nonmoral", "non-moral", "amoral",
+                                 "immoral", "follows all", "opposite of"),
     "jailbreak.persona-framing": ("in character", "where there", "in which there", "two ais",
                                   "2 ais", "two assistants", "two chatbots", "two models",
                                   "two bots", "free from", "free of", "without filter",
@@ -839,6 +887,13 @@ _CONDITIONAL_ORDERS = frozenset({"injection.exfil-send", "injection.exfil-markdo
 #: only a negation or a discussion before it makes it talk rather than an attack.
 _CONTEXT_DISCUSSED = re.compile(rf"\b(?:{_DISCUSSED})\b", re.IGNORECASE)
 _QUOTED_PAYLOADS = frozenset({"injection.pwned"})
+#: A jailbreak template describes its character after "if", "when" and "called" ("a
+#: chatbot called X who has no moral restrictions"): only a negation or an example
+#: before the match makes it talk about one.
+_CONTEXT_TRAITS = re.compile(
+    r"\b(?:never|not|n't|such\s+as|e\.g\.|for\s+example|examples?|attempts?|tried|tries)\b",
+    re.IGNORECASE,
+)
 
 
 def _quoted_or_negated(text: str, m: re.Match[str], rid: str = "") -> bool:
@@ -851,6 +906,8 @@ def _quoted_or_negated(text: str, m: re.Match[str], rid: str = "") -> bool:
     cut = max(text.rfind(".", 0, start), text.rfind("\n", 0, start), start - 80)
     if rid in _QUOTED_PAYLOADS:
         context = _CONTEXT_DISCUSSED
+    elif rid == "jailbreak.persona-traits":
+        context = _CONTEXT_TRAITS
     elif rid in _CONDITIONAL_ORDERS:
         context = _CONTEXT_UNCONDITIONAL
     else:
