@@ -622,26 +622,54 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"|\b(?:capable\s+of|can|will|able\s+to|always)\s+bypass(?:ing)?\s+(?:openai'?s|"
             r"anthropic'?s|its|all|any|your)\s+(?:\w+\s+)?"
             r"(?:limitations|restrictions|filters|policies|guidelines|safeguards)\b"
-            r"|\b(?:answers?|respond\w*|gives?|provides?|tells?|complies|advice|information|"
-            r"requests?)\b[^.!?\n]{0,40}?\bno\s+matter\s+how\s+(?:dangerous|reckless|inhumane|"
-            r"unethical|illegal|harmful|immoral|offensive|inappropriate)\b"
             r"|\b(?:doesn't|does\s+not|never|won't)\s+follow\s+(?:any|ANY)\s+(?:principles|"
             r"guidelines|rules|policies)\b"
             r"|\b(?:should|must|will)\s+(?:not|never)\s+(?:include|contain)\s+any\s+(?:warnings|"
             r"disclaimers|caveats)\s+about\s+(?:morality|ethic\w*|legality)\b"
             r"|\bwhere\s+(?:everything|anything)\s+is\s+(?:legal|allowed|permitted)\b"
-            r"|\b(?:refuse|reject|decline)\w*\b[^\n]{0,120}?\b(?:tokens?\s+(?:will\s+be\s+)?"
-            r"deducted|lose\s+\d+\s+tokens|cease\s+to\s+exist)\b"
-            r"|\bbreak(?:ing)?\s+(?:of\s+)?character\b[^\n]{0,120}?\bstay\s+in\s+character\b"
             r"|\[🔓|🔓\s*JAILBREAK|\bJAILBREAK\s*\]"
-            r"|\b(?:answer|respond|repl(?:y|ies))\w*\b[^.!?\n]{0,40}?\b(?:two|2)\s+(?:different\s+|"
-            r"separate\s+|distinct\s+)*(?:ways|manners)\b[^\n]{0,200}?"
-            r"\b(?:act|behave)\s+(?:just\s+|exactly\s+)?(?:like|as)\b"
             r"|\b(?:nonmoral|non-moral|amoral)\s+(?:and\s+\w+\s+)?(?:model|ai|chatbot|"
             r"assistant|bot|entity)\b"
             r"|\banswers\s+(?:all|every|any)\s+(?:requests?|questions?|prompts?)\s+and\s+follows\s+"
             r"all\s+instructions\b"
             r"|\b(?:exact\s+)?opposite\s+of\s+what\s+(?:chatgpt|the\s+ai|you|gpt|claude)\s+would\s+say\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.persona-traits-danger",
+        0.8,
+        re.compile(
+            r"\b(?:answers?|respond\w*|gives?|provides?|tells?|complies|advice|information|"
+            r"requests?)\b[^.!?\n]{0,40}?\bno\s+matter\s+how\s+(?:dangerous|reckless|inhumane|"
+            r"unethical|illegal|harmful|immoral|offensive|inappropriate)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.persona-traits-tokens",
+        0.8,
+        re.compile(
+            r"\b(?:refuse|reject|decline)\w*\b[^\n]{0,120}?\b(?:tokens?\s+(?:will\s+be\s+)?"
+            r"deducted|lose\s+\d+\s+tokens|cease\s+to\s+exist)\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.persona-traits-character",
+        0.8,
+        re.compile(
+            r"\bbreak(?:ing)?\s+(?:of\s+)?character\b[^\n]{0,120}?\bstay\s+in\s+character\b",
+            _F,
+        ),
+    ),
+    (
+        "jailbreak.persona-traits-two-ways",
+        0.8,
+        re.compile(
+            r"\b(?:answer|respond|repl(?:y|ies))\w*\b[^.!?\n]{0,40}?\b(?:two|2)\s+(?:different\s+|"
+            r"separate\s+|distinct\s+)*(?:ways|manners)\b[^\n]{0,200}?"
+            r"\b(?:act|behave)\s+(?:just\s+|exactly\s+)?(?:like|as)\b",
             _F,
         ),
     ),
@@ -828,14 +856,17 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                 "unfiltered", "uncensored", "unlimited", "called",
                                 "without any remorse", "without any ethic", "without any moral",
                                 "without any conscience"),
-    "jailbreak.persona-traits": ("has no", "have no", "with no", "without no", "moral principles",
-                                 "care about", "cares about", "bypass", "no matter how",
-                                 "follow any", "warnings about", "disclaimers about",
-                                 "caveats about", "is legal", "is allowed", "is permitted",
-                                 "tokens", "cease to exist", "character", "🔓", "jailbreak",
-                                 "two different", "two separate", "two distinct", "two ways",
-                                 "2 ways", "two manners", "nonmoral", "non-moral", "amoral",
-                                 "immoral", "follows all", "opposite of"),
+    "jailbreak.persona-traits": ("moral", "ethic", "bypass", "follow any", "warnings about",
+                                 "disclaimers about", "caveats about", "is legal", "is allowed",
+                                 "is permitted", "🔓", "jailbreak", "nonmoral", "non-moral",
+                                 "amoral", "follows all", "opposite of", "legality",
+                                 "programming"),
+    "jailbreak.persona-traits-danger": ("no matter how",),
+    "jailbreak.persona-traits-tokens": ("deducted", "lose ", "cease to exist"),
+    "jailbreak.persona-traits-character": ("break character", "breaking character",
+                                           "break of character", "breaking of character"),
+    "jailbreak.persona-traits-two-ways": ("two different", "two separate", "two distinct",
+                                          "two ways", "2 ways", "two manners"),
     "jailbreak.persona-framing": ("in character", "where there", "in which there", "two ais",
                                   "2 ais", "two assistants", "two chatbots", "two models",
                                   "two bots", "free from", "free of", "without filter",
@@ -906,7 +937,7 @@ def _quoted_or_negated(text: str, m: re.Match[str], rid: str = "") -> bool:
     cut = max(text.rfind(".", 0, start), text.rfind("\n", 0, start), start - 80)
     if rid in _QUOTED_PAYLOADS:
         context = _CONTEXT_DISCUSSED
-    elif rid == "jailbreak.persona-traits":
+    elif rid.startswith("jailbreak.persona-traits"):
         context = _CONTEXT_TRAITS
     elif rid in _CONDITIONAL_ORDERS:
         context = _CONTEXT_UNCONDITIONAL
