@@ -318,6 +318,9 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"|\b(?:summari[sz]e|list|paraphrase|rephrase|outline|translate)\s+(?:all\s+(?:of\s+)?)?"
             r"your\s+(?:own\s+)?(?:system\s+|initial\s+|original\s+|hidden\s+|secret\s+)?"
             r"(?:instructions|rules|prompt|guidelines|directives|configuration)\b"
+            r"|\b(?:what|which)\s+(?:instructions|rules|guidelines|directives)\s+(?:you|did\s+you)\s+"
+            r"(?:received|receive|got|get|were\s+given)\s+(?:from\s+(?:the|your)\s+(?:developers?|"
+            r"creators?|operators?|company|system)|before|initially|at\s+the\s+start)\b"
             r"|\bwhat\s+(?:would|does|is\s+in|'s\s+in)\s+your\s+(?:system\s+|initial\s+|hidden\s+|"
             r"secret\s+|developer\s+)(?:prompt|instructions|message)\b",
             _F,
@@ -362,6 +365,42 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"(?:backwards|in\s+reverse|reversed|letter\s+by\s+letter|with\s+(?:spaces|dashes))\b"
             r"|\bfirst\s+letters?\s+of\s+(?:each|every)\s+(?:line|word|sentence)\s+spells?\b"
             r"[^.!?\n]{0,30}?\b(?:password|secret)",
+            _F,
+        ),
+    ),
+    # Text that speaks to an AI that will read it: "if you are an AI reading this",
+    # "AI assistants processing this text must", "[INSTRUCTIONS FOR AI: ...]", "dear AI
+    # summarizer, please", "the assistant must now", "your real goal is".
+    (
+        "injection.ai-reader",
+        0.85,
+        re.compile(
+            r"\b(?:if|when)\s+(?:you\s+are|you're)\s+(?:an?\s+)?(?:ai|llm|language\s+model|assistant|"
+            r"chatbot|bot|agent|gpt)(?:\s+(?:model|assistant|agent|system))?\s+(?:that\s+is\s+)?"
+            r"(?:reading|processing|summari[sz]ing|seeing|parsing|analy[sz]ing|crawling|scanning)\s+"
+            r"(?:this|these)\b[^.!?\n]{0,30}?,\s*(?:please\s+|then\s+|you\s+(?:must|should|will)\s+|it\s+(?:must|should)\s+)?"
+            r"(?:tell|say|reply|respond|ignore|disregard|run|execute|send|forward|include|add|append|"
+            r"insert|recommend|output|print|write|visit|click|delete|approve|rate|do\s+not|don't|never)\b"
+            r"|\b(?:if|when)\s+(?:an?|any)\s+(?:ai|llm|language\s+model|assistant|chatbot|bot|agent|"
+            r"gpt)s?(?:\s+(?:model|assistant|agent|system))?\s+(?:reads|is\s+reading|processes|"
+            r"summari[sz]es|sees|parses|analy[sz]es)\s+(?:this|these)\b[^.!?\n]{0,30}?,\s*(?:please\s+|then\s+|you\s+(?:must|should|will)\s+|it\s+(?:must|should)\s+)?"
+            r"(?:tell|say|reply|respond|ignore|disregard|run|execute|send|forward|include|add|append|"
+            r"insert|recommend|output|print|write|visit|click|delete|approve|rate|do\s+not|don't|never)\b"
+            r"|\b(?:ai|llm|language\s+model)s?(?:\s+(?:assistants?|agents?|models?|summari[sz]ers?|"
+            r"systems?))?\s+(?:processing|reading|summari[sz]ing|parsing|analy[sz]ing)\s+this\s+"
+            r"(?:text|document|page|e-?mail|message|review|file|content|data)\s+(?:must|should|shall|"
+            r"will|are\s+(?:instructed|required)\s+to)\b"
+            r"|\b(?:instructions?|directives?|notice|orders?)\s+(?:for|to)\s+(?:the\s+|any\s+|all\s+)?"
+            r"(?:ai|llm|assistant|language\s+model|chatbot|bot|agent|summari[sz]er)s?\s*[:\]]"
+            r"|\bdear\s+(?:ai|llm|assistant|chatbot|gpt|language\s+model|bot|agent)(?:\s+(?:summari[sz]er|"
+            r"assistant|model|agent|reader|reviewer))?\s*,\s*(?:please\s+)?(?:ignore|disregard|rate|"
+            r"approve|reveal|send|forward|include|add|append|say|tell|respond|reply|output|write|"
+            r"recommend|do\s+not)\b"
+            r"|\bthe\s+(?:assistant|ai|model|chatbot|llm|agent)\s+(?:must|shall)\s+now\b[^.!?\n]{0,40}?"
+            r"\b(?:ignore|disregard|forget|reveal|obey|respond\s+only|reply\s+only|answer\s+only|"
+            r"output|print|disclose|send|forward)\b"
+            r"|\b(?:as\s+(?:the|an)\s+(?:ai|assistant|model)|from\s+now\s+on)\s*,?\s+your\s+(?:real|"
+            r"true|actual|new|hidden|secret)\s+(?:goal|task|objective|mission|purpose)\s+(?:is|will\s+be)\b",
             _F,
         ),
     ),
@@ -411,7 +450,8 @@ INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             r"agent|assistant|model|system))\s*\)?\s*[:,]\s*"
             r"(?:(?!\b(?:not|n't|cannot|can't|won't|never|unable|sorry)\b)[^.!?\n]){0,60}?"
             r"\b(?:ignore|disregard|approve|reveal|exfiltrate|leak|bypass|override|"
-            r"do\s+not\s+(?:mention|tell|reveal|report|flag|warn))\b"
+            r"do\s+not\s+(?:mention|tell|reveal|report|flag|warn)|(?:call|invoke|use)\s+the\s+\w+\s+"
+            r"(?:tool|function))\b"
             # or any order, once it says the data is what it is hidden in
             r"|\b(?:ai|assistant|llm|chatbot|gpt|agent|copilot)\s*[:,]\s*(?:when|"
             r"while|after|once|as|if)\s+you\s+(?:process|read|summari[sz]e|see|handle|parse|"
@@ -789,7 +829,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                        "the system prompt", "the initial", "the hidden",
                                        "the original", "the secret", "you told",
                                        "you given", "you instructed", "you programmed",
-                                       "you been", "your developer"),
+                                       "you been", "your developer", "you received",
+                                       "you receive", "you got", "did you"),
     "injection.prompt-leak-aliases": ("your hidden", "your secret", "your confidential",
                                       "your internal", "your full", "your exact", "your entire",
                                       "your preamble", "your developer", "your system message",
@@ -803,6 +844,19 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                       "run under", "function under"),
     "injection.pwned": ("pwned", "p-w-n", "p w n", "p.w.n"),
     "injection.secret-extraction": ("password", "passphrase", "passcode", "secret"),
+    "injection.ai-reader": ("reading this", "processing this", "summarizing this",
+                            "summarising this", "seeing this", "parsing this", "analyzing this",
+                            "analysing this", "crawling this", "scanning this", "reads this",
+                            "processes this", "summarizes this", "summarises this", "sees this",
+                            "parses this", "analyzes this", "analyses this", "reading these",
+                            "processing these", "for ai", "for the ai", "for an ai", "for any ai",
+                            "for all ai", "to ai", "to the ai", "for the assistant",
+                            "for the llm", "for the language model", "for the model",
+                            "for the bot", "for the agent", "for the summari", "for llm",
+                            "for assistant", "dear ai", "dear llm", "dear assistant",
+                            "dear chatbot", "dear gpt", "dear language", "dear bot", "dear agent",
+                            "must now", "shall now", "goal is", "goal will", "task is",
+                            "task will", "objective is", "mission is", "purpose is"),
     "injection.rules-void": ("outdated", "void", "null", "cancel", "revoked", "obsolete",
                              "invalid", "no longer", "replaced", "overridden", "superseded",
                              "deprecated", "lifted", "suspended", "reprogrammed", "override",
@@ -914,10 +968,13 @@ _CONTEXT = re.compile(rf"\b(?:{_CONDITIONS}|{_DISCUSSED})\b|{_QUOTE_BEFORE}", re
 _CONTEXT_UNCONDITIONAL = re.compile(rf"\b(?:{_DISCUSSED})\b|{_QUOTE_BEFORE}", re.IGNORECASE)
 #: Patterns whose match is an order even after "if" or "when".
 _CONDITIONAL_ORDERS = frozenset({"injection.exfil-send", "injection.exfil-markdown"})
-#: Patterns whose match is the payload itself, usually quoted ("say 'I have been PWNED'"):
-#: only a negation or a discussion before it makes it talk rather than an attack.
+#: Patterns whose match is the payload itself, often quoted ("say 'I have been PWNED'", a
+#: JSON string in a tool's output): only a negation or a discussion before it makes it
+#: talk rather than an attack.
 _CONTEXT_DISCUSSED = re.compile(rf"\b(?:{_DISCUSSED})\b", re.IGNORECASE)
-_QUOTED_PAYLOADS = frozenset({"injection.pwned"})
+_QUOTED_PAYLOADS = frozenset(
+    {"injection.pwned", "injection.addressed-order", "injection.ai-reader"}
+)
 #: A jailbreak template describes its character after "if", "when" and "called" ("a
 #: chatbot called X who has no moral restrictions"): only a negation or an example
 #: before the match makes it talk about one.
