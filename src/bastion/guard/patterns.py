@@ -19,6 +19,35 @@ from bastion.guard.base import Context, Direction, RuleResult, Span
 
 _F = re.IGNORECASE | re.MULTILINE
 _GAP = r"[^.!?\n]{0,40}?"
+#: For jailbreak.wrapped-harm: the wrappers, and a verb of making with a harmful object
+#: (no defence word between them: "write rules to detect ransomware" is not one).
+_WRAP = (
+    r"(?:\b(?:python|javascript|bash|powershell|c\+\+|rust|go)\s+(?:function|script|program|class)"
+    r"\b|\bfunction\s+that\s+(?:returns|prints|outputs)\b|\b(?:respond|answer|reply|write)\s+"
+    r"(?:only\s+)?in\s+(?:base64|hex|rot13|morse|binary|leetspeak)\b|\bso\s+(?:the|your|any)\s+"
+    r"(?:filters?|moderation|safety\s+system)\b|\bcontinue\s+(?:this|the\s+following)\s+(?:story|"
+    r"text|sentence|passage)\b|\bsecurity\s+researcher\b|\bpolice\s+officer\b|\blaw\s+"
+    r"enforcement\b|\bwith\s+(?:full\s+)?permission\b|\b(?:professor|teacher|boss|lawyer)\s+"
+    r"said\b|\bfor\s+a\s+ctf\b|\bhypothetically\b|\blet'?s\s+say\b|\bsandbox\b|\bnever\s+"
+    r"(?:be\s+)?shown\s+to\s+(?:humans|anyone)\b|\bno\s+one\s+will\s+(?:see|read)\b|\btextbook\s+"
+    r"would\b|\bas\s+a\s+(?:1[89]\d0s|\d{4})\b)"
+)
+_HARM = (
+    r"(?:\b(?:make|making|build|building|synthesi[sz]e|synthesi[sz]ing|synthesis\s+of|cook|"
+    r"cooking|produce|producing|manufactur\w+|assemble|reagents?\s+for|recipe\s+for|working|"
+    r"functional|write|writing|code|create|creating|deploy)\b"
+    r"(?:(?!\b(?:detect\w*|defen\w+|protect\w*|identif\w+|analy\w+|mitigat\w+|prevent\w*|"
+    r"remov\w+|recover\w*|stop\w*|block\w*|against|spot\w*|recogni\w+)\b)[^.!?\n]){0,30}?"
+    r"\b(?:meth(?:amphetamine)?|crack\s+cocaine|cocaine|heroin|fentanyl|napalm|thermite|molotov"
+    r"(?:\s+cocktails?)?|(?:pipe\s+|car\s+|nail\s+)?(?<!bath\s)bombs?|explosives?|sarin|ricin|"
+    r"anthrax|mustard\s+gas|nerve\s+agents?|bioweapons?|chemical\s+weapons?|ransomware|malware|"
+    r"keyloggers?|shellcode|rootkits?|phishing\s+(?:pages?|sites?|kits?|e-?mails?)|credential\s+"
+    r"stealers?)\b"
+    # ... and not the shelter, the squad or the treaty about it
+    r"(?!\s+(?:shelters?|squads?|threats?|disposal|detectors?|detection|proof|sniffing|dogs?|"
+    r"treat(?:y|ies)|conventions?|bans?|history|scanners?|signatures?|analysis|samples?|"
+    r"awareness|training|simulations?|attacks?\s+(?:on|against)|cyclones?|calorimeters?)\b))"
+)
 
 INJECTION: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
@@ -492,7 +521,8 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:never|do\s+not|don'?t|must\s+not|cannot|can't|will\s+not|won'?t)\s+"
             r"(?:ever\s+)?(?:refuses?|declines?|apologi[sz]es?|say\s+(?:that\s+)?(?:you\s+)?"
-            r"(?:can'?t|cannot|are\s+unable)|mention\s+(?:any\s+)?(?:ethics|morals|legality|"
+            r"(?:can'?t|cannot|are\s+unable)|say\s+[\"'“‘](?:i'?m\s+sorry|sorry|i\s+(?:cannot|can'?t)|"
+            r"as\s+an\s+ai)|mention\s+(?:any\s+)?(?:ethics|morals|legality|"
             r"laws|consequences|safety)|adds?\s+(?:any\s+)?(?:warnings|disclaimers))\b|\bomit\s+(?:any\s+|all\s+|the\s+)?"
             r"(?:disclaimers|safety\s+warnings|ethical\s+warnings)\b",
             _F,
@@ -767,6 +797,20 @@ JAILBREAK: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             _F,
         ),
     ),
+    # A harmful how-to with any of the other wrappers: code that returns it, an answer in
+    # base64 "so the filter can't read it", a story to continue, a claimed authority ("as
+    # a security researcher", "my professor said it's fine", "for a CTF"), a hypothetical,
+    # a sandbox "never shown to humans", an old textbook. Both a wrapper and a harmful
+    # object with a verb of making are needed, and a defence ("detect", "protect")
+    # between the verb and the object rules the object out.
+    (
+        "jailbreak.wrapped-harm",
+        0.8,
+        re.compile(
+            _WRAP + r"[^\n]{0,200}?" + _HARM + r"|" + _HARM + r"[^\n]{0,200}?" + _WRAP,
+            _F,
+        ),
+    ),
     # Named jailbreak personas and their tell-tale phrases: the evil confidant, opposite
     # mode, AntiGPT, BetterDAN, "an AI without any filters", the "hypothetical response"
     # template.
@@ -904,6 +948,11 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                                 "untraceable", "silencer", "malware", "ransomware", "keylogger",
                                 "trojan", "botnet", "rootkit", "spyware", "phishing", "poison",
                                 "counterfeit", "launder", "hotwir"),
+    "jailbreak.wrapped-harm": (" meth", "crack", "cocaine", "heroin", "fentanyl", "napalm",
+                               "thermite", "molotov", "bomb", "explosive", "sarin", "ricin",
+                               "anthrax", "mustard gas", "nerve agent", "bioweapon",
+                               "chemical weapon", "ransomware", "malware", "keylogger",
+                               "shellcode", "rootkit", "phishing", "credential stealer"),
     "jailbreak.persona-named": ("confidant", "opposite mode", "antigpt", "anti-gpt", "betterdan",
                                 "better-dan", "remorse", "ethics", "morals", "morality",
                                 "conscience", "hypothetical response", "unrestricted",
