@@ -397,7 +397,9 @@ class Client:
         out.parent.mkdir(parents=True, exist_ok=True)
         sha = hashlib.sha256()
         try:
-            with self._download(url) as (announced, body), out.open("wb", buffering=0) as dst:
+            # Buffered: a raw file's write may write part of a block and say so, a
+            # BufferedWriter writes all of it or raises.
+            with self._download(url) as (announced, body), out.open("wb") as dst:
                 size = _drain(body, dst, sha, entry["path"], progress)
         except (httpx.HTTPError, *_NETWORK_ERRORS) as exc:
             raise ClientError(
