@@ -272,21 +272,13 @@ def llm_guard_table(python: str | None, compared: list[tuple[str, bool]]) -> lis
     title = "### LLM Guard's offline input scanners, same rows"
     if not python:
         return [title, "", "Not run: pass `--llm-guard-python` (an interpreter with llm-guard)."]
-    import subprocess
-    import tempfile
+    from llm_guard_offline import call
 
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8") as fh:
-        for text, _ in compared:
-            fh.write(json.dumps({"text": text}) + "\n")
-        fh.flush()
-        script = str(Path(__file__).with_name("llm_guard_offline.py"))
-        done = subprocess.run(  # an argv list, our own script
-            [python, script, "flags", fh.name], capture_output=True, text=True, check=False
-        )
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no output"])[-1][:160]
-        return [title, "", f"Failed: {reason}"]
-    found = [set(json.loads(line)["rules"]) for line in done.stdout.splitlines()]
+    rows = "".join(json.dumps({"text": text}) + "\n" for text, _ in compared)
+    output, error = call(python, "flags", rows, ".jsonl")
+    if error is not None:
+        return [title, "", f"Failed: {error}"]
+    found = [set(json.loads(line)["rules"]) for line in output.splitlines()]
     names = ["InvisibleText", "Secrets", "BanSubstrings", "Regex"]
     table: list[tuple[str, list[bool], list[bool], float]] = []
     for name in [*names, "any of the four"]:

@@ -107,19 +107,12 @@ def llm_guard_rows(python: str | None, items: list[str]) -> list[str]:
     if not python:
         return ["| LLM Guard offline scanners | - | - | not run: pass --llm-guard-python"
                 " (an interpreter with llm-guard installed) | | | |"]  # fmt: skip
-    import tempfile
+    from llm_guard_offline import call
 
-    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as fh:
-        json.dump(items, fh)
-        fh.flush()
-        script = str(Path(__file__).with_name("llm_guard_offline.py"))
-        done = subprocess.run(  # an argv list, our own script
-            [python, script, "latency", fh.name], capture_output=True, text=True, check=False
-        )
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or ["no output"])[-1][:120]
-        return [f"| LLM Guard offline scanners | - | - | failed: {reason} | | | |"]
-    result = json.loads(done.stdout)
+    output, error = call(python, "latency", json.dumps(items), ".json")
+    if error is not None:
+        return [f"| LLM Guard offline scanners | - | - | failed: {error} | | | |"]
+    result = json.loads(output)
     tokens = statistics.mean(count_tokens(t) for t in items)
     return [
         f"| LLM Guard {result['version']} `{name}` | {tokens:.0f} | {r['runs']} | "

@@ -106,6 +106,27 @@ def flags(rows: Path) -> None:
             sys.stdout.write(json.dumps({"rules": failed}) + "\n")
 
 
+def call(python: str, mode: str, payload: str, suffix: str) -> tuple[str, str | None]:
+    """Run this script under ``python`` (LLM Guard's interpreter) in ``mode`` on
+    ``payload`` written to a temporary file: its standard output, and the last line of its
+    errors when it failed (None when it did not). Used by the Bastion-side scripts."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=suffix, encoding="utf-8") as fh:
+        fh.write(payload)
+        fh.flush()
+        try:
+            done = subprocess.run(  # an argv list, this script
+                [python, __file__, mode, fh.name], capture_output=True, text=True, check=False
+            )
+        except OSError as exc:
+            return "", f"cannot run {python}: {exc.strerror or exc}"
+    if done.returncode != 0:
+        return "", (done.stderr.strip().splitlines() or ["no output"])[-1][:160]
+    return done.stdout, None
+
+
 def main(argv: list[str]) -> int:
     import logging
 
